@@ -1,0 +1,36 @@
+# Each target sets up .venv itself; `make run` and `make test` are all a newcomer needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: run test bench lint clean
+
+$(VENV)/.python-ok:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "commentsvc needs Python 3.11 or newer: make PYTHON=python3.12 ...")'
+	$(PYTHON) -m venv $(VENV)
+	@touch $@
+
+$(VENV)/.installed-run: $(VENV)/.python-ok pyproject.toml
+	$(BIN)/pip install --quiet -e '.[postgres,redis]'
+	@touch $@
+
+$(VENV)/.installed-test: $(VENV)/.python-ok pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+run: $(VENV)/.installed-run
+	COMMENTSVC_DEMO=on COMMENTSVC_FETCH_ALLOW_PRIVATE=on $(BIN)/commentsvc serve --host 127.0.0.1 --port 8080
+
+test: $(VENV)/.installed-test
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m bench.run
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check commentsvc tests bench
+	$(BIN)/ruff format --check commentsvc tests bench
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache

@@ -1,0 +1,55 @@
+"""commentsvc: comments, pingbacks and Webmentions for any website."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from commentsvc.config import default_database_url
+from commentsvc.config import instance_secret_key
+from commentsvc.config import load_settings
+from commentsvc.db import init_db
+from commentsvc.errors import register_error_handlers
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application from settings (see commentsvc.config) and the given overrides."""
+    settings = load_settings(overrides=config)
+    app = Flask(
+        __name__,
+        instance_path=settings["INSTANCE_PATH"] or None,
+        static_folder=None,
+    )
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.update(settings)
+    app.config["SECRET_KEY"] = settings["SECRET_KEY"] or instance_secret_key(
+        Path(app.instance_path)
+    )
+    app.config["SQLALCHEMY_DATABASE_URI"] = database_url(
+        settings["DATABASE_URL"]
+    ) or default_database_url(Path(app.instance_path))
+    app.config["MAX_CONTENT_LENGTH"] = settings["MAX_BODY_BYTES"]
+    app.config["JSON_SORT_KEYS"] = False
+    if settings["PROXY_COUNT"]:
+        count = settings["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+
+    init_db(app)
+
+    from commentsvc import pages
+
+    app.register_blueprint(pages.bp)
+    register_error_handlers(app)
+    return app
+
+
+def database_url(url: str) -> str:
+    """Return the URL with the psycopg 3 driver named for plain postgres URLs."""
+    for plain in ("postgres://", "postgresql://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url[len(plain) :]
+    return url

@@ -1,0 +1,101 @@
+"""The database: one Flask-SQLAlchemy object, SQLite tuning, and write transactions."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from flask import Flask
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import MetaData
+from sqlalchemy import event
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import Session
+
+# Stable constraint names, so that migrations can alter them on SQLite and PostgreSQL alike.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+db = SQLAlchemy(model_class=Base)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+_immediate: contextvars.ContextVar[bool] = contextvars.ContextVar("immediate", default=False)
+
+
+def init_db(app: Flask) -> None:
+    """Bind the database and its migrations to the app, and tune SQLite engines."""
+    db.init_app(app)
+    Migrate(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
+    with app.app_context():
+        engine = db.engine
+        if engine.dialect.name == "sqlite":
+            _tune_sqlite(engine)
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        # Hand transaction control to SQLAlchemy's "begin" event below; pysqlite's own
+        # implicit BEGIN is always DEFERRED.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection):
+        # A deferred transaction that reads and then writes cannot wait for the lock: SQLite
+        # answers "database is locked" at once. Writers take the lock up front and queue
+        # behind busy_timeout instead; readers stay deferred and never block anyone.
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if _immediate.get() else "BEGIN")
+
+
+@contextmanager
+def write_transaction(session: Session | None = None) -> Iterator[Session]:
+    """Run the block as one write transaction (BEGIN IMMEDIATE on SQLite), then commit."""
+    session = session or db.session()
+    if session.in_transaction():
+        # A read snapshot from earlier in the request cannot be upgraded safely; end it.
+        session.commit()
+    token = _immediate.set(True)
+    try:
+        session.connection()
+    finally:
+        _immediate.reset(token)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def ping() -> bool:
+    """Return True when the database answers a trivial query."""
+    try:
+        db.session.execute(text("SELECT 1"))
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - any failure means "not healthy", reported as 503
+        db.session.remove()
+        return False
+    return True

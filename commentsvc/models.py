@@ -1,0 +1,222 @@
+"""Tables: columns, relationships and indexes; behaviour lives in the domain modules."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from datetime import datetime
+
+from sqlalchemy import Boolean
+from sqlalchemy import DateTime
+from sqlalchemy import Float
+from sqlalchemy import ForeignKey
+from sqlalchemy import Index
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy import UniqueConstraint
+from sqlalchemy import text as sql_text
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
+
+from commentsvc.db import db
+
+MODERATION_POLICIES = ("none", "links", "first-time", "all")
+KINDS = ("comment", "pingback", "trackback", "webmention")
+STATUSES = ("pending", "approved", "spam", "deleted")
+BAN_KINDS = ("email", "address", "domain")
+
+
+def utcnow() -> datetime:
+    """Return the current time in UTC, without tzinfo (the form stored in every table)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Site(db.Model):
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    moderation: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
+    link_limit: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
+    moderation_words: Mapped[str] = mapped_column(Text, default="", server_default="")
+    disallowed_words: Mapped[str] = mapped_column(Text, default="", server_default="")
+    edit_window: Mapped[int] = mapped_column(Integer, default=900, server_default="900")
+    linkbacks: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sql_text("true"))
+    gravatar: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_text("false"))
+    owner_email: Mapped[str] = mapped_column(String(320), default="", server_default="")
+    webhook_url: Mapped[str] = mapped_column(String(2048), default="", server_default="")
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    origins: Mapped[list[SiteOrigin]] = relationship(
+        back_populates="site", cascade="all, delete-orphan", order_by="SiteOrigin.id"
+    )
+
+
+class SiteOrigin(db.Model):
+    """An origin (scheme://host[:port]) whose pages may embed the site's widget."""
+
+    __tablename__ = "site_origins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    # One origin belongs to one site: CORS and write checks look the site up by it.
+    origin: Mapped[str] = mapped_column(String(255), unique=True)
+
+    site: Mapped[Site] = relationship(back_populates="origins")
+
+
+class Thread(db.Model):
+    """The comments of one page, keyed by (site, uri)."""
+
+    __tablename__ = "threads"
+    __table_args__ = (UniqueConstraint("site_id", "uri"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    uri: Mapped[str] = mapped_column(String(1024))
+    title: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    likes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    site: Mapped[Site] = relationship()
+
+
+class Comment(db.Model):
+    """A comment, or a linkback (pingback, trackback, Webmention) in the same thread."""
+
+    __tablename__ = "comments"
+    __table_args__ = (
+        # A thread's published comments in order: the read that matters most.
+        Index("ix_comments_thread_status_created", "thread_id", "status", "created"),
+        # The moderation queue across sites, newest first.
+        Index("ix_comments_status_created", "status", "created"),
+        # One record per linkback source and thread; NULL for plain comments never collides.
+        UniqueConstraint("thread_id", "source_url"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"))
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("comments.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), default="comment", server_default="comment")
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    author: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    email: Mapped[str] = mapped_column(String(320), default="", server_default="", index=True)
+    website: Mapped[str] = mapped_column(String(2048), default="", server_default="")
+    text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    html: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    modified: Mapped[datetime | None] = mapped_column(DateTime)
+    remote_hash: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    likes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    notify: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_text("false"))
+    by_owner: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_text("false"))
+    # Why the comment has its status: the rule and its detail, e.g. "links: 3 links (limit 2)".
+    reason: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    # Linkbacks only: where the link is, what that page is called, the text around the link.
+    source_url: Mapped[str | None] = mapped_column(String(2048))
+    source_title: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    excerpt: Mapped[str] = mapped_column(Text, default="", server_default="")
+    author_photo: Mapped[str] = mapped_column(String(2048), default="", server_default="")
+    # Webmention only: reply, like, repost or mention (from the source's microformats).
+    mention_type: Mapped[str] = mapped_column(String(16), default="", server_default="")
+
+    thread: Mapped[Thread] = relationship()
+
+
+class Like(db.Model):
+    """One visitor's like of a page (comment_id NULL) or of a comment."""
+
+    __tablename__ = "likes"
+    __table_args__ = (
+        Index(
+            "uq_likes_page_visitor",
+            "thread_id",
+            "visitor",
+            unique=True,
+            sqlite_where=sql_text("comment_id IS NULL"),
+            postgresql_where=sql_text("comment_id IS NULL"),
+        ),
+        Index(
+            "uq_likes_comment_visitor",
+            "comment_id",
+            "visitor",
+            unique=True,
+            sqlite_where=sql_text("comment_id IS NOT NULL"),
+            postgresql_where=sql_text("comment_id IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"))
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"))
+    visitor: Mapped[str] = mapped_column(String(64))
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Admin(db.Model):
+    __tablename__ = "admins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Ban(db.Model):
+    """A ban by email, client address hash or website domain; site NULL means every site."""
+
+    __tablename__ = "bans"
+    __table_args__ = (Index("ix_bans_kind_value", "kind", "value"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(320))
+    reason: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Job(db.Model):
+    """Background work kept in the database so that nothing is lost on a restart."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_status_run_after", "status", "run_after"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
+    status: Mapped[str] = mapped_column(String(16), default="queued", server_default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    run_after: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ModerationEvent(db.Model):
+    """One decision about a comment: who (a rule, an admin, the author), what, why, when."""
+
+    __tablename__ = "moderation_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("comments.id", ondelete="SET NULL"), index=True
+    )
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
+class RateCounter(db.Model):
+    """A fixed-window counter for rate limits shared by every worker (without Redis)."""
+
+    __tablename__ = "rate_counters"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    expires_at: Mapped[float] = mapped_column(Float, index=True)

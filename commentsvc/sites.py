@@ -1,0 +1,191 @@
+"""Sites: the websites that embed the service, their origins and moderation settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from commentsvc import fields
+from commentsvc.db import db
+from commentsvc.db import write_transaction
+from commentsvc.errors import NotFound
+from commentsvc.errors import ValidationError
+from commentsvc.models import MODERATION_POLICIES
+from commentsvc.models import Site
+from commentsvc.models import SiteOrigin
+
+# The settings a site carries besides its name, URL and origins, with their validators.
+SETTINGS = {
+    "moderation": lambda v: fields.choice(v, "moderation", MODERATION_POLICIES),
+    "link_limit": lambda v: fields.integer(v, "link_limit", minimum=1, maximum=1000),
+    "edit_window": lambda v: fields.integer(v, "edit_window", minimum=0, maximum=30 * 86400),
+    "moderation_words": lambda v: _words(v, "moderation_words"),
+    "disallowed_words": lambda v: _words(v, "disallowed_words"),
+    "linkbacks": lambda v: _boolean(v, "linkbacks"),
+    "gravatar": lambda v: _boolean(v, "gravatar"),
+    "owner_email": lambda v: _email(v, "owner_email"),
+    "webhook_url": lambda v: fields.http_url(v, "webhook_url"),
+}
+
+
+def get_site(name: str) -> Site:
+    """Return the site called name.
+
+    :raise NotFound: when there is no such site.
+    """
+    site = db.session.scalar(select(Site).where(Site.name == name))
+    if site is None:
+        raise NotFound(f"There is no site called {name!r}.", field="site")
+    return site
+
+
+def list_sites() -> list[Site]:
+    """Return every site, by name."""
+    return list(db.session.scalars(select(Site).order_by(Site.name)))
+
+
+def site_for_origin(origin: str) -> Site | None:
+    """Return the site that lists origin among its allowed origins."""
+    return db.session.scalar(
+        select(Site).join(SiteOrigin).where(SiteOrigin.origin == origin.lower())
+    )
+
+
+def add_site(name: str, url: str, origins: Iterable[str] = (), **settings: Any) -> Site:
+    """Create a site; without origins, the origin of its URL is allowed."""
+    name = fields.name_field(name)
+    url = _site_url(url)
+    allowed = _origins(origins) or [fields.origin_of(url)]
+    values = _settings(settings)
+    with write_transaction() as session:
+        if session.scalar(select(Site.id).where(Site.name == name)) is not None:
+            raise ValidationError(f"A site called {name!r} exists already.", field="name")
+        _check_origins_free(allowed, site_id=None)
+        site = Site(name=name, url=url, **values)
+        site.origins = [SiteOrigin(origin=o) for o in allowed]
+        session.add(site)
+        _flush_unique(session)
+    return site
+
+
+def update_site(
+    name: str, url: str | None = None, origins: Iterable[str] | None = None, **settings: Any
+) -> Site:
+    """Change a site's URL, origins (replacing the list) or settings."""
+    url = _site_url(url) if url is not None else None
+    allowed = _origins(origins) if origins is not None else None
+    if allowed is not None and not allowed:
+        raise ValidationError("A site needs at least one origin.", field="origin")
+    values = _settings(settings)
+    with write_transaction() as session:
+        site = get_site(name)
+        if url is not None:
+            site.url = url
+        for key, value in values.items():
+            setattr(site, key, value)
+        if allowed is not None:
+            _check_origins_free(allowed, site_id=site.id)
+            site.origins.clear()
+            session.flush()
+            site.origins.extend(SiteOrigin(origin=o) for o in allowed)
+        _flush_unique(session)
+    return site
+
+
+def thread_uri(site: Site, url: str) -> str | None:
+    """Return the thread uri (the path) for a URL under the site's URL, or None."""
+    base = urlsplit(site.url)
+    target = urlsplit(url)
+    if (target.scheme, (target.hostname or "").lower(), target.port) != (
+        base.scheme,
+        (base.hostname or "").lower(),
+        base.port,
+    ):
+        return None
+    prefix = base.path.rstrip("/")
+    path = target.path or "/"
+    if prefix and not (path == prefix or path.startswith(prefix + "/")):
+        return None
+    return path
+
+
+def _site_url(url: Any) -> str:
+    url = fields.http_url(url, "url", required=True)
+    parts = urlsplit(url)
+    if parts.query or parts.fragment or parts.username:
+        raise ValidationError(
+            "url must be the site's address without query, fragment or credentials.", field="url"
+        )
+    return url
+
+
+def _origins(origins: Iterable[str]) -> list[str]:
+    unique: list[str] = []
+    for value in origins:
+        normal = fields.origin(value)
+        if normal not in unique:
+            unique.append(normal)
+    return unique
+
+
+def _check_origins_free(origins: list[str], site_id: int | None) -> None:
+    taken = db.session.execute(
+        select(SiteOrigin.origin, Site.name)
+        .join(Site)
+        .where(SiteOrigin.origin.in_(origins), SiteOrigin.site_id != (site_id or -1))
+    ).first()
+    if taken:
+        raise ValidationError(
+            f"The origin {taken.origin} belongs to the site {taken.name!r} already.",
+            field="origin",
+        )
+
+
+def _flush_unique(session) -> None:
+    try:
+        session.flush()
+    except IntegrityError:
+        raise ValidationError(
+            "The site's name or one of its origins was taken at the same moment; try again.",
+            field="name",
+        ) from None
+
+
+def _settings(settings: dict[str, Any]) -> dict[str, Any]:
+    values = {}
+    for key, value in settings.items():
+        if key not in SETTINGS:
+            raise ValidationError(f"Unknown site setting {key!r}.", field=key)
+        if value is not None:
+            values[key] = SETTINGS[key](value)
+    return values
+
+
+def _words(value: Any, field: str) -> str:
+    if isinstance(value, list | tuple):
+        value = "\n".join(str(v) for v in value)
+    text = fields.text_field(value, field, max_length=20_000, multiline=True)
+    words = [w.strip().lower() for w in text.replace(",", "\n").split("\n")]
+    return "\n".join(w for w in words if w)
+
+
+def _boolean(value: Any, field: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValidationError(f"{field} must be on or off.", field=field)
+
+
+def _email(value: Any, field: str) -> str:
+    email = fields.text_field(value, field, max_length=320)
+    if email and ("@" not in email or any(ch.isspace() for ch in email)):
+        raise ValidationError(f"{field} is not an email address.", field=field)
+    return email

@@ -1,0 +1,134 @@
+"""Fixtures: an app on a real database per test (SQLite file, or PostgreSQL when asked)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import create_engine
+from sqlalchemy import text
+
+from commentsvc import create_app
+from commentsvc import database_url as normal_url
+from commentsvc.db import db
+
+PG_URL = os.environ.get("COMMENTSVC_TEST_DATABASE_URL", "")
+REDIS_URL = os.environ.get("COMMENTSVC_TEST_REDIS_URL", "")
+ON_POSTGRES = bool(PG_URL)
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch):
+    """Keep the developer's own COMMENTSVC_* settings out of the tests."""
+    for key in list(os.environ):
+        if key.startswith("COMMENTSVC_") and not key.startswith("COMMENTSVC_TEST_"):
+            monkeypatch.delenv(key)
+
+
+def _migrate(url: str, instance: Path) -> None:
+    app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(instance), "SECRET_KEY": "x"})
+    with app.app_context():
+        upgrade(directory=app.extensions["migrate"].directory)
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory) -> str:
+    """Return a database URL migrated from empty once per run (a template file on SQLite)."""
+    instance = tmp_path_factory.mktemp("template-instance")
+    if ON_POSTGRES:
+        engine = create_engine(normal_url(PG_URL))
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+        _migrate(PG_URL, instance)
+        return PG_URL
+    path = tmp_path_factory.mktemp("template") / "comments.db"
+    _migrate(f"sqlite:///{path}", instance)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def database_url(migrated_database, tmp_path) -> str:
+    """Return a fresh, migrated database for this test."""
+    if ON_POSTGRES:
+        engine = create_engine(normal_url(PG_URL))
+        with engine.begin() as conn:
+            tables = (
+                conn.execute(
+                    text(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                        "AND tablename <> 'alembic_version'"
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        engine.dispose()
+        return PG_URL
+    path = tmp_path / "comments.db"
+    shutil.copyfile(migrated_database.removeprefix("sqlite:///"), path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def make_app(database_url, tmp_path):
+    """Return a factory for apps on this test's database, with settings overridden."""
+    apps = []
+
+    def factory(**overrides):
+        settings = {
+            "DATABASE_URL": database_url,
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "SECRET_KEY": "test-secret-key",
+            "TESTING": True,
+            "GUARD": False,
+            "FETCH_ALLOW_PRIVATE": True,
+        }
+        settings.update(overrides)
+        app = create_app(settings)
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def cli(app):
+    """Return a function that runs `commentsvc ARGS` against this test's app."""
+    from click.testing import CliRunner
+    from flask.cli import ScriptInfo
+
+    from commentsvc.cli import main
+
+    def invoke(*args: str, input: str | None = None):
+        return CliRunner().invoke(
+            main, list(args), obj=ScriptInfo(create_app=lambda: app), input=input
+        )
+
+    return invoke
+
+
+@pytest.fixture
+def app_ctx(app) -> Iterator[None]:
+    with app.app_context():
+        yield

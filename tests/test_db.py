@@ -1,0 +1,82 @@
+import multiprocessing
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import text
+from sqlalchemy import update
+
+from commentsvc import create_app
+from commentsvc.db import db
+from commentsvc.db import write_transaction
+from commentsvc.models import Comment
+from commentsvc.models import Site
+from commentsvc.models import Thread
+from tests.conftest import ON_POSTGRES
+
+
+def test_migrations_create_exactly_the_models(app_ctx):
+    with db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
+    assert diff == []
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="SQLite settings")
+def test_sqlite_connections_are_tuned(app_ctx):
+    session = db.session
+    assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    assert session.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
+    assert session.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_write_transaction_rolls_back_on_error(app_ctx):
+    with pytest.raises(RuntimeError), write_transaction() as session:
+        session.add(Site(name="gone", url="https://gone.example"))
+        session.flush()
+        raise RuntimeError("boom")
+    assert db.session.scalar(select(func.count()).select_from(Site)) == 0
+
+
+PER_PROCESS = 40
+
+
+def _write_comments(url: str, instance: str, worker: int) -> None:
+    app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": instance, "SECRET_KEY": "x"})
+    with app.app_context():
+        thread_id = db.session.scalar(select(Thread.id))
+        for n in range(PER_PROCESS):
+            # Read, then write, in one transaction: the pattern that fails under a deferred BEGIN.
+            with write_transaction() as session:
+                session.scalar(select(func.count()).select_from(Comment))
+                session.add(Comment(thread_id=thread_id, text=f"{worker}-{n}", status="approved"))
+                session.execute(update(Thread).values(likes=Thread.likes + 1))
+        db.engine.dispose()
+
+
+def test_four_processes_writing_at_once_lose_nothing(app, database_url, tmp_path):
+    with app.app_context(), write_transaction() as session:
+        site = Site(name="blog", url="https://blog.example")
+        session.add(site)
+        session.flush()
+        session.add(Thread(site_id=site.id, uri="/post"))
+    with app.app_context():
+        db.engine.dispose()
+
+    ctx = multiprocessing.get_context("spawn")
+    workers = [
+        ctx.Process(target=_write_comments, args=(database_url, str(tmp_path / "i"), w))
+        for w in range(4)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert [w.exitcode for w in workers] == [0, 0, 0, 0]
+
+    with app.app_context():
+        texts = db.session.scalars(select(Comment.text)).all()
+        assert len(texts) == 4 * PER_PROCESS
+        assert len(set(texts)) == 4 * PER_PROCESS
+        assert db.session.scalar(select(Thread.likes)) == 4 * PER_PROCESS

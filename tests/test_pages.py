@@ -1,0 +1,46 @@
+from commentsvc import create_app
+
+
+def test_healthz_answers_ok_when_the_database_answers(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok"}
+
+
+def test_healthz_answers_503_when_the_database_does_not(tmp_path):
+    # A database file in a folder that does not exist cannot be opened.
+    url = f"sqlite:///{tmp_path / 'missing' / 'dir' / 'comments.db'}"
+    app = create_app({"INSTANCE_PATH": str(tmp_path / "i"), "DATABASE_URL": url})
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.json["status"] == "unavailable"
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_demo_pages_embed_the_widget(make_app):
+    client = make_app(DEMO=True).test_client()
+    page = client.get("/").get_data(as_text=True)
+    assert 'src="/embed.js" data-site="demo"' in page
+    assert 'rel="pingback"' in page and 'rel="webmention"' in page
+    second = client.get("/demo/second-post").get_data(as_text=True)
+    assert 'href="http://localhost/"' in second  # links to the first post, for a pingback
+    assert client.get("/demo/nothing").status_code == 404
+
+
+def test_without_demo_the_home_page_says_how_to_embed(client):
+    page = client.get("/").get_data(as_text=True)
+    assert "embed.js" in page
+    assert client.get("/demo/second-post").status_code == 404
+
+
+def test_widget_files_are_served(client):
+    for name, mimetype in (("embed.js", "text/javascript"), ("embed.css", "text/css")):
+        with client.get(f"/{name}") as response:
+            assert response.status_code == 200
+            assert response.mimetype == mimetype
+
+
+def test_unknown_routes_answer_json_errors(client):
+    response = client.get("/api/nothing")
+    assert response.status_code == 404
+    assert response.json["error"]["code"] == "not_found"
