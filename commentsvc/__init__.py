@@ -14,6 +14,8 @@ from commentsvc.config import instance_secret_key
 from commentsvc.config import load_settings
 from commentsvc.db import init_db
 from commentsvc.errors import register_error_handlers
+from commentsvc.models import utcnow
+from commentsvc.ratelimit import init_limiter
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -33,15 +35,19 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         settings["DATABASE_URL"]
     ) or default_database_url(Path(app.instance_path))
     app.config["MAX_CONTENT_LENGTH"] = settings["MAX_BODY_BYTES"]
-    app.config["JSON_SORT_KEYS"] = False
     if settings["PROXY_COUNT"]:
         count = settings["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
+    app.json.sort_keys = False
+    app.extensions["clock"] = utcnow
     init_db(app)
+    init_limiter(app)
 
+    from commentsvc import api
     from commentsvc import pages
 
+    app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     register_error_handlers(app)
     return app

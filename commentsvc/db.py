@@ -90,6 +90,29 @@ def write_transaction(session: Session | None = None) -> Iterator[Session]:
         raise
 
 
+@contextmanager
+def engine_write(engine: Engine) -> Iterator:
+    """Open a connection in one write transaction (BEGIN IMMEDIATE on SQLite), then commit."""
+    with engine.connect() as connection:
+        token = _immediate.set(True)
+        try:
+            transaction = connection.begin()
+        finally:
+            _immediate.reset(token)
+        with transaction:
+            yield connection
+
+
+def insert_ignore(session: Session, model: type, **values) -> bool:
+    """Insert a row unless it collides with a unique key; return whether it was inserted."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(model).values(**values).on_conflict_do_nothing()
+    return session.execute(statement.returning(model.id)).first() is not None
+
+
 def ping() -> bool:
     """Return True when the database answers a trivial query."""
     try:

@@ -1,0 +1,322 @@
+"""The JSON API the widget and outside clients use (routes fixed by DESIGN.md)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint
+from flask import Response
+from flask import current_app
+from flask import jsonify
+from flask import request
+from flask import url_for
+
+from commentsvc import avatars
+from commentsvc import comments
+from commentsvc import sites
+from commentsvc import spam
+from commentsvc.comments import Guard
+from commentsvc.comments import Node
+from commentsvc.db import db
+from commentsvc.errors import Forbidden
+from commentsvc.errors import NotFound
+from commentsvc.errors import UnsupportedMediaType
+from commentsvc.errors import ValidationError
+from commentsvc.models import Comment
+from commentsvc.models import Site
+from commentsvc.openapi import openapi_document
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+CORS_METHODS = "GET, POST, PATCH, DELETE, OPTIONS"
+CORS_HEADERS = "Content-Type, X-Edit-Token, If-None-Match"
+CORS_EXPOSE = "X-Form-Token, ETag, Retry-After"
+
+
+# --- request helpers ---------------------------------------------------------------------------
+
+
+def json_body() -> dict[str, Any]:
+    """Return the request's JSON object; anything but JSON is 415 (no cross-site form posts)."""
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType("Send the body as application/json.")
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ValidationError("The body must be a JSON object.", field="body")
+    return data
+
+
+def site_named(value: Any) -> Site:
+    """Return the site a request names, as a 400 naming the field when there is none."""
+    if not isinstance(value, str) or not value:
+        raise ValidationError("site is required.", field="site")
+    try:
+        return sites.get_site(value)
+    except NotFound as exc:
+        raise ValidationError(exc.message, field="site") from None
+
+
+def check_write_origin(site: Site) -> None:
+    """Refuse a browser write from an origin that is not one of the site's own."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return  # not a browser, or a same-origin GET-like request: nothing to forge
+    if origin.lower() not in {o.origin for o in site.origins}:
+        raise Forbidden(f"The site {site.name!r} does not accept comments from {origin}.")
+
+
+def client_address() -> str:
+    return spam.address_hash(current_app.config["SECRET_KEY"], request.remote_addr or "")
+
+
+def now() -> datetime:
+    return current_app.extensions["clock"]()
+
+
+def guard() -> Guard:
+    return Guard(
+        limiter=current_app.extensions["limiter"],
+        enabled=current_app.config["GUARD"],
+        secret=current_app.config["SECRET_KEY"],
+    )
+
+
+def max_length() -> int:
+    return current_app.config["MAX_TEXT_LENGTH"]
+
+
+def query_int(name: str, default: int, minimum: int, maximum: int) -> int:
+    value = request.args.get(name)
+    if value is None:
+        return default
+    if not value.isdigit() or not minimum <= int(value) <= maximum:
+        raise ValidationError(f"{name} must be a number from {minimum} to {maximum}.", field=name)
+    return int(value)
+
+
+# --- CORS --------------------------------------------------------------------------------------
+
+
+@bp.before_request
+def answer_preflight():
+    if request.method == "OPTIONS":
+        return Response(status=204)
+    return None
+
+
+@bp.after_request
+def add_cors_headers(response: Response) -> Response:
+    response.vary.add("Origin")
+    origin = request.headers.get("Origin")
+    if origin and sites.site_for_origin(origin) is not None:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSE
+        if request.method == "OPTIONS":
+            response.headers["Access-Control-Allow-Methods"] = CORS_METHODS
+            response.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
+            response.headers["Access-Control-Max-Age"] = "86400"
+    return response
+
+
+# --- serialisation -----------------------------------------------------------------------------
+
+
+def comment_json(comment: Comment, site: Site, replies: list[Node] | None = None) -> dict:
+    """Return the public form of a comment: never its email or address."""
+    deleted = comment.status == "deleted"
+    data = {
+        "id": comment.id,
+        "parent": comment.parent_id,
+        "kind": comment.kind,
+        "status": "published" if comment.status == "approved" else comment.status,
+        "author": comment.author,
+        "website": comment.website or None,
+        "avatar": None if deleted else avatar_url(comment, site),
+        "html": comment.html,
+        "created": _iso(comment.created),
+        "modified": _iso(comment.modified) if comment.modified else None,
+        "likes": comment.likes,
+        "owner": comment.by_owner,
+        "replies": [comment_json(n.comment, site, n.replies) for n in replies or []],
+    }
+    if comment.kind != "comment":
+        data["source"] = {
+            "url": comment.source_url,
+            "title": comment.source_title,
+            "excerpt": comment.excerpt,
+            "type": comment.mention_type or "mention",
+        }
+    return data
+
+
+def avatar_url(comment: Comment, site: Site) -> str:
+    if comment.author_photo:
+        return comment.author_photo
+    if site.gravatar and comment.email:
+        digest = hashlib.md5(comment.email.encode(), usedforsecurity=False).hexdigest()
+        return f"https://www.gravatar.com/avatar/{digest}?d=identicon&s=96"
+    seed = comment.email or comment.author or comment.remote_hash or str(comment.id)
+    key = hmac.new(
+        current_app.config["SECRET_KEY"].encode(), f"avatar\x00{seed}".encode(), hashlib.sha256
+    ).hexdigest()[:20]
+    return url_for("api.avatar", key=key, _external=True)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds") + "Z"
+
+
+# --- routes ------------------------------------------------------------------------------------
+
+
+@bp.get("/comments")
+def get_comments():
+    """The thread of (site, uri): published comments, replies nested."""
+    site = site_named(request.args.get("site"))
+    uri = comments.parse_uri(request.args.get("uri"))
+    sort = request.args.get("sort", "oldest")
+    limit = query_int("limit", comments.DEFAULT_PAGE, 1, comments.MAX_PAGE)
+    page = comments.list_thread(
+        site, uri, sort=sort, limit=limit, cursor=request.args.get("cursor")
+    )
+    body = {
+        "site": site.name,
+        "uri": uri,
+        "title": page.thread.title if page.thread else "",
+        "count": page.count,
+        "likes": page.thread.likes if page.thread else 0,
+        "comments": [comment_json(n.comment, site, n.replies) for n in page.nodes],
+        "next": page.next_cursor,
+    }
+    response = jsonify(body)
+    response.headers["X-Form-Token"] = spam.make_form_token(
+        current_app.config["SECRET_KEY"], site.name, uri, now()
+    )
+    response.headers["Cache-Control"] = "no-cache"
+    response.add_etag()
+    return response.make_conditional(request)
+
+
+@bp.post("/comments")
+def post_comment():
+    """A new comment: 201 when published, 202 when held."""
+    data = json_body()
+    site = site_named(data.get("site"))
+    check_write_origin(site)
+    uri = comments.parse_uri(data.get("uri"))
+    new = comments.parse_comment(data, max_length=max_length())
+    comment, token = comments.post_comment(
+        site, uri, new, address=client_address(), now=now(), guard=guard()
+    )
+    return _own_comment_response(comment, site, token, 201 if comment.status == "approved" else 202)
+
+
+def _own_comment_response(comment: Comment, site: Site, token: str, status: int):
+    body = comment_json(comment, site)
+    # The author is not told that a comment went to spam: held is all they learn.
+    body["status"] = "published" if comment.status == "approved" else "pending"
+    body["edit_token"] = token
+    body["edit_until"] = _iso(comments.token_expiry(token))
+    return jsonify(body), status
+
+
+@bp.get("/comments/<int:comment_id>")
+def get_comment(comment_id: int):
+    """One comment: published, or the reader's own held one (with its edit token)."""
+    comment = comments.get_own_comment(
+        comment_id,
+        request.headers.get("X-Edit-Token"),
+        secret=current_app.config["SECRET_KEY"],
+        now=now(),
+    )
+    body = comment_json(comment, comment.thread.site)
+    if comment.status == "spam":
+        body["status"] = "pending"
+    return jsonify(body)
+
+
+@bp.patch("/comments/<int:comment_id>")
+def patch_comment(comment_id: int):
+    """The author changes their comment inside the edit window."""
+    data = json_body()
+    _check_comment_origin(comment_id)
+    changes = comments.parse_edit(data, max_length=max_length())
+    comment, token = comments.edit_comment(
+        comment_id, request.headers.get("X-Edit-Token"), changes, now=now(), guard=guard()
+    )
+    return _own_comment_response(comment, comment.thread.site, token, 200)
+
+
+@bp.delete("/comments/<int:comment_id>")
+def delete_comment(comment_id: int):
+    """The author deletes their comment inside the edit window."""
+    _check_comment_origin(comment_id)
+    comments.delete_comment(
+        comment_id,
+        request.headers.get("X-Edit-Token"),
+        now=now(),
+        secret=current_app.config["SECRET_KEY"],
+    )
+    return Response(status=204)
+
+
+def _check_comment_origin(comment_id: int) -> None:
+    comment = db.session.get(Comment, comment_id)
+    if comment is not None:
+        check_write_origin(comment.thread.site)
+
+
+@bp.post("/comments/<int:comment_id>/like")
+def like_comment(comment_id: int):
+    """A visitor likes a comment, once."""
+    _check_comment_origin(comment_id)
+    likes = comments.like_comment(comment_id, client_address(), now=now(), guard=guard())
+    return jsonify(likes=likes)
+
+
+@bp.post("/likes")
+def like_page():
+    """A visitor likes the page itself, once."""
+    data = json_body()
+    site = site_named(data.get("site"))
+    check_write_origin(site)
+    uri = comments.parse_uri(data.get("uri"))
+    likes = comments.like_page(site, uri, client_address(), now=now(), guard=guard())
+    return jsonify(likes=likes)
+
+
+@bp.get("/counts")
+def get_counts():
+    """Published comments and linkbacks of many pages, in one request."""
+    site = site_named(request.args.get("site"))
+    uris = [comments.parse_uri(u) for u in request.args.getlist("uri")]
+    if not uris:
+        raise ValidationError("Name at least one uri.", field="uri")
+    return jsonify(counts=comments.count_comments(site, uris))
+
+
+@bp.post("/preview")
+def preview():
+    """The HTML a text would be stored as."""
+    data = json_body()
+    return jsonify(html=comments.preview(data.get("text"), max_length=max_length()))
+
+
+@bp.get("/avatar/<key>.svg")
+def avatar(key: str):
+    """An identicon drawn from a key: no third party learns who reads or writes."""
+    if not avatars.valid_key(key):
+        raise NotFound("There is no such avatar.")
+    response = Response(avatars.identicon_svg(key), mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3.1 description of this API."""
+    return jsonify(openapi_document(request.host_url.rstrip("/")))

@@ -1,0 +1,532 @@
+"""Comments: post, read threads, edit and delete one's own, likes, counts, moderation status."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import update
+
+from commentsvc import fields
+from commentsvc import spam
+from commentsvc.db import db
+from commentsvc.db import insert_ignore
+from commentsvc.db import write_transaction
+from commentsvc.errors import Forbidden
+from commentsvc.errors import NotFound
+from commentsvc.errors import ValidationError
+from commentsvc.models import Comment
+from commentsvc.models import Like
+from commentsvc.models import ModerationEvent
+from commentsvc.models import Site
+from commentsvc.models import Thread
+from commentsvc.ratelimit import Limiter
+from commentsvc.sanitize import render_markdown
+
+SORTS = ("oldest", "newest", "top")
+DEFAULT_PAGE = 100
+MAX_PAGE = 200
+MAX_COUNT_URIS = 100
+PUBLISHED = "approved"
+
+
+# --- input -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CommentInput:
+    """A validated new comment, as a reader sends it."""
+
+    text: str
+    author: str = ""
+    email: str = ""
+    website: str = ""
+    parent: int | None = None
+    title: str = ""
+    notify: bool = False
+    honeypot: str = ""
+    form_token: str | None = None
+
+
+def parse_comment(data: Mapping[str, Any], *, max_length: int) -> CommentInput:
+    """Validate a new comment's fields; every failure names its field."""
+    return CommentInput(
+        text=fields.text_field(
+            data.get("text"), "text", max_length=max_length, required=True, multiline=True
+        ),
+        author=fields.text_field(data.get("author"), "author", max_length=100),
+        email=parse_email(data.get("email")),
+        website=parse_website(data.get("website")),
+        parent=_parent(data.get("parent")),
+        title=fields.text_field(data.get("title"), "title", max_length=300),
+        notify=_flag(data.get("notify"), "notify"),
+        honeypot=fields.text_field(data.get("homepage"), "homepage", max_length=1000),
+        form_token=fields.text_field(data.get("form_token"), "form_token", max_length=200) or None,
+    )
+
+
+def parse_edit(data: Mapping[str, Any], *, max_length: int) -> dict[str, str]:
+    """Validate the fields an author may change: text, author, website."""
+    changes = {}
+    if "text" in data:
+        changes["text"] = fields.text_field(
+            data["text"], "text", max_length=max_length, required=True, multiline=True
+        )
+    if "author" in data:
+        changes["author"] = fields.text_field(data["author"], "author", max_length=100)
+    if "website" in data:
+        changes["website"] = parse_website(data["website"])
+    if not changes:
+        raise ValidationError("Nothing to change: send text, author or website.", field="text")
+    return changes
+
+
+def parse_uri(value: Any) -> str:
+    """Validate a thread's uri: the page's path, starting with '/'."""
+    uri = fields.text_field(value, "uri", max_length=1000, required=True)
+    if not uri.startswith("/") or any(ch.isspace() for ch in uri):
+        raise ValidationError("uri must be the page's path, starting with '/'.", field="uri")
+    return uri
+
+
+def parse_email(value: Any) -> str:
+    """Validate an optional email address (never shown publicly)."""
+    email = fields.text_field(value, "email", max_length=254)
+    if email and (email.count("@") != 1 or any(ch.isspace() for ch in email)):
+        raise ValidationError("email is not an email address.", field="email")
+    if email and not all(email.split("@")):
+        raise ValidationError("email is not an email address.", field="email")
+    return email.lower()
+
+
+def parse_website(value: Any) -> str:
+    """Validate an optional website: http(s) only; a bare domain gets https://."""
+    website = fields.text_field(value, "website", max_length=500)
+    if (
+        website
+        and "://" not in website
+        and not website.lower().startswith(("javascript:", "data:"))
+    ):
+        website = "https://" + website
+    return fields.http_url(website, "website", max_length=520)
+
+
+def _parent(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError("parent must be the id of a comment.", field="parent")
+    return value
+
+
+def _flag(value: Any, name: str) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise ValidationError(f"{name} must be true or false.", field=name)
+    return value
+
+
+# --- posting -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Guard:
+    """What the spam guard needs: the limiter, whether it is on, and the signing secret."""
+
+    limiter: Limiter | None
+    enabled: bool
+    secret: str
+
+
+def post_comment(
+    site: Site, uri: str, data: CommentInput, *, address: str, now: datetime, guard: Guard
+) -> tuple[Comment, str]:
+    """Store a new comment under the site's rules; return it and its edit token.
+
+    :raise RateLimited: when the address posts too fast (guard on).
+    :raise Conflict: for a duplicate.
+    """
+    if guard.enabled and guard.limiter:
+        spam.limit_posts(guard.limiter, address)
+    html = render_markdown(data.text)
+    submission = spam.Submission(
+        text=data.text,
+        html=html,
+        author=data.author,
+        email=data.email,
+        website=data.website,
+        address=address,
+        honeypot=data.honeypot,
+        form_token=data.form_token,
+    )
+    form_check = spam.check_form_token(data.form_token, guard.secret, site.name, uri, now)
+    with write_transaction() as session:
+        thread = get_or_create_thread(site, uri, now=now, title=data.title)
+        parent = _check_parent(thread, data.parent)
+        spam.refuse_duplicate(thread, submission, now)
+        decision = spam.assess(
+            site, submission, now=now, guard=guard.enabled, form_check=form_check
+        )
+        comment = Comment(
+            thread_id=thread.id,
+            parent_id=parent.id if parent else None,
+            kind="comment",
+            status=decision.status,
+            reason=decision.reason,
+            author=data.author,
+            email=data.email,
+            website=data.website,
+            text=data.text,
+            html=html,
+            created=now,
+            remote_hash=address,
+            notify=data.notify,
+        )
+        session.add(comment)
+        session.flush()
+        _record(comment, "rules", decision.status, decision.reason, now)
+    return comment, edit_token(guard.secret, comment, site)
+
+
+def get_or_create_thread(site: Site, uri: str, *, now: datetime, title: str = "") -> Thread:
+    """Return the thread of (site, uri), creating it; the first title given sticks."""
+    session = db.session()
+    # ON CONFLICT DO NOTHING: two first comments at once on PostgreSQL both find the thread.
+    insert_ignore(session, Thread, site_id=site.id, uri=uri, title=title, likes=0, created=now)
+    thread = session.scalar(select(Thread).where(Thread.site_id == site.id, Thread.uri == uri))
+    if title and not thread.title:
+        thread.title = title
+    return thread
+
+
+def _check_parent(thread: Thread, parent_id: int | None) -> Comment | None:
+    if parent_id is None:
+        return None
+    parent = db.session.get(Comment, parent_id)
+    if parent is None or parent.status != PUBLISHED:
+        raise ValidationError("parent is not a published comment.", field="parent")
+    if parent.thread_id != thread.id:
+        raise ValidationError("parent belongs to another thread.", field="parent")
+    return parent
+
+
+def _record(comment: Comment, actor: str, action: str, reason: str, now: datetime) -> None:
+    db.session.add(
+        ModerationEvent(
+            comment_id=comment.id, actor=actor, action=action, reason=reason, created=now
+        )
+    )
+
+
+# --- edit tokens -------------------------------------------------------------------------------
+
+
+def edit_token(secret: str, comment: Comment, site: Site) -> str:
+    """Return a token that lets the author edit this comment, as it is now, inside the window."""
+    expires = int(_epoch(comment.created) + site.edit_window)
+    return f"{comment.id}.{expires}.{_token_mac(secret, comment, expires)}"
+
+
+def token_expiry(token: str) -> datetime:
+    """Return when an edit token made by edit_token stops working."""
+    return datetime.fromtimestamp(int(token.split(".")[1]), UTC).replace(tzinfo=None)
+
+
+def check_edit_token(
+    secret: str, comment: Comment, token: str | None, *, now: datetime, for_edit: bool = True
+) -> None:
+    """Accept a token made for this comment and its current content, inside its window.
+
+    :raise Forbidden: otherwise.
+    """
+    parts = (token or "").split(".")
+    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
+        raise Forbidden("The edit token is missing or malformed.", field="X-Edit-Token")
+    comment_id, expires, mac = int(parts[0]), int(parts[1]), parts[2]
+    if comment_id != comment.id or not hmac.compare_digest(
+        mac, _token_mac(secret, comment, expires)
+    ):
+        raise Forbidden("The edit token is not valid for this comment.", field="X-Edit-Token")
+    if for_edit and _epoch(now) > expires:
+        raise Forbidden("The time to edit or delete this comment is over.", code="edit_window")
+
+
+def _token_mac(secret: str, comment: Comment, expires: int) -> str:
+    content = hashlib.sha256(
+        "\x00".join((comment.text, comment.author, comment.website)).encode()
+    ).hexdigest()
+    message = f"edit\x00{comment.id}\x00{expires}\x00{content}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def _epoch(moment: datetime) -> float:
+    return moment.replace(tzinfo=UTC).timestamp()
+
+
+# --- the author's own comment ----------------------------------------------------------------
+
+
+def get_own_comment(comment_id: int, token: str | None, *, secret: str, now: datetime) -> Comment:
+    """Return a comment that is published, or that the token shows to be the reader's own.
+
+    :raise NotFound: for an unknown comment, or one that is not published and not theirs.
+    """
+    comment = db.session.get(Comment, comment_id)
+    if comment is None or comment.status == "deleted":
+        raise NotFound("There is no such comment.")
+    if comment.status == PUBLISHED:
+        return comment
+    try:
+        check_edit_token(secret, comment, token, now=now, for_edit=False)
+    except Forbidden:
+        raise NotFound("There is no such comment.") from None
+    return comment
+
+
+def edit_comment(
+    comment_id: int, token: str | None, changes: dict[str, str], *, now: datetime, guard: Guard
+) -> tuple[Comment, str]:
+    """Change one's own comment inside the edit window; rendered and moderated like a post."""
+    with write_transaction():
+        comment, site = _own_for_change(comment_id, token, now=now, secret=guard.secret)
+        for key, value in changes.items():
+            setattr(comment, key, value)
+        comment.html = render_markdown(comment.text)
+        comment.modified = now
+        submission = spam.Submission(
+            text=comment.text,
+            html=comment.html,
+            author=comment.author,
+            email=comment.email,
+            website=comment.website,
+            address=comment.remote_hash,
+        )
+        decision = spam.assess(site, submission, now=now, guard=False, form_check=None)
+        # An edit may hold a published comment (a new link, a moderation word), never release one.
+        if decision.status != "approved" and comment.status == PUBLISHED:
+            comment.status, comment.reason = decision.status, decision.reason
+        _record(comment, "author", "edit", decision.reason, now)
+    return comment, edit_token(guard.secret, comment, site)
+
+
+def delete_comment(comment_id: int, token: str | None, *, now: datetime, secret: str) -> None:
+    """Delete one's own comment inside the edit window; replies keep their place."""
+    with write_transaction():
+        comment, _site = _own_for_change(comment_id, token, now=now, secret=secret)
+        _erase(comment, now)
+        _record(comment, "author", "delete", "deleted by its author", now)
+
+
+def _own_for_change(comment_id: int, token: str | None, *, now: datetime, secret: str):
+    comment = db.session.get(Comment, comment_id)
+    if comment is None or comment.status == "deleted":
+        raise NotFound("There is no such comment.")
+    check_edit_token(secret, comment, token, now=now)
+    site = db.session.get(Site, comment.thread.site_id)
+    return comment, site
+
+
+def _erase(comment: Comment, now: datetime) -> None:
+    comment.status = "deleted"
+    comment.text = comment.html = comment.author = comment.email = comment.website = ""
+    comment.notify = False
+    comment.modified = now
+
+
+def set_status(comment: Comment, status: str, *, actor: str, reason: str, now: datetime) -> None:
+    """Move a comment to approved, pending, spam or deleted, recording who did it and why."""
+    fields.choice(status, "status", ("approved", "pending", "spam", "deleted"))
+    if status == "deleted":
+        _erase(comment, now)
+    else:
+        comment.status = status
+    comment.reason = reason
+    _record(comment, actor, status, reason, now)
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Node:
+    """A comment with its visible replies."""
+
+    comment: Comment
+    replies: list[Node] = field(default_factory=list)
+
+
+@dataclass
+class ThreadPage:
+    """One page of a thread: top-level comments with all their replies."""
+
+    thread: Thread | None
+    count: int
+    nodes: list[Node]
+    next_cursor: str | None
+
+
+def get_thread(site: Site, uri: str) -> Thread | None:
+    """Return the thread of (site, uri), or None before its first comment."""
+    return db.session.scalar(select(Thread).where(Thread.site_id == site.id, Thread.uri == uri))
+
+
+def list_thread(
+    site: Site,
+    uri: str,
+    *,
+    sort: str = "oldest",
+    limit: int = DEFAULT_PAGE,
+    cursor: str | None = None,
+) -> ThreadPage:
+    """Return a page of the thread's published comments, replies nested under their parents."""
+    fields.choice(sort, "sort", SORTS)
+    after = _decode_cursor(cursor, sort) if cursor else None
+    thread = get_thread(site, uri)
+    if thread is None:
+        return ThreadPage(None, 0, [], None)
+    rows = db.session.scalars(
+        select(Comment)
+        .where(Comment.thread_id == thread.id, Comment.status.in_((PUBLISHED, "deleted")))
+        .order_by(Comment.created, Comment.id)
+    ).all()
+    roots, count = _build_tree(rows)
+    roots.sort(key=lambda node: _sort_key(node.comment, sort))
+    if after is not None:
+        roots = [node for node in roots if _sort_key(node.comment, sort) > after]
+    page = roots[:limit]
+    more = len(roots) > limit
+    next_cursor = _encode_cursor(sort, _sort_key(page[-1].comment, sort)) if more else None
+    return ThreadPage(thread, count, page, next_cursor)
+
+
+def _build_tree(rows: Iterable[Comment]) -> tuple[list[Node], int]:
+    nodes = {c.id: Node(c) for c in rows if c.mention_type != "like"}
+    roots: list[Node] = []
+    for node in nodes.values():
+        parent = nodes.get(node.comment.parent_id)
+        # A reply whose parent is not published (held, spam) stands at the top level.
+        (parent.replies if parent else roots).append(node)
+    count = sum(1 for n in nodes.values() if n.comment.status == PUBLISHED)
+    return [n for n in roots if _visible(n)], count
+
+
+def _visible(node: Node) -> bool:
+    node.replies = [r for r in node.replies if _visible(r)]
+    # A deleted comment stays as a placeholder only while replies hang from it.
+    return node.comment.status == PUBLISHED or bool(node.replies)
+
+
+def _sort_key(comment: Comment, sort: str) -> tuple[int, ...]:
+    micros = int(_epoch(comment.created) * 1_000_000)
+    if sort == "newest":
+        return (-micros, -comment.id)
+    if sort == "top":
+        return (-comment.likes, micros, comment.id)
+    return (micros, comment.id)
+
+
+def _encode_cursor(sort: str, key: tuple[int, ...]) -> str:
+    raw = json.dumps([sort, *key], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, sort: str) -> tuple[int, ...]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        value = json.loads(raw)
+    except (ValueError, binascii.Error):
+        value = None
+    if (
+        not isinstance(value, list)
+        or not value
+        or value[0] != sort
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in value[1:])
+    ):
+        raise ValidationError(
+            "cursor is not one this thread gave out for this sort.", field="cursor"
+        )
+    return tuple(value[1:])
+
+
+def count_comments(site: Site, uris: list[str]) -> dict[str, int]:
+    """Return the number of published comments and linkbacks for each uri, in the order asked."""
+    if len(uris) > MAX_COUNT_URIS:
+        raise ValidationError(f"Ask for at most {MAX_COUNT_URIS} uris at once.", field="uri")
+    found = dict(
+        db.session.execute(
+            select(Thread.uri, func.count(Comment.id))
+            .join(Comment, Comment.thread_id == Thread.id)
+            .where(
+                Thread.site_id == site.id,
+                Thread.uri.in_(uris),
+                Comment.status == PUBLISHED,
+                Comment.mention_type != "like",
+            )
+            .group_by(Thread.uri)
+        ).all()
+    )
+    return {uri: found.get(uri, 0) for uri in uris}
+
+
+# --- likes -------------------------------------------------------------------------------------
+
+
+def like_comment(comment_id: int, visitor: str, *, now: datetime, guard: Guard) -> int:
+    """Count the visitor's like of a published comment once; return its likes."""
+    if guard.enabled and guard.limiter:
+        spam.limit_likes(guard.limiter, visitor)
+    with write_transaction() as session:
+        comment = session.get(Comment, comment_id)
+        if comment is None or comment.status != PUBLISHED:
+            raise NotFound("There is no such comment.")
+        added = insert_ignore(
+            session,
+            Like,
+            thread_id=comment.thread_id,
+            comment_id=comment.id,
+            visitor=visitor,
+            created=now,
+        )
+        if added:
+            session.execute(
+                update(Comment).where(Comment.id == comment.id).values(likes=Comment.likes + 1)
+            )
+        session.refresh(comment)
+        return comment.likes
+
+
+def like_page(site: Site, uri: str, visitor: str, *, now: datetime, guard: Guard) -> int:
+    """Count the visitor's like of the page once; return the page's likes."""
+    if guard.enabled and guard.limiter:
+        spam.limit_likes(guard.limiter, visitor)
+    with write_transaction() as session:
+        thread = get_or_create_thread(site, uri, now=now)
+        added = insert_ignore(
+            session, Like, thread_id=thread.id, comment_id=None, visitor=visitor, created=now
+        )
+        if added:
+            session.execute(
+                update(Thread).where(Thread.id == thread.id).values(likes=Thread.likes + 1)
+            )
+        session.refresh(thread)
+        return thread.likes
+
+
+def preview(text: Any, *, max_length: int) -> str:
+    """Return the HTML a comment text would be stored as."""
+    return render_markdown(
+        fields.text_field(text, "text", max_length=max_length, required=True, multiline=True)
+    )

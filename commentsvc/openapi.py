@@ -1,0 +1,421 @@
+"""The OpenAPI 3.1 description of the JSON API, kept beside the routes it describes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict:
+    return _json(_ref("Error"), description)
+
+
+def _errors(*codes: int) -> dict:
+    text = {
+        400: "Invalid input; `error.field` names the field.",
+        403: "Origin not allowed, or the edit token is not valid.",
+        404: "No such comment.",
+        409: "A duplicate of a comment posted before.",
+        413: "The body is too large.",
+        415: "The body is not application/json.",
+        429: "Rate limited; `Retry-After` says how many seconds to wait.",
+    }
+    responses = {str(code): _error(text[code]) for code in codes}
+    if 429 in codes:
+        responses["429"]["headers"] = {
+            "Retry-After": {"schema": {"type": "integer", "minimum": 1}, "required": True}
+        }
+    return responses
+
+
+def _query(name: str, description: str, schema: dict, required: bool = False) -> dict:
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "description": description,
+        "schema": schema,
+    }
+
+
+SITE = _query("site", "The site's name.", {"type": "string", "minLength": 1}, required=True)
+URI = _query("uri", "The page's path.", {"type": "string", "pattern": "^/"}, required=True)
+COMMENT_ID = {
+    "name": "comment_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 0},
+}
+EDIT_TOKEN = {
+    "name": "X-Edit-Token",
+    "in": "header",
+    "required": False,
+    "description": "The edit_token answered when the comment was posted or last edited.",
+    "schema": {"type": "string"},
+}
+
+NULLABLE_STRING = {"type": ["string", "null"]}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "field": {"type": "string"},
+                },
+            }
+        },
+    },
+    "Comment": {
+        "type": "object",
+        "required": [
+            "id",
+            "parent",
+            "kind",
+            "status",
+            "author",
+            "website",
+            "avatar",
+            "html",
+            "created",
+            "modified",
+            "likes",
+            "owner",
+            "replies",
+        ],
+        "properties": {
+            "id": {"type": "integer"},
+            "parent": {"type": ["integer", "null"]},
+            "kind": {"enum": ["comment", "pingback", "trackback", "webmention"]},
+            "status": {"enum": ["published", "pending", "deleted"]},
+            "author": {"type": "string"},
+            "website": NULLABLE_STRING,
+            "avatar": NULLABLE_STRING,
+            "html": {"type": "string", "description": "Sanitised HTML, safe to insert."},
+            "created": {"type": "string", "format": "date-time"},
+            "modified": {"type": ["string", "null"], "format": "date-time"},
+            "likes": {"type": "integer", "minimum": 0},
+            "owner": {"type": "boolean", "description": "Written by the site's owner."},
+            "replies": {"type": "array", "items": _ref("Comment")},
+            "source": {
+                "type": "object",
+                "description": "Linkbacks only: the page that links here.",
+                "properties": {
+                    "url": {"type": "string"},
+                    "title": {"type": "string"},
+                    "excerpt": {"type": "string"},
+                    "type": {"enum": ["reply", "like", "repost", "mention"]},
+                },
+            },
+        },
+    },
+    "OwnComment": {
+        "allOf": [
+            _ref("Comment"),
+            {
+                "type": "object",
+                "required": ["edit_token", "edit_until"],
+                "properties": {
+                    "edit_token": {"type": "string"},
+                    "edit_until": {"type": "string", "format": "date-time"},
+                },
+            },
+        ]
+    },
+    "Thread": {
+        "type": "object",
+        "required": ["site", "uri", "title", "count", "likes", "comments", "next"],
+        "properties": {
+            "site": {"type": "string"},
+            "uri": {"type": "string"},
+            "title": {"type": "string"},
+            "count": {"type": "integer", "minimum": 0},
+            "likes": {"type": "integer", "minimum": 0},
+            "comments": {"type": "array", "items": _ref("Comment")},
+            "next": {
+                "type": ["string", "null"],
+                "description": "Pass as `cursor` for the next page; null on the last.",
+            },
+        },
+    },
+    "NewComment": {
+        "type": "object",
+        "required": ["site", "uri", "text"],
+        "properties": {
+            "site": {"type": "string"},
+            "uri": {"type": "string", "pattern": "^/"},
+            "text": {"type": "string", "description": "Markdown (CommonMark, no raw HTML)."},
+            "author": {"type": "string", "maxLength": 100},
+            "email": {"type": "string", "maxLength": 254, "description": "Never shown."},
+            "website": {"type": "string", "maxLength": 500},
+            "parent": {"type": ["integer", "null"], "minimum": 1},
+            "title": {"type": "string", "maxLength": 300},
+            "notify": {"type": "boolean"},
+            "form_token": {
+                "type": "string",
+                "description": "The X-Form-Token header of the thread's GET (time trap).",
+            },
+            "homepage": {"type": "string", "description": "Honeypot: leave empty."},
+        },
+    },
+    "CommentChanges": {
+        "type": "object",
+        "properties": {
+            "text": {"type": "string"},
+            "author": {"type": "string", "maxLength": 100},
+            "website": {"type": "string", "maxLength": 500},
+        },
+    },
+    "Likes": {
+        "type": "object",
+        "required": ["likes"],
+        "properties": {"likes": {"type": "integer", "minimum": 0}},
+    },
+}
+
+
+def openapi_document(server_url: str) -> dict[str, Any]:
+    """Return the OpenAPI 3.1 document, with this server as its base."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "commentsvc",
+            "version": "1",
+            "description": "Comments and linkbacks for any website. Writes take JSON only; "
+            "errors are `{error: {code, message, field}}`.",
+        },
+        "servers": [{"url": server_url}],
+        "paths": _paths(),
+        "components": {"schemas": SCHEMAS},
+    }
+
+
+def _paths() -> dict[str, Any]:
+    return {
+        "/api/comments": {
+            "get": {
+                "operationId": "getThread",
+                "summary": "A page's thread: published comments with nested replies.",
+                "parameters": [
+                    SITE,
+                    URI,
+                    _query(
+                        "sort",
+                        "Order of top-level comments.",
+                        {"enum": ["oldest", "newest", "top"], "default": "oldest"},
+                    ),
+                    _query(
+                        "limit",
+                        "Top-level comments per page.",
+                        {"type": "integer", "minimum": 1, "maximum": 200, "default": 100},
+                    ),
+                    _query("cursor", "The `next` of the previous page.", {"type": "string"}),
+                ],
+                "responses": {
+                    "200": {
+                        **_json(_ref("Thread"), "The thread (empty before its first comment)."),
+                        "headers": {
+                            "ETag": {"schema": {"type": "string"}},
+                            "X-Form-Token": {
+                                "schema": {"type": "string"},
+                                "description": "Send back as form_token when posting.",
+                            },
+                        },
+                    },
+                    "304": {"description": "Not modified since the ETag sent."},
+                    **_errors(400),
+                },
+            },
+            "post": {
+                "operationId": "postComment",
+                "summary": "Post a comment or a reply.",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("NewComment")}},
+                },
+                "responses": {
+                    "201": _json(_ref("OwnComment"), "Published."),
+                    "202": _json(_ref("OwnComment"), "Held for moderation."),
+                    **_errors(400, 403, 409, 413, 415, 429),
+                },
+            },
+        },
+        "/api/comments/{comment_id}": {
+            "parameters": [COMMENT_ID],
+            "get": {
+                "operationId": "getComment",
+                "summary": "One comment: published, or the reader's own held one.",
+                "parameters": [EDIT_TOKEN],
+                "responses": {"200": _json(_ref("Comment"), "The comment."), **_errors(404)},
+            },
+            "patch": {
+                "operationId": "editComment",
+                "summary": "The author edits their comment inside the edit window.",
+                "parameters": [EDIT_TOKEN],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("CommentChanges")}},
+                },
+                "responses": {
+                    "200": _json(_ref("OwnComment"), "Edited; a new edit token."),
+                    **_errors(400, 403, 404, 413, 415),
+                },
+            },
+            "delete": {
+                "operationId": "deleteComment",
+                "summary": "The author deletes their comment inside the edit window.",
+                "parameters": [EDIT_TOKEN],
+                "responses": {"204": {"description": "Deleted."}, **_errors(403, 404)},
+            },
+        },
+        "/api/comments/{comment_id}/like": {
+            "parameters": [COMMENT_ID],
+            "post": {
+                "operationId": "likeComment",
+                "summary": "Like a comment (once per visitor).",
+                "responses": {
+                    "200": _json(_ref("Likes"), "The comment's likes."),
+                    **_errors(403, 404, 429),
+                },
+            },
+        },
+        "/api/likes": {
+            "post": {
+                "operationId": "likePage",
+                "summary": "Like the page itself (once per visitor).",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["site", "uri"],
+                                "properties": {
+                                    "site": {"type": "string"},
+                                    "uri": {"type": "string", "pattern": "^/"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(_ref("Likes"), "The page's likes."),
+                    **_errors(400, 403, 413, 415, 429),
+                },
+            },
+        },
+        "/api/counts": {
+            "get": {
+                "operationId": "getCounts",
+                "summary": "Published comments and linkbacks of many pages.",
+                "parameters": [
+                    SITE,
+                    {
+                        "name": "uri",
+                        "in": "query",
+                        "required": True,
+                        "explode": True,
+                        "schema": {
+                            "type": "array",
+                            "items": {"type": "string", "pattern": "^/"},
+                            "minItems": 1,
+                            "maxItems": 100,
+                        },
+                    },
+                ],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["counts"],
+                            "properties": {
+                                "counts": {
+                                    "type": "object",
+                                    "additionalProperties": {"type": "integer", "minimum": 0},
+                                }
+                            },
+                        },
+                        "Counts in the order asked; 0 for pages without comments.",
+                    ),
+                    **_errors(400),
+                },
+            },
+        },
+        "/api/preview": {
+            "post": {
+                "operationId": "preview",
+                "summary": "The HTML a comment text would be stored as.",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["text"],
+                                "properties": {"text": {"type": "string"}},
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["html"],
+                            "properties": {"html": {"type": "string"}},
+                        },
+                        "Sanitised HTML.",
+                    ),
+                    **_errors(400, 413, 415),
+                },
+            },
+        },
+        "/api/avatar/{key}.svg": {
+            "get": {
+                "operationId": "getAvatar",
+                "summary": "An identicon (the `avatar` of comments without a photo).",
+                "parameters": [
+                    {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {
+                    "200": {
+                        "description": "An SVG image.",
+                        "content": {"image/svg+xml": {"schema": {"type": "string"}}},
+                    },
+                    **_errors(404),
+                },
+            },
+        },
+        "/api/openapi.json": {
+            "get": {
+                "operationId": "getOpenAPI",
+                "summary": "This document.",
+                "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1.")},
+            },
+        },
+        "/healthz": {
+            "get": {
+                "operationId": "health",
+                "summary": "Whether the service and its database answer.",
+                "responses": {
+                    "200": _json(
+                        {"type": "object", "properties": {"status": {"const": "ok"}}}, "Healthy."
+                    ),
+                    "503": _json({"type": "object"}, "The database does not answer."),
+                },
+            },
+        },
+    }

@@ -1,0 +1,233 @@
+"""Guards against abuse, and the moderation decision for each new comment or linkback."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import re
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy import exists
+from sqlalchemy import or_
+from sqlalchemy import select
+
+from commentsvc.db import db
+from commentsvc.errors import Conflict
+from commentsvc.errors import RateLimited
+from commentsvc.models import Ban
+from commentsvc.models import Comment
+from commentsvc.models import Site
+from commentsvc.models import Thread
+from commentsvc.ratelimit import Limiter
+from commentsvc.sanitize import count_links
+
+# The flood window (one post per address per few seconds), then the wider rate limits.
+POST_LIMITS = ("1 per 5 seconds", "10 per 10 minutes", "60 per day")
+LIKE_LIMITS = ("30 per minute", "500 per day")
+TIME_TRAP_MIN = timedelta(seconds=2)
+TIME_TRAP_MAX = timedelta(days=2)
+DUPLICATE_WINDOW = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What the moderation rules look at in a new comment."""
+
+    text: str
+    html: str
+    author: str = ""
+    email: str = ""
+    website: str = ""
+    address: str = ""  # the keyed hash of the client address, never the address itself
+    honeypot: str = ""
+    form_token: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A status (approved, pending or spam) and why."""
+
+    status: str
+    reason: str
+
+
+def limit_posts(limiter: Limiter, address: str) -> None:
+    """Count a post from the address against the flood window and the rate limits.
+
+    :raise RateLimited: when one of them is exceeded.
+    """
+    _limit(limiter, "post", address, POST_LIMITS, "You are posting too fast.")
+
+
+def limit_likes(limiter: Limiter, address: str) -> None:
+    """Count a like from the address against the like limits."""
+    _limit(limiter, "like", address, LIKE_LIMITS, "Too many likes from your address.")
+
+
+def _limit(limiter: Limiter, scope: str, address: str, limits: tuple[str, ...], message: str):
+    for limit in limits:
+        wait = limiter.hit(limit, scope, address)
+        if wait:
+            raise RateLimited(f"{message} Try again in {wait} seconds.", retry_after=wait)
+
+
+def refuse_duplicate(thread: Thread | None, submission: Submission, now: datetime) -> None:
+    """Refuse a text the same client posted to the same thread within a day.
+
+    :raise Conflict: when it is a duplicate.
+    """
+    if thread is None:
+        return
+    same_sender = [Comment.remote_hash == submission.address] if submission.address else []
+    if submission.email:
+        same_sender.append(Comment.email == submission.email)
+    if not same_sender:
+        return
+    duplicate = db.session.scalar(
+        select(
+            exists().where(
+                Comment.thread_id == thread.id,
+                Comment.text == submission.text,
+                Comment.status != "deleted",
+                Comment.created > now - DUPLICATE_WINDOW,
+                or_(*same_sender),
+            )
+        )
+    )
+    if duplicate:
+        raise Conflict("You have posted this comment already.", field="text", code="duplicate")
+
+
+def assess(
+    site: Site, submission: Submission, *, now: datetime, guard: bool, form_check: str | None
+) -> Decision:
+    """Decide a new comment's status by the site's rules; the first rule that applies wins.
+
+    form_check is the time trap's finding (see check_form_token), used only when guard is on.
+    """
+    ban = find_ban(site, submission)
+    if ban:
+        return Decision("spam", f"ban: {ban.kind} {ban.value}")
+    if submission.honeypot:
+        return Decision("spam", "honeypot: the hidden field was filled in")
+    word = _find_word(site.disallowed_words, submission)
+    if word:
+        return Decision("spam", f"disallowed word: {word}")
+    if guard and form_check:
+        return Decision("pending", f"time trap: {form_check}")
+    word = _find_word(site.moderation_words, submission)
+    if word:
+        return Decision("pending", f"moderation word: {word}")
+    return _policy(site, submission)
+
+
+def _policy(site: Site, submission: Submission) -> Decision:
+    if site.moderation == "all":
+        return Decision("pending", "policy: every comment is held")
+    if site.moderation == "links":
+        links = count_links(submission.html)
+        if links >= site.link_limit:
+            return Decision("pending", f"links: {links} links (limit {site.link_limit})")
+    if site.moderation == "first-time":
+        if not submission.email:
+            return Decision("pending", "first-time: no email address given")
+        if not _has_approved(site, submission.email):
+            return Decision("pending", "first-time: no approved comment from this email yet")
+    return Decision("approved", f"policy: {site.moderation}")
+
+
+def _has_approved(site: Site, email: str) -> bool:
+    return bool(
+        db.session.scalar(
+            select(
+                exists().where(
+                    Comment.email == email,
+                    Comment.status == "approved",
+                    Comment.thread_id.in_(select(Thread.id).where(Thread.site_id == site.id)),
+                )
+            )
+        )
+    )
+
+
+def find_ban(site: Site, submission: Submission) -> Ban | None:
+    """Return the ban that matches the submission's email, address or website domain."""
+    candidates = []
+    if submission.email:
+        candidates.append(("email", submission.email.lower()))
+    if submission.address:
+        candidates.append(("address", submission.address))
+    host = (urlsplit(submission.website).hostname or "") if submission.website else ""
+    labels = host.lower().split(".") if host else []
+    candidates += [("domain", ".".join(labels[i:])) for i in range(len(labels) - 1)]
+    if not candidates:
+        return None
+    matches = [(Ban.kind == kind) & (Ban.value == value) for kind, value in candidates]
+    return db.session.scalar(
+        select(Ban)
+        .where(or_(Ban.site_id.is_(None), Ban.site_id == site.id), or_(*matches))
+        .limit(1)
+    )
+
+
+def _find_word(words: str, submission: Submission) -> str | None:
+    if not words:
+        return None
+    haystack = " ".join(
+        (submission.text, submission.author, submission.email, submission.website)
+    ).lower()
+    for word in words.split("\n"):
+        if word and re.search(r"(?<!\w)" + re.escape(word) + r"(?!\w)", haystack):
+            return word
+    return None
+
+
+# --- the time trap -----------------------------------------------------------------------------
+
+
+def make_form_token(secret: str, site: str, uri: str, now: datetime) -> str:
+    """Return a token that says when the thread was loaded, signed and bound to the thread."""
+    stamp = str(int(now.replace(tzinfo=UTC).timestamp()))
+    return f"{stamp}.{_sign(secret, site, uri, stamp)}"
+
+
+def check_form_token(token: str | None, secret: str, site: str, uri: str, now: datetime):
+    """Return why the time trap fires (too fast, too old, missing, forged), or None."""
+    if not token:
+        return "no form token"
+    stamp, _, signature = str(token).partition(".")
+    if not stamp.isdigit() or not hmac.compare_digest(signature, _sign(secret, site, uri, stamp)):
+        return "invalid form token"
+    age = now - datetime.fromtimestamp(int(stamp), UTC).replace(tzinfo=None)
+    if age < TIME_TRAP_MIN:
+        return f"posted {age.total_seconds():.1f} s after the thread loaded"
+    if age > TIME_TRAP_MAX:
+        return f"the thread was loaded {age.days} days before the post"
+    return None
+
+
+def _sign(secret: str, site: str, uri: str, stamp: str) -> str:
+    message = f"form\x00{site}\x00{uri}\x00{stamp}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
+def address_hash(secret: str, address: str) -> str:
+    """Return the keyed hash of a client address (IPv6 by its /64), never reversible."""
+    try:
+        ip = ipaddress.ip_address((address or "").split("%")[0])
+    except ValueError:
+        network = address or "unknown"
+    else:
+        if ip.version == 6 and ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        # One IPv6 host usually holds a whole /64: counting addresses there would count nothing.
+        network = (
+            str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else str(ip)
+        )
+    message = f"address\x00{network}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:32]
