@@ -132,3 +132,81 @@ def cli(app):
 def app_ctx(app) -> Iterator[None]:
     with app.app_context():
         yield
+
+
+ORIGIN = "https://blog.example.org"
+
+
+class Clock:
+    """A clock the test moves by hand; the app reads it through app.extensions["clock"]."""
+
+    def __init__(self, start):
+        self.now = start
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, **delta):
+        from datetime import timedelta
+
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock(app):
+    from commentsvc.models import utcnow
+
+    clock = Clock(utcnow().replace(microsecond=0))
+    app.extensions["clock"] = clock
+    return clock
+
+
+def add_site(app, name="blog", url=ORIGIN, **settings):
+    from commentsvc.sites import add_site as add
+
+    with app.app_context():
+        site = add(name, url, **settings)
+        return site.name
+
+
+@pytest.fixture
+def site(app):
+    """The site 'blog' at https://blog.example.org, publishing without moderation."""
+    return add_site(app)
+
+
+class Api:
+    """Repeated HTTP steps against the comments API."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def post(self, expect=None, headers=None, **overrides):
+        body = {"site": "blog", "uri": "/post/1", "text": "A comment."}
+        body.update(overrides)
+        body = {k: v for k, v in body.items() if v is not ...}
+        response = self.client.post("/api/comments", json=body, headers=headers or {})
+        if expect is not None:
+            assert response.status_code == expect, response.get_json()
+        return response
+
+    def thread(self, uri="/post/1", site="blog", **params):
+        query = {"site": site, "uri": uri, **params}
+        response = self.client.get("/api/comments", query_string=query)
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
+    def ids(self, uri="/post/1", **params):
+        """Return every comment id of the thread, depth first."""
+
+        def walk(items):
+            for item in items:
+                yield item["id"]
+                yield from walk(item["replies"])
+
+        return list(walk(self.thread(uri, **params)["comments"]))
+
+
+@pytest.fixture
+def api(client, site):
+    return Api(client)
