@@ -20,7 +20,6 @@ from commentsvc import sites
 from commentsvc import spam
 from commentsvc.comments import Guard
 from commentsvc.comments import Node
-from commentsvc.db import db
 from commentsvc.errors import Forbidden
 from commentsvc.errors import NotFound
 from commentsvc.errors import UnsupportedMediaType
@@ -264,7 +263,7 @@ def delete_comment(comment_id: int):
 
 
 def _check_comment_origin(comment_id: int) -> None:
-    comment = db.session.get(Comment, comment_id)
+    comment = comments.find_comment(comment_id)
     if comment is not None:
         check_write_origin(comment.thread.site)
 

@@ -40,6 +40,7 @@ DEFAULT_PAGE = 100
 MAX_PAGE = 200
 MAX_COUNT_URIS = 100
 PUBLISHED = "approved"
+MAX_ID = 2**31 - 1
 
 
 # --- input -------------------------------------------------------------------------------------
@@ -96,7 +97,8 @@ def parse_edit(data: Mapping[str, Any], *, max_length: int) -> dict[str, str]:
 def parse_uri(value: Any) -> str:
     """Validate a thread's uri: the page's path, starting with '/'."""
     uri = fields.text_field(value, "uri", max_length=1000, required=True)
-    if not uri.startswith("/") or any(ch.isspace() for ch in uri):
+    # A uri is a key: taken exactly as sent or refused, never trimmed into another page's key.
+    if uri != value or not uri.startswith("/") or any(ch.isspace() for ch in uri):
         raise ValidationError("uri must be the page's path, starting with '/'.", field="uri")
     return uri
 
@@ -212,10 +214,17 @@ def get_or_create_thread(site: Site, uri: str, *, now: datetime, title: str = ""
     return thread
 
 
+def find_comment(comment_id: int) -> Comment | None:
+    """Return the comment with this id, or None (ids beyond the column's range included)."""
+    if not 1 <= comment_id <= MAX_ID:
+        return None
+    return db.session.get(Comment, comment_id)
+
+
 def _check_parent(thread: Thread, parent_id: int | None) -> Comment | None:
     if parent_id is None:
         return None
-    parent = db.session.get(Comment, parent_id)
+    parent = find_comment(parent_id)
     if parent is None or parent.status != PUBLISHED:
         raise ValidationError("parent is not a published comment.", field="parent")
     if parent.thread_id != thread.id:
@@ -284,7 +293,7 @@ def get_own_comment(comment_id: int, token: str | None, *, secret: str, now: dat
 
     :raise NotFound: for an unknown comment, or one that is not published and not theirs.
     """
-    comment = db.session.get(Comment, comment_id)
+    comment = find_comment(comment_id)
     if comment is None or comment.status == "deleted":
         raise NotFound("There is no such comment.")
     if comment.status == PUBLISHED:
@@ -331,7 +340,7 @@ def delete_comment(comment_id: int, token: str | None, *, now: datetime, secret:
 
 
 def _own_for_change(comment_id: int, token: str | None, *, now: datetime, secret: str):
-    comment = db.session.get(Comment, comment_id)
+    comment = find_comment(comment_id)
     if comment is None or comment.status == "deleted":
         raise NotFound("There is no such comment.")
     check_edit_token(secret, comment, token, now=now)
@@ -489,7 +498,7 @@ def like_comment(comment_id: int, visitor: str, *, now: datetime, guard: Guard) 
     if guard.enabled and guard.limiter:
         spam.limit_likes(guard.limiter, visitor)
     with write_transaction() as session:
-        comment = session.get(Comment, comment_id)
+        comment = find_comment(comment_id)
         if comment is None or comment.status != PUBLISHED:
             raise NotFound("There is no such comment.")
         added = insert_ignore(

@@ -35,15 +35,16 @@ def text_field(
         raise ValidationError(f"{field} contains invalid characters.", field=field)
     if "\x00" in value:
         raise ValidationError(f"{field} must not contain NUL characters.", field=field)
-    value = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
-    value = (_CONTROLS if multiline else _CONTROLS_ONE_LINE).sub("", value).strip()
-    if required and not value:
-        raise ValidationError(f"{field} must not be empty.", field=field)
+    # The limit applies to what was sent, as documented, before anything is stripped.
     if len(value) > max_length:
         raise ValidationError(
             f"{field} is {len(value)} characters long; the limit is {max_length}.", field=field
         )
-    return value
+    value = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
+    value = (_CONTROLS if multiline else _CONTROLS_ONE_LINE).sub("", value).strip()
+    if required and not value:
+        raise ValidationError(f"{field} must not be empty.", field=field)
+    return value[:max_length]  # NFC may compose; it never lengthens past what was checked
 
 
 def http_url(value: Any, field: str, *, required: bool = False, max_length: int = 2000) -> str:

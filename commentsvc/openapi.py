@@ -24,10 +24,17 @@ def _errors(*codes: int) -> dict:
         404: "No such comment.",
         409: "A duplicate of a comment posted before.",
         413: "The body is too large.",
+        414: "The URL is too long (more than the server reads in a request line).",
         415: "The body is not application/json.",
         429: "Rate limited; `Retry-After` says how many seconds to wait.",
     }
     responses = {str(code): _error(text[code]) for code in codes}
+    if 414 in codes:
+        # Answered by the HTTP server (gunicorn) before the app sees the request.
+        responses["414"] = {
+            "description": text[414],
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        }
     if 429 in codes:
         responses["429"]["headers"] = {
             "Retry-After": {"schema": {"type": "integer", "minimum": 1}, "required": True}
@@ -51,7 +58,7 @@ COMMENT_ID = {
     "name": "comment_id",
     "in": "path",
     "required": True,
-    "schema": {"type": "integer", "minimum": 0},
+    "schema": {"type": "integer", "minimum": 0, "maximum": 2147483647},
 }
 EDIT_TOKEN = {
     "name": "X-Edit-Token",
@@ -157,7 +164,11 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "site": {"type": "string"},
             "uri": {"type": "string", "pattern": "^/"},
-            "text": {"type": "string", "description": "Markdown (CommonMark, no raw HTML)."},
+            "text": {
+                "type": "string",
+                "minLength": 1,
+                "description": "Markdown (CommonMark, no raw HTML); not only whitespace.",
+            },
             "author": {"type": "string", "maxLength": 100},
             "email": {"type": "string", "maxLength": 254, "description": "Never shown."},
             "website": {"type": "string", "maxLength": 500},
@@ -236,7 +247,7 @@ def _paths() -> dict[str, Any]:
                         },
                     },
                     "304": {"description": "Not modified since the ETag sent."},
-                    **_errors(400),
+                    **_errors(400, 414),
                 },
             },
             "post": {
@@ -350,7 +361,7 @@ def _paths() -> dict[str, Any]:
                         },
                         "Counts in the order asked; 0 for pages without comments.",
                     ),
-                    **_errors(400),
+                    **_errors(400, 414),
                 },
             },
         },

@@ -210,3 +210,88 @@ class Api:
 @pytest.fixture
 def api(client, site):
     return Api(client)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    """`commentsvc serve` in a child process, on a free port of 127.0.0.1."""
+
+    def __init__(self, database_url: str, instance: Path, workers: int = 2, **settings):
+        import subprocess
+        import sys
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("COMMENTSVC_")}
+        env.update(
+            COMMENTSVC_DATABASE_URL=database_url,
+            COMMENTSVC_INSTANCE_PATH=str(instance),
+            COMMENTSVC_SECRET_KEY="test-secret-key",
+            COMMENTSVC_FETCH_ALLOW_PRIVATE="on",
+        )
+        env.update({f"COMMENTSVC_{k}": str(v) for k, v in settings.items()})
+        self.log = open(instance.parent / f"server-{self.port}.log", "w+")  # noqa: SIM115
+        command = [
+            sys.executable,
+            "-m",
+            "commentsvc",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(workers),
+        ]
+        self.process = subprocess.Popen(command, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self._wait()
+
+    def _wait(self) -> None:
+        import time
+        import urllib.request
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server stopped: {self.output()}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"the server did not answer within 60 s: {self.output()}")
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read()[-4000:]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except Exception:
+            self.process.kill()
+        self.log.close()
+
+
+@pytest.fixture
+def live_server(database_url, tmp_path):
+    """Start servers on this test's database: live_server(workers=4, GUARD="off", ...)."""
+    servers = []
+
+    def start(workers: int = 2, **settings) -> LiveServer:
+        server = LiveServer(database_url, tmp_path / "live-instance", workers, **settings)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

@@ -182,6 +182,8 @@ def test_thread_reads_answer_if_none_match_with_304(api, client):
         ({"parent": -1}, "parent"),
         ({"notify": "yes"}, "notify"),
         ({"uri": "no-slash"}, "uri"),
+        ({"uri": " /post/1"}, "uri"),
+        ({"uri": "/post/\x07"}, "uri"),
         ({"uri": ...}, "uri"),
         ({"site": ...}, "site"),
         ({"site": "unknown"}, "site"),

@@ -1,0 +1,5 @@
+"""python -m commentsvc: the same as the commentsvc command."""
+
+from commentsvc.cli import main
+
+main()
