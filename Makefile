@@ -19,10 +19,16 @@ $(VENV)/.installed-test: $(VENV)/.python-ok pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $@
 
+# axe-core for the accessibility test; without npm that one test skips and says why.
+$(VENV)/.installed-npm: $(VENV)/.python-ok
+	@if command -v npm >/dev/null; then \
+	  npm install --silent --no-save --no-package-lock --prefix $(VENV)/npm axe-core@4 && touch $@; \
+	else echo "npm not found: the accessibility test will skip"; fi
+
 run: $(VENV)/.installed-run
 	COMMENTSVC_DEMO=on COMMENTSVC_FETCH_ALLOW_PRIVATE=on $(BIN)/commentsvc serve --host 127.0.0.1 --port 8080
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test $(VENV)/.installed-npm
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask_compress import Compress
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from commentsvc.config import default_database_url
@@ -16,6 +17,16 @@ from commentsvc.db import init_db
 from commentsvc.errors import register_error_handlers
 from commentsvc.models import utcnow
 from commentsvc.ratelimit import init_limiter
+
+COMPRESSED_TYPES = [
+    "text/javascript",
+    "application/javascript",
+    "text/css",
+    "application/json",
+    "text/html",
+    "image/svg+xml",
+    "application/atom+xml",
+]
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -43,6 +54,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["clock"] = utcnow
     init_db(app)
     init_limiter(app)
+    app.config["COMPRESS_MIMETYPES"] = COMPRESSED_TYPES
+    app.config["COMPRESS_ALGORITHM"] = ["gzip", "deflate"]
+    Compress(app)
 
     from commentsvc import api
     from commentsvc import pages

@@ -189,6 +189,7 @@ def get_comments():
         "likes": page.thread.likes if page.thread else 0,
         "comments": [comment_json(n.comment, site, n.replies) for n in page.nodes],
         "next": page.next_cursor,
+        "notifications": bool(current_app.config["SMTP_URL"]),
     }
     response = jsonify(body)
     response.headers["X-Form-Token"] = spam.make_form_token(
@@ -217,6 +218,7 @@ def _own_comment_response(comment: Comment, site: Site, token: str, status: int)
     body = comment_json(comment, site)
     # The author is not told that a comment went to spam: held is all they learn.
     body["status"] = "published" if comment.status == "approved" else "pending"
+    body["text"] = comment.text
     body["edit_token"] = token
     body["edit_until"] = _iso(comments.token_expiry(token))
     return jsonify(body), status
@@ -232,8 +234,10 @@ def get_comment(comment_id: int):
         now=now(),
     )
     body = comment_json(comment, comment.thread.site)
-    if comment.status == "spam":
+    if comment.status != "approved":
+        # Only the author gets here (their token): they may see their source text and status.
         body["status"] = "pending"
+        body["text"] = comment.text
     return jsonify(body)
 
 

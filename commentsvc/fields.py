@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import unicodedata
 from typing import Any
@@ -15,6 +16,10 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # kept in multi-line fields only.
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _CONTROLS_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Characters RFC 3986 never allows in a URL, which browsers would have to escape.
+_NOT_IN_URLS = re.compile(r"[<>\"`{}|\\^]")
+_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+_HOSTNAME = re.compile(rf"^(?=.{{1,253}}\.?$){_LABEL}(?:\.{_LABEL})*\.?$", re.I)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
@@ -61,9 +66,24 @@ def http_url(value: Any, field: str, *, required: bool = False, max_length: int 
         raise ValidationError(f"{field} must be an http or https URL.", field=field)
     if any(ch.isspace() for ch in value):
         raise ValidationError(f"{field} must not contain spaces.", field=field)
+    if _NOT_IN_URLS.search(value) or not _valid_host(parts.hostname):
+        raise ValidationError(f"{field} is not a valid URL.", field=field)
     userinfo, _, hostport = parts.netloc.rpartition("@")
     netloc = (userinfo + "@" if userinfo else "") + hostport.lower()
     return urlunsplit((parts.scheme.lower(), netloc, parts.path, parts.query, parts.fragment))
+
+
+def _valid_host(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    return bool(_HOSTNAME.match(ascii_host))
 
 
 def origin(value: Any, field: str = "origin") -> str:

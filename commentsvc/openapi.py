@@ -117,6 +117,7 @@ SCHEMAS: dict[str, Any] = {
             "likes": {"type": "integer", "minimum": 0},
             "owner": {"type": "boolean", "description": "Written by the site's owner."},
             "replies": {"type": "array", "items": _ref("Comment")},
+            "text": {"type": "string", "description": "The author's own held comment only."},
             "source": {
                 "type": "object",
                 "description": "Linkbacks only: the page that links here.",
@@ -134,8 +135,9 @@ SCHEMAS: dict[str, Any] = {
             _ref("Comment"),
             {
                 "type": "object",
-                "required": ["edit_token", "edit_until"],
+                "required": ["text", "edit_token", "edit_until"],
                 "properties": {
+                    "text": {"type": "string", "description": "The Markdown source."},
                     "edit_token": {"type": "string"},
                     "edit_until": {"type": "string", "format": "date-time"},
                 },
@@ -144,7 +146,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "Thread": {
         "type": "object",
-        "required": ["site", "uri", "title", "count", "likes", "comments", "next"],
+        "required": ["site", "uri", "title", "count", "likes", "comments", "next", "notifications"],
         "properties": {
             "site": {"type": "string"},
             "uri": {"type": "string"},
@@ -155,6 +157,10 @@ SCHEMAS: dict[str, Any] = {
             "next": {
                 "type": ["string", "null"],
                 "description": "Pass as `cursor` for the next page; null on the last.",
+            },
+            "notifications": {
+                "type": "boolean",
+                "description": "Whether the service can mail readers about replies.",
             },
         },
     },

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import mimetypes
+import re
 from pathlib import Path
 
 from flask import Blueprint
+from flask import Response
 from flask import abort
 from flask import current_app
 from flask import jsonify
 from flask import render_template
-from flask import send_from_directory
+from flask import request
 
 from commentsvc.db import ping
 
@@ -37,23 +40,52 @@ def healthz():
     return jsonify(status="unavailable", error=error), 503
 
 
+# An hour: a new widget reaches readers soon after an upgrade; ETags make re-checks cheap.
+WIDGET_MAX_AGE = 3600
+LANGUAGE = re.compile(r"^[a-z]{2}$")
+
+
 @bp.get("/embed.js")
 def embed_js():
     """Serve the widget's script."""
-    return send_from_directory(static_dir(), "embed.js", max_age=3600)
+    return _widget_file("embed.js")
 
 
 @bp.get("/embed.css")
 def embed_css():
     """Serve the widget's stylesheet."""
-    return send_from_directory(static_dir(), "embed.css", max_age=3600)
+    return _widget_file("embed.css")
+
+
+@bp.get("/i18n/<lang>.json")
+def translation(lang: str):
+    """Serve the widget's words in one language."""
+    if not LANGUAGE.match(lang):
+        abort(404)
+    return _widget_file(f"i18n/{lang}.json")
+
+
+def _widget_file(name: str):
+    path = static_dir() / name
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        abort(404)
+    # A plain response (not a file stream) so that it is served compressed.
+    response = Response(data, mimetype=mimetypes.guess_type(name)[0])
+    response.add_etag()
+    response.cache_control.public = True
+    response.cache_control.max_age = WIDGET_MAX_AGE
+    # Any page may load the widget's files, fetch() of the translations included.
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response.make_conditional(request)
 
 
 @bp.get("/")
 def home():
     """Serve the demo blog post (with COMMENTSVC_DEMO on) or a short landing page."""
     if current_app.config["DEMO"]:
-        return render_template("demo/post.html")
+        return render_template("demo/post.html", **_widget_options())
     return render_template("landing.html")
 
 
@@ -63,4 +95,14 @@ def demo_page(name: str):
     template = DEMO_PAGES.get(name)
     if not current_app.config["DEMO"] or template is None:
         abort(404)
-    return render_template(template)
+    return render_template(template, **_widget_options())
+
+
+def _widget_options() -> dict[str, str]:
+    """Return the widget options a demo visitor asked for: ?lang=de, ?theme=dark."""
+    lang = request.args.get("lang", "")
+    theme = request.args.get("theme", "")
+    return {
+        "lang": lang if LANGUAGE.match(lang) else "",
+        "theme": theme if theme in ("light", "dark") else "",
+    }

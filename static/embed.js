@@ -1,11 +1,762 @@
-/* commentsvc widget: placeholder until the widget lands (issue 5). */
+/* commentsvc widget: one script tag gives a page its comment section.
+ * <script src="https://comments.example.org/embed.js" data-site="blog" async></script>
+ * Options (data-*): site, uri, lang, theme (light|dark), sort (oldest|newest|top), target
+ * (a selector), count-only. No cookies, no third-party requests; the tokens that let a reader
+ * edit their own comments stay in this browser's localStorage. */
 (function () {
   "use strict";
-  var script = document.currentScript;
-  if (!script || script.hasAttribute("data-count-only")) return;
-  var target = document.getElementById("comments") || script.parentNode;
-  var root = document.createElement("div");
-  root.className = "csvc-thread";
-  root.textContent = "Comments will appear here.";
-  target.appendChild(root);
+  const P = "csvc-";
+  const script = document.currentScript;
+  const g = (window.commentsvc = window.commentsvc || { counted: false });
+  if (!script) return console.error("[commentsvc] load embed.js with a plain <script> tag");
+  const base = script.src.replace(/\/embed\.js([?#].*)?$/, "");
+  const opt = script.dataset;
+  const site = opt.site;
+  const uri = opt.uri || location.pathname;
+
+  /* --- small helpers ----------------------------------------------------------------------- */
+
+  function el(tag, attrs, children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === "class") node.className = v.split(" ").map((c) => P + c).join(" ");
+      else if (k === "text") node.textContent = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else node.setAttribute(k, v === true ? "" : v);
+    }
+    for (const child of [].concat(children || [])) if (child) node.append(child);
+    return node;
+  }
+
+  const store = {
+    get(key, fallback) {
+      try {
+        return JSON.parse(localStorage.getItem(P + key)) || fallback;
+      } catch (e) {
+        return fallback;
+      }
+    },
+    set(key, value) {
+      try {
+        localStorage.setItem(P + key, JSON.stringify(value));
+      } catch (e) {
+        /* private mode or full: the widget works on without remembering */
+      }
+    },
+  };
+
+  async function api(method, path, body, headers) {
+    const init = { method, headers: Object.assign({}, headers), credentials: "omit" };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    let response;
+    try {
+      response = await fetch(base + "/api" + path, init);
+    } catch (e) {
+      throw Object.assign(new Error("network"), { network: true });
+    }
+    const data = response.status === 204 ? null : await response.json().catch(() => null);
+    if (!response.ok) {
+      const error = (data && data.error) || { code: "http_" + response.status, message: "" };
+      throw Object.assign(new Error(error.message), {
+        status: response.status,
+        error,
+        retryAfter: response.headers.get("Retry-After"),
+      });
+    }
+    return { data, headers: response.headers };
+  }
+
+  /* --- language ------------------------------------------------------------------------------ */
+
+  const EN = {
+    comments: { one: "{n} comment", other: "{n} comments" },
+    mentions: { one: "{n} mention", other: "{n} mentions" },
+    people: { one: "{n} person likes this", other: "{n} people like this" },
+    noLikes: "Be the first to like this",
+    likePage: "Like",
+    like: "Like",
+    reply: "Reply",
+    edit: "Edit",
+    delete: "Delete",
+    save: "Save",
+    cancel: "Cancel",
+    confirmDelete: "Delete this comment?",
+    deleted: "This comment was deleted.",
+    more: "Load more comments",
+    sort: "Sort",
+    oldest: "Oldest first",
+    newest: "Newest first",
+    top: "Most liked",
+    text: "Comment",
+    hint: "Markdown works: *italic*, **bold**, [link](https://…), `code`.",
+    author: "Name",
+    email: "Email (never shown)",
+    website: "Website",
+    optional: "optional",
+    notify: "Email me when someone replies",
+    preview: "Preview",
+    write: "Write",
+    submit: "Post comment",
+    submitReply: "Post reply",
+    replyingTo: "Replying to {name}",
+    anonymous: "Anonymous",
+    owner: "Author",
+    edited: "edited",
+    empty: "No comments yet.",
+    pending: "Your comment is awaiting moderation. Only you can see it.",
+    published: "Your comment was published.",
+    removed: "Your comment was deleted.",
+    likedBy: "Liked by",
+    loadError: "Comments could not be loaded.",
+    network: "The comment service cannot be reached. Please try again.",
+    tooFast: "You are posting too fast. Please wait {n} seconds.",
+    duplicate: "You have posted this comment already.",
+    emptyText: "Please write something first.",
+    tooLong: "This is too long.",
+    badEmail: "This is not an email address.",
+    badWebsite: "Please give a web address starting with http:// or https://.",
+    editOver: "The time to edit this comment is over.",
+    failed: "That did not work: {msg}",
+  };
+  let T = EN;
+  let lang = "en";
+  const LANGS = ["en", "de", "fr", "es", "nl", "it"];
+
+  function pickLang() {
+    const wanted = [opt.lang, document.documentElement.lang].concat(navigator.languages || []);
+    for (const tag of wanted) {
+      const code = (tag || "").toLowerCase().split("-")[0];
+      if (LANGS.includes(code)) return code;
+    }
+    return "en";
+  }
+
+  async function loadLang() {
+    lang = pickLang();
+    if (lang === "en") return;
+    g.i18n = g.i18n || {};
+    g.i18n[lang] =
+      g.i18n[lang] || fetch(base + "/i18n/" + lang + ".json").then((r) => (r.ok ? r.json() : {}));
+    try {
+      T = Object.assign({}, EN, await g.i18n[lang]);
+    } catch (e) {
+      console.warn("[commentsvc] no " + lang + " translation; using English");
+    }
+  }
+
+  function t(key, vars) {
+    let text = T[key] === undefined ? EN[key] : T[key];
+    if (typeof text === "object") {
+      const form = new Intl.PluralRules(lang).select(vars.n);
+      text = text[form] || text.other;
+    }
+    return String(text).replace(/\{(\w+)\}/g, (_, name) => (vars && name in vars ? vars[name] : ""));
+  }
+
+  function when(iso) {
+    const date = new Date(iso);
+    const seconds = (date - Date.now()) / 1000;
+    const units = [
+      ["year", 31536000],
+      ["month", 2592000],
+      ["week", 604800],
+      ["day", 86400],
+      ["hour", 3600],
+      ["minute", 60],
+    ];
+    const format = new Intl.RelativeTimeFormat(lang, { numeric: "auto" });
+    for (const [unit, size] of units) {
+      if (Math.abs(seconds) >= size) return format.format(Math.round(seconds / size), unit);
+    }
+    return format.format(0, "second");
+  }
+
+  /* --- what this browser remembers -------------------------------------------------------- */
+
+  const own = {
+    all: () => store.get("own", {}),
+    get(id) {
+      const entry = own.all()[id];
+      return entry && entry.until > Date.now() ? entry : null;
+    },
+    put(comment) {
+      const all = own.all();
+      for (const [id, entry] of Object.entries(all)) if (entry.until < Date.now()) delete all[id];
+      all[comment.id] = {
+        token: comment.edit_token,
+        until: Date.parse(comment.edit_until),
+        pending: comment.status === "pending",
+        site,
+        uri,
+      };
+      store.set("own", all);
+    },
+    drop(id) {
+      const all = own.all();
+      delete all[id];
+      store.set("own", all);
+    },
+  };
+
+  /* --- the thread ------------------------------------------------------------------------------ */
+
+  function Thread(root) {
+    this.root = root;
+    this.sort = ["oldest", "newest", "top"].includes(opt.sort) ? opt.sort : "oldest";
+    this.next = null;
+  }
+
+  Thread.prototype.start = async function () {
+    const root = this.root;
+    root.classList.add(P + "thread");
+    root.setAttribute("aria-busy", "true");
+    if (opt.theme) root.dataset.theme = opt.theme;
+    this.status = el("div", { class: "status", role: "status", "aria-live": "polite" });
+    this.title = el("h2", { class: "title" });
+    this.pageLikes = el("span", { class: "page-likes" });
+    this.likeButton = el("button", {
+      type: "button",
+      class: "button like-page",
+      "data-action": "like-page",
+      "aria-pressed": "false",
+      onclick: () => this.likePage(),
+    });
+    this.sortSelect = el(
+      "select",
+      { class: "sort", onchange: (e) => this.resort(e.target.value) },
+      ["oldest", "newest", "top"].map((s) =>
+        el("option", { value: s, text: t(s), selected: s === this.sort })
+      )
+    );
+    this.list = el("ol", { class: "comments" });
+    this.more = el("button", {
+      type: "button",
+      class: "button more",
+      "data-action": "more",
+      hidden: true,
+      text: t("more"),
+      onclick: () => this.load(true),
+    });
+    this.mentions = el("section", { class: "mentions", hidden: true });
+    this.form = new Form(this, null);
+    root.replaceChildren(
+      this.status,
+      el("header", { class: "header" }, [
+        this.title,
+        el("div", { class: "page-like" }, [this.likeButton, " ", this.pageLikes]),
+        el("label", { class: "sort-label" }, [t("sort") + " ", this.sortSelect]),
+      ]),
+      this.list,
+      this.more,
+      this.mentions,
+      this.form.node
+    );
+    await this.load(false);
+    await this.showOwnPending();
+    root.removeAttribute("aria-busy");
+  };
+
+  Thread.prototype.load = async function (more) {
+    const query = new URLSearchParams({ site, uri, sort: this.sort, limit: "50" });
+    if (more && this.next) query.set("cursor", this.next);
+    this.more.disabled = true;
+    const { data, headers } = await api("GET", "/comments?" + query);
+    this.formToken = headers.get("X-Form-Token") || this.formToken;
+    this.count = data.count;
+    this.likes = data.likes;
+    this.next = data.next;
+    if (!more) {
+      this.list.replaceChildren();
+      this.mentionList = [];
+    }
+    for (const comment of data.comments) this.add(comment, this.list, 0);
+    this.form.notifyField.hidden = !data.notifications;
+    this.more.hidden = !data.next;
+    this.more.disabled = false;
+    this.renderCounts();
+    this.renderMentions();
+  };
+
+  Thread.prototype.resort = async function (sort) {
+    this.sort = sort;
+    await this.load(false);
+  };
+
+  Thread.prototype.renderCounts = function () {
+    this.title.textContent = this.count ? t("comments", { n: this.count }) : t("empty");
+    this.pageLikes.textContent = this.likes ? t("people", { n: this.likes }) : t("noLikes");
+    const liked = store.get("liked", []).includes(site + " " + uri);
+    this.likeButton.textContent = "♥ " + t("likePage");
+    this.likeButton.setAttribute("aria-pressed", String(liked));
+  };
+
+  Thread.prototype.add = function (comment, list, depth, first) {
+    if (comment.kind !== "comment") {
+      this.mentionList.push(comment);
+      return;
+    }
+    const view = new CommentView(this, comment, depth);
+    const item = el("li", {}, view.node);
+    if (first) list.prepend(item);
+    else list.append(item);
+    // Indented to a depth, flat beyond it, so long conversations stay readable on a phone.
+    const replies = depth >= 3 ? list : view.replies;
+    for (const reply of comment.replies) this.add(reply, replies, depth >= 3 ? depth : depth + 1);
+    return view;
+  };
+
+  Thread.prototype.renderMentions = function () {
+    const likes = this.mentionList.filter((m) => m.source && m.source.type === "like");
+    const others = this.mentionList.filter((m) => !(m.source && m.source.type === "like"));
+    this.mentions.hidden = !this.mentionList.length;
+    if (!this.mentionList.length) return;
+    this.mentions.replaceChildren(
+      el("h3", { class: "mentions-title", text: t("mentions", { n: others.length }) }),
+      el(
+        "ul",
+        { class: "mention-list" },
+        others.map((m) =>
+          el("li", { class: "comment linkback", "data-id": m.id, "data-kind": m.kind }, [
+            el("a", { href: safeUrl(m.source.url), rel: "nofollow ugc", text: m.source.title || m.source.url }),
+            m.author ? el("span", { class: "meta", text: " · " + m.author }) : null,
+            el("p", { class: "excerpt", text: "[…] " + m.source.excerpt + " […]" }),
+          ])
+        )
+      ),
+      likes.length
+        ? el("div", { class: "likers" }, [
+            el("span", { class: "meta", text: t("likedBy") + " " }),
+            ...likes.map((m) =>
+              el("a", { href: safeUrl(m.source.url), rel: "nofollow ugc", title: m.author }, [
+                el("img", { class: "avatar", src: m.avatar, alt: m.author || t("anonymous"), width: 32, height: 32 }),
+              ])
+            ),
+          ])
+        : null
+    );
+  };
+
+  Thread.prototype.showOwnPending = async function () {
+    for (const [id, entry] of Object.entries(own.all())) {
+      if (!entry.pending || entry.site !== site || entry.uri !== uri) continue;
+      if (this.root.querySelector(`.${P}comment[data-id="${id}"]`)) continue;
+      try {
+        const { data } = await api("GET", "/comments/" + id, undefined, { "X-Edit-Token": entry.token });
+        if (data.status === "published") continue;
+        const parent = data.parent && this.root.querySelector(`.${P}comment[data-id="${data.parent}"]`);
+        const view = this.add(data, parent ? parent.view.replies : this.list, 0);
+        view && view.markPending();
+      } catch (e) {
+        if (e.status === 404) own.drop(id);
+      }
+    }
+  };
+
+  Thread.prototype.likePage = async function () {
+    this.likeButton.disabled = true;
+    try {
+      const { data } = await api("POST", "/likes", { site, uri });
+      this.likes = data.likes;
+      const liked = store.get("liked", []);
+      if (!liked.includes(site + " " + uri)) store.set("liked", liked.concat(site + " " + uri));
+      this.renderCounts();
+      this.say(t("people", { n: data.likes }));
+    } catch (e) {
+      this.say(message(e));
+    }
+    this.likeButton.disabled = false;
+  };
+
+  Thread.prototype.say = function (text) {
+    this.status.textContent = "";
+    setTimeout(() => (this.status.textContent = text), 50);
+  };
+
+  /* --- one comment --------------------------------------------------------------------------- */
+
+  function CommentView(thread, comment, depth) {
+    this.thread = thread;
+    this.comment = comment;
+    this.replies = el("ol", { class: "replies" + (depth >= 2 ? " flat" : "") });
+    this.body = el("div", { class: "body" });
+    this.notice = el("p", { class: "notice", hidden: true });
+    this.actions = el("div", { class: "actions" });
+    this.node = el("article", {
+      class: "comment" + (comment.owner ? " by-owner" : ""),
+      "data-id": comment.id,
+      "data-kind": comment.kind,
+      id: P + "comment-" + comment.id,
+    });
+    this.node.view = this;
+    this.render();
+  }
+
+  CommentView.prototype.render = function () {
+    const c = this.comment;
+    const mine = own.get(c.id);
+    if (c.status === "deleted") {
+      this.node.classList.add(P + "deleted");
+      this.body.replaceChildren(el("p", { class: "meta", text: t("deleted") }));
+      this.node.replaceChildren(this.body, this.replies);
+      return;
+    }
+    const name = c.author || t("anonymous");
+    const author = c.website
+      ? el("a", { class: "author", href: safeUrl(c.website), rel: "nofollow ugc", text: name })
+      : el("span", { class: "author", text: name });
+    const time = el("time", { datetime: c.created, title: new Date(c.created).toLocaleString(lang), text: when(c.created) });
+    const header = el("header", { class: "meta" }, [
+      c.avatar ? el("img", { class: "avatar", src: c.avatar, alt: "", width: 40, height: 40 }) : null,
+      author,
+      c.owner ? el("span", { class: "badge", text: t("owner") }) : null,
+      el("a", { class: "permalink", href: "#" + P + "comment-" + c.id }, time),
+      c.modified ? el("span", { class: "edited", text: "· " + t("edited") }) : null,
+    ]);
+    // The only HTML that goes in as HTML: the server sanitised it once, when it was written.
+    this.body.innerHTML = c.html;
+    const buttons = [
+      c.status === "published"
+        ? el("button", {
+            type: "button",
+            class: "link",
+            "data-action": "like",
+            "aria-pressed": String(store.get("liked", []).includes(c.id)),
+            text: "♥ " + t("like") + (c.likes ? " " + c.likes : ""),
+            onclick: () => this.like(),
+          })
+        : null,
+      c.status === "published"
+        ? el("button", { type: "button", class: "link", "data-action": "reply", text: t("reply"), onclick: () => this.reply() })
+        : null,
+      mine
+        ? el("button", { type: "button", class: "link", "data-action": "edit", text: t("edit"), onclick: () => this.edit() })
+        : null,
+      mine
+        ? el("button", { type: "button", class: "link", "data-action": "delete", text: t("delete"), onclick: () => this.remove() })
+        : null,
+    ];
+    this.actions.replaceChildren(...buttons.filter(Boolean));
+    this.node.replaceChildren(header, this.body, this.notice, this.actions, this.replies);
+  };
+
+  CommentView.prototype.markPending = function () {
+    this.node.classList.add(P + "pending");
+    this.notice.textContent = t("pending");
+    this.notice.hidden = false;
+  };
+
+  CommentView.prototype.like = async function () {
+    try {
+      const { data } = await api("POST", "/comments/" + this.comment.id + "/like");
+      this.comment.likes = data.likes;
+      store.set("liked", store.get("liked", []).concat(this.comment.id));
+      this.render();
+      this.thread.say(t("like") + " " + data.likes);
+    } catch (e) {
+      this.thread.say(message(e));
+    }
+  };
+
+  CommentView.prototype.reply = function () {
+    this.thread.form.attach(this);
+  };
+
+  CommentView.prototype.edit = function () {
+    const area = el("textarea", { class: "input", name: "text", rows: 4, "aria-label": t("text") });
+    area.value = this.comment.text || htmlToText(this.comment.html);
+    const error = el("p", { class: "error", role: "alert", hidden: true });
+    const save = el("button", { type: "submit", class: "button primary", "data-action": "save", text: t("save") });
+    const form = el("form", { class: "edit-form", novalidate: true }, [
+      area,
+      error,
+      el("div", { class: "row" }, [
+        save,
+        el("button", { type: "button", class: "button", "data-action": "cancel", text: t("cancel"), onclick: () => this.render() }),
+      ]),
+    ]);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const mine = own.get(this.comment.id);
+      save.disabled = true;
+      try {
+        if (!mine) throw Object.assign(new Error(""), { error: { code: "edit_window" } });
+        const { data } = await api("PATCH", "/comments/" + this.comment.id, { text: area.value }, { "X-Edit-Token": mine.token });
+        own.put(data);
+        data.text = area.value;
+        this.comment = Object.assign(this.comment, data);
+        this.render();
+        if (data.status === "pending") this.markPending();
+        this.thread.say(t("save"));
+      } catch (e) {
+        error.textContent = message(e);
+        error.hidden = false;
+        save.disabled = false;
+      }
+    });
+    this.body.replaceChildren(form);
+    this.actions.replaceChildren();
+    area.focus();
+  };
+
+  CommentView.prototype.remove = async function () {
+    const mine = own.get(this.comment.id);
+    if (!mine || !window.confirm(t("confirmDelete"))) return;
+    try {
+      await api("DELETE", "/comments/" + this.comment.id, undefined, { "X-Edit-Token": mine.token });
+      own.drop(this.comment.id);
+      if (this.replies.children.length) {
+        this.comment.status = "deleted";
+        this.render();
+      } else {
+        this.node.parentNode.remove();
+      }
+      this.thread.count = Math.max(0, this.thread.count - 1);
+      this.thread.renderCounts();
+      this.thread.say(t("removed"));
+    } catch (e) {
+      this.thread.say(message(e));
+    }
+  };
+
+  /* --- the form ------------------------------------------------------------------------------ */
+
+  let formCount = 0;
+
+  function Form(thread) {
+    this.thread = thread;
+    this.parent = null;
+    const n = ++formCount;
+    const remembered = store.get("author", {});
+    const field = (name, label, attrs) => {
+      const id = P + name + "-" + n;
+      const input = el(name === "text" ? "textarea" : "input", Object.assign({ id, name, class: "input" }, attrs));
+      if (remembered[name]) input.value = remembered[name];
+      const error = el("p", { class: "error", id: id + "-error", role: "alert", hidden: true });
+      input.setAttribute("aria-describedby", error.id + (attrs.hint ? " " + id + "-hint" : ""));
+      this[name] = { input, error };
+      return el("div", { class: "field field-" + name }, [
+        el("label", { for: id, text: label }),
+        input,
+        attrs.hint ? el("p", { class: "hint", id: id + "-hint", text: attrs.hint }) : null,
+        error,
+      ]);
+    };
+    this.submitButton = el("button", { type: "submit", class: "button primary", text: t("submit") });
+    this.previewButton = el("button", { type: "button", class: "button", "data-action": "preview", text: t("preview"), onclick: () => this.togglePreview() });
+    this.cancelButton = el("button", { type: "button", class: "button", "data-action": "cancel", text: t("cancel"), hidden: true, onclick: () => this.attach(null) });
+    this.replyNote = el("p", { class: "reply-note", hidden: true });
+    this.preview = el("div", { class: "preview body", hidden: true });
+    this.general = el("p", { class: "error", role: "alert", hidden: true });
+    const optional = " (" + t("optional") + ")";
+    this.notify = el("input", { type: "checkbox", name: "notify", id: P + "notify-" + n });
+    this.node = el("form", { class: "form", novalidate: true, onsubmit: (e) => this.submit(e) }, [
+      this.replyNote,
+      field("text", t("text"), { rows: 5, required: true, hint: t("hint") }),
+      this.preview,
+      el("div", { class: "row fields" }, [
+        field("author", t("author") + optional, { autocomplete: "name", maxlength: 100 }),
+        field("email", t("email") + optional, { type: "email", autocomplete: "email" }),
+        field("website", t("website") + optional, { type: "url", autocomplete: "url" }),
+      ]),
+      // A field people never see; bots that fill in everything give themselves away.
+      el("div", { class: "hp", "aria-hidden": "true" }, [
+        el("label", { text: "Leave this empty" }, el("input", { name: "homepage", tabindex: "-1", autocomplete: "off" })),
+      ]),
+      (this.notifyField = el("div", { class: "field field-notify", hidden: true }, [
+        this.notify,
+        el("label", { for: this.notify.id, text: t("notify") }),
+      ])),
+      el("div", { class: "row" }, [this.submitButton, this.previewButton, this.cancelButton]),
+      this.general,
+    ]);
+  }
+
+  Form.prototype.attach = function (view) {
+    this.parent = view;
+    const home = this.thread.root;
+    if (view) view.node.insertBefore(this.node, view.replies);
+    else home.append(this.node);
+    this.replyNote.hidden = this.cancelButton.hidden = !view;
+    this.replyNote.textContent = view ? t("replyingTo", { name: view.comment.author || t("anonymous") }) : "";
+    this.submitButton.textContent = view ? t("submitReply") : t("submit");
+    this.text.input.focus();
+  };
+
+  Form.prototype.clearErrors = function () {
+    for (const name of ["text", "author", "email", "website"]) {
+      this[name].error.hidden = true;
+      this[name].input.removeAttribute("aria-invalid");
+    }
+    this.general.hidden = true;
+  };
+
+  Form.prototype.showError = function (e) {
+    const target = e.error && this[e.error.field];
+    const box = target && target.error ? target.error : this.general;
+    box.textContent = message(e);
+    box.hidden = false;
+    if (target && target.input) {
+      target.input.setAttribute("aria-invalid", "true");
+      target.input.focus();
+    }
+  };
+
+  Form.prototype.togglePreview = async function () {
+    if (!this.preview.hidden) {
+      this.preview.hidden = true;
+      this.text.input.hidden = false;
+      this.previewButton.textContent = t("preview");
+      return;
+    }
+    this.clearErrors();
+    try {
+      const { data } = await api("POST", "/preview", { text: this.text.input.value });
+      this.preview.innerHTML = data.html;
+      this.preview.hidden = false;
+      this.text.input.hidden = true;
+      this.previewButton.textContent = t("write");
+    } catch (e) {
+      this.showError(e);
+    }
+  };
+
+  Form.prototype.submit = async function (event) {
+    event.preventDefault();
+    this.clearErrors();
+    const value = (name) => this[name].input.value.trim();
+    if (!value("text")) return this.showError({ error: { field: "text", code: "empty" } });
+    const body = {
+      site,
+      uri,
+      text: this.text.input.value,
+      author: value("author"),
+      email: value("email"),
+      website: value("website"),
+      title: document.title,
+      parent: this.parent ? this.parent.comment.id : null,
+      notify: this.notify.checked,
+      homepage: this.node.elements.homepage.value,
+      form_token: this.thread.formToken,
+    };
+    this.submitButton.disabled = true;
+    this.node.setAttribute("aria-busy", "true");
+    try {
+      const { data } = await api("POST", "/comments", body);
+      store.set("author", { author: body.author, email: body.email, website: body.website });
+      own.put(data);
+      data.text = body.text;
+      const list = this.parent ? this.parent.replies : this.thread.list;
+      const view = this.thread.add(data, list, this.parent ? 1 : 0, this.thread.sort === "newest" && !this.parent);
+      if (data.status === "pending") {
+        view.markPending();
+        this.thread.say(t("pending"));
+      } else {
+        this.thread.count += 1;
+        this.thread.renderCounts();
+        this.thread.say(t("published"));
+      }
+      this.text.input.value = "";
+      this.preview.hidden = true;
+      this.text.input.hidden = false;
+      this.attach(null);
+      view.node.scrollIntoView({ block: "nearest" });
+    } catch (e) {
+      this.showError(e);
+    } finally {
+      this.submitButton.disabled = false;
+      this.node.removeAttribute("aria-busy");
+    }
+  };
+
+  /* --- words for errors ------------------------------------------------------------------------ */
+
+  function message(e) {
+    if (e.network) return t("network");
+    const error = e.error || {};
+    if (e.status === 429) return t("tooFast", { n: e.retryAfter || 10 });
+    if (error.code === "duplicate") return t("duplicate");
+    if (error.code === "edit_window") return t("editOver");
+    if (error.code === "empty" || /must not be empty/.test(error.message)) return t("emptyText");
+    if (/characters long/.test(error.message || "")) return t("tooLong");
+    if (error.field === "email") return t("badEmail");
+    if (error.field === "website") return t("badWebsite");
+    return t("failed", { msg: error.message || e.message || "HTTP " + e.status });
+  }
+
+  function safeUrl(url) {
+    return /^https?:\/\//i.test(url || "") ? url : null;
+  }
+
+  function htmlToText(html) {
+    const box = document.createElement("div");
+    box.innerHTML = html;
+    return box.textContent;
+  }
+
+  /* --- counts on index pages ------------------------------------------------------------------- */
+
+  async function fillCounts() {
+    if (g.counted) return;
+    g.counted = true;
+    const links = Array.from(document.querySelectorAll("[data-commentsvc-count]"));
+    const groups = {};
+    for (const link of links) {
+      const key = link.dataset.site || site;
+      const path = link.dataset.uri || new URL(link.href || location.href, location.href).pathname;
+      (groups[key] = groups[key] || []).push([link, path]);
+    }
+    for (const [name, items] of Object.entries(groups)) {
+      const uris = Array.from(new Set(items.map((item) => item[1])));
+      for (let i = 0; i < uris.length; i += 100) {
+        const query = new URLSearchParams({ site: name });
+        uris.slice(i, i + 100).forEach((u) => query.append("uri", u));
+        const { data } = await api("GET", "/counts?" + query);
+        for (const [link, path] of items) {
+          if (path in data.counts) link.textContent = t("comments", { n: data.counts[path] });
+        }
+      }
+    }
+  }
+
+  /* --- start ----------------------------------------------------------------------------------- */
+
+  function addStylesheet() {
+    if (document.getElementById(P + "style")) return;
+    const link = el("link", { id: P + "style", rel: "stylesheet", href: base + "/embed.css" });
+    // First in <head>, so that the host page's own rules win over ours.
+    document.head.prepend(link);
+  }
+
+  function findRoot() {
+    const wanted = opt.target ? document.querySelector(opt.target) : document.getElementById("comments");
+    if (wanted && !wanted.dataset.csvcClaimed) {
+      wanted.dataset.csvcClaimed = "1";
+      return wanted;
+    }
+    const root = el("div");
+    script.after(root);
+    return root;
+  }
+
+  async function start() {
+    if (!site) return console.error("[commentsvc] the script tag needs data-site");
+    await loadLang();
+    const counting = fillCounts().catch((e) => console.error("[commentsvc] counts:", e));
+    if ("countOnly" in opt) return counting;
+    addStylesheet();
+    const root = findRoot();
+    try {
+      await new Thread(root).start();
+    } catch (e) {
+      console.error("[commentsvc] the thread could not be loaded:", e);
+      root.removeAttribute("aria-busy");
+      root.replaceChildren(el("p", { class: "notice", text: t(e.network ? "network" : "loadError") }));
+    }
+  }
+
+  start().catch((e) => console.error("[commentsvc]", e));
 })();

@@ -16,6 +16,7 @@ from commentsvc import create_app
 from commentsvc import database_url as normal_url
 from commentsvc.db import db
 
+ROOT_DIR = Path(__file__).resolve().parents[1]
 PG_URL = os.environ.get("COMMENTSVC_TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("COMMENTSVC_TEST_REDIS_URL", "")
 ON_POSTGRES = bool(PG_URL)

@@ -53,10 +53,10 @@ def unsafe_parts(markup: str) -> list[str]:
     return problems
 
 
-def xss_vectors() -> list[str]:
-    """Return every line of the shared XSS lists, once each, without empty lines."""
+def xss_vectors(collection: str = "") -> list[str]:
+    """Return every line of the shared XSS lists (or one collection), once each, non-empty."""
     seen: dict[str, None] = {}
-    for path in sorted(XSS_DIR.rglob("*.txt")):
+    for path in sorted((XSS_DIR / collection).rglob("*.txt")):
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
             if line.strip():
                 seen.setdefault(line, None)

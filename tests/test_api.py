@@ -42,6 +42,7 @@ def test_an_unknown_thread_is_empty(api):
         "likes": 0,
         "comments": [],
         "next": None,
+        "notifications": False,
     }
 
 
@@ -177,6 +178,9 @@ def test_thread_reads_answer_if_none_match_with_304(api, client):
         ({"website": "javascript:alert(1)"}, "website"),
         ({"website": "ftp://example.org"}, "website"),
         ({"website": "data:text/html,x"}, "website"),
+        ({"website": "<script>alert(1)//"}, "website"),
+        ({"website": "https://x.org/<b>"}, "website"),
+        ({"website": "https://-bad-.example"}, "website"),
         ({"parent": "1"}, "parent"),
         ({"parent": True}, "parent"),
         ({"parent": -1}, "parent"),

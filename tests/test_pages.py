@@ -1,4 +1,7 @@
+import gzip
+
 from commentsvc import create_app
+from tests.conftest import ROOT_DIR
 
 
 def test_healthz_answers_ok_when_the_database_answers(client):
@@ -44,3 +47,46 @@ def test_unknown_routes_answer_json_errors(client):
     response = client.get("/api/nothing")
     assert response.status_code == 404
     assert response.json["error"]["code"] == "not_found"
+
+
+def test_the_widget_fits_its_byte_budget():
+    static = ROOT_DIR / "static"
+    total = sum(len(gzip.compress((static / n).read_bytes(), 9)) for n in ("embed.js", "embed.css"))
+    assert total <= 12 * 1024, f"embed.js + embed.css are {total} bytes gzipped (budget 12 KB)"
+
+
+def test_widget_files_are_served_compressed_with_etag_and_cache_control(client):
+    for name in ("embed.js", "embed.css", "i18n/de.json"):
+        with client.get(f"/{name}", headers={"Accept-Encoding": "gzip"}) as response:
+            assert response.status_code == 200
+            assert response.headers["Content-Encoding"] == "gzip"
+            assert "max-age=3600" in response.headers["Cache-Control"]
+            etag = response.headers["ETag"]
+            body = gzip.decompress(response.data)
+        assert body == (ROOT_DIR / "static" / name).read_bytes()
+        with client.get(
+            f"/{name}", headers={"If-None-Match": etag, "Accept-Encoding": "gzip"}
+        ) as again:
+            assert again.status_code == 304
+
+
+def test_translations_are_complete():
+    import json
+    import re
+
+    script = (ROOT_DIR / "static" / "embed.js").read_text()
+    english = set(re.findall(r"^    (\w+): ", script.split("const EN = {")[1].split("};")[0], re.M))
+    for path in sorted((ROOT_DIR / "static" / "i18n").glob("*.json")):
+        words = json.loads(path.read_text())
+        assert set(words) == english, path.name
+    assert {p.stem for p in (ROOT_DIR / "static" / "i18n").glob("*.json")} >= {
+        "de",
+        "fr",
+        "es",
+        "nl",
+    }
+
+
+def test_unknown_languages_are_404(client):
+    assert client.get("/i18n/xx.json").status_code == 404
+    assert client.get("/i18n/..%2Fembed.json").status_code == 404

@@ -1,0 +1,432 @@
+"""The widget in a real browser: Debian's Chromium, driven by Playwright."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import requests
+
+from tests.browser import CHROMIUM
+from tests.browser import CHROMIUM_ARGS
+from tests.browser import HostSite
+from tests.browser import blog_page
+from tests.browser import needs_chromium
+from tests.conftest import ROOT_DIR
+from tests.conftest import add_site
+from tests.safety import xss_vectors
+
+pytestmark = [pytest.mark.slow, needs_chromium]
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+READY = ".csvc-thread:not([aria-busy])"
+FORM = "form.csvc-form"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def context(browser):
+    context = browser.new_context(locale="en-GB")
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context):
+    page = context.new_page()
+    page.console = []
+    page.errors = []
+    page.on("console", lambda message: page.console.append(message.text))
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    return page
+
+
+@pytest.fixture
+def demo(live_server):
+    """The service with its demo blog (site 'demo', moderation 'links')."""
+    return live_server(DEMO="on", GUARD="off")
+
+
+def post_in_form(page, text, author=None, scope=FORM):
+    page.fill(f"{scope} [name=text]", text)
+    if author is not None:
+        page.fill(f"{scope} [name=author]", author)
+    page.click(f"{scope} button[type=submit]")
+
+
+def comment(page, text):
+    """Wait for the comment showing text; return a locator pinned to its id."""
+    found = page.locator(".csvc-comment", has=page.locator(":scope > .csvc-body", has_text=text))
+    found.wait_for()
+    return page.locator(f'.csvc-comment[data-id="{found.get_attribute("data-id")}"]')
+
+
+# --- the whole conversation ------------------------------------------------------------------
+
+
+def test_post_reply_edit_delete_and_like_on_the_demo_page(page, demo):
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(demo.url + "/")
+    page.wait_for_selector(READY)
+    assert page.text_content(".csvc-title") == "No comments yet."
+
+    post_in_form(page, "First! With **bold** words.", author="Ada")
+    first = comment(page, "First!")
+    assert first.locator(":scope > .csvc-body strong").text_content() == "bold"
+    assert first.locator(".csvc-author").first.text_content() == "Ada"
+    assert page.text_content(".csvc-title") == "1 comment"
+    page.wait_for_function(
+        "document.querySelector('.csvc-status').textContent.includes('published')"
+    )
+
+    first.locator(":scope > .csvc-actions [data-action=reply]").click()
+    assert page.locator(f".csvc-comment {FORM}").count() == 1  # the form moved under the comment
+    post_in_form(page, "A reply to Ada.", author="Grace")
+    reply = comment(page, "A reply to Ada.")
+    assert first.locator(":scope > .csvc-replies .csvc-comment").count() == 1
+    assert page.text_content(".csvc-title") == "2 comments"
+
+    first.locator(":scope > .csvc-actions [data-action=edit]").click()
+    page.fill(".csvc-edit-form textarea", "First, edited *kindly*.")
+    page.click(".csvc-edit-form [data-action=save]")
+    comment(page, "First, edited")
+    assert first.locator(":scope > .csvc-body em").text_content() == "kindly"
+    assert first.locator(".csvc-edited").count() == 1
+
+    reply.locator(":scope > .csvc-actions [data-action=delete]").click()
+    reply.wait_for(state="detached")
+
+    page.click("[data-action=like-page]")
+    page.wait_for_function(
+        "document.querySelector('.csvc-page-likes').textContent === '1 person likes this'"
+    )
+    first.locator(":scope > .csvc-actions [data-action=like]").click()
+    page.wait_for_function(
+        "document.querySelector('.csvc-comment [data-action=like]').textContent.endsWith('1')"
+    )
+
+    # What the page shows is what the service stored.
+    thread = requests.get(
+        demo.url + "/api/comments", params={"site": "demo", "uri": "/"}, timeout=10
+    ).json()
+    assert thread["count"] == 1 and thread["likes"] == 1
+    [stored] = thread["comments"]
+    assert stored["html"] == "<p>First, edited <em>kindly</em>.</p>"
+    assert stored["likes"] == 1 and stored["replies"] == []
+    assert thread["title"] == "Comments without a platform · The commentsvc demo blog"
+    assert page.errors == []
+
+
+def test_edits_and_deletes_need_the_token_kept_in_this_browser(browser, page, demo):
+    page.goto(demo.url + "/")
+    page.wait_for_selector(READY)
+    post_in_form(page, "Mine.")
+    comment(page, "Mine.")
+    page.reload()
+    page.wait_for_selector(READY)
+    assert comment(page, "Mine.").locator("[data-action=edit]").count() == 1
+    stranger = browser.new_context().new_page()
+    stranger.goto(demo.url + "/")
+    stranger.wait_for_selector(READY)
+    assert stranger.locator(".csvc-comment").count() == 1
+    assert stranger.locator("[data-action=edit], [data-action=delete]").count() == 0
+    stranger.context.close()
+
+
+def test_a_held_comment_shows_its_notice_to_its_author_only(browser, page, demo):
+    page.goto(demo.url + "/")
+    page.wait_for_selector(READY)
+    # The demo site holds comments with two links or more.
+    post_in_form(page, "Links: https://example.org and https://example.com")
+    notice = page.locator(".csvc-pending .csvc-notice")
+    notice.wait_for()
+    assert "awaiting moderation" in notice.text_content()
+    assert page.text_content(".csvc-title") == "No comments yet."
+    page.reload()
+    page.wait_for_selector(".csvc-pending .csvc-notice")
+    stranger = browser.new_context().new_page()
+    stranger.goto(demo.url + "/")
+    stranger.wait_for_selector(READY)
+    assert stranger.locator(".csvc-comment").count() == 0
+    stranger.context.close()
+
+
+def test_errors_appear_next_to_the_field_in_words(page, demo):
+    page.goto(demo.url + "/")
+    page.wait_for_selector(READY)
+    page.click(f"{FORM} button[type=submit]")
+    error = page.locator(f"{FORM} .csvc-field-text .csvc-error")
+    error.wait_for()
+    assert error.text_content() == "Please write something first."
+    assert page.get_attribute(f"{FORM} [name=text]", "aria-invalid") == "true"
+    page.fill(f"{FORM} [name=website]", "javascript:alert(1)")
+    post_in_form(page, "Hello")
+    website_error = page.locator(f"{FORM} .csvc-field-website .csvc-error")
+    website_error.wait_for()
+    assert "http://" in website_error.text_content()
+    assert page.locator(".csvc-comment").count() == 0
+
+
+def test_the_button_is_disabled_while_posting(page, demo):
+    page.goto(demo.url + "/")
+    page.wait_for_selector(READY)
+    page.route("**/api/comments", lambda route: (page.wait_for_timeout(500), route.continue_()))
+    page.fill(f"{FORM} [name=text]", "Slow network.")
+    page.click(f"{FORM} button[type=submit]")
+    assert page.is_disabled(f"{FORM} button[type=submit]")
+    comment(page, "Slow network.")
+    assert page.is_enabled(f"{FORM} button[type=submit]")
+
+
+def test_keyboard_alone_can_post(page, demo):
+    page.goto(demo.url + "/")
+    page.wait_for_selector(READY)
+    page.focus(f"{FORM} [name=text]")
+    page.keyboard.type("Typed without a mouse.")
+    page.keyboard.press("Tab")  # the name field
+    page.keyboard.type("Kay")
+    for _ in range(3):  # email, website, then the submit button
+        page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.type") == "submit"
+    page.keyboard.press("Enter")
+    comment(page, "Typed without a mouse.")
+
+
+def test_preview_shows_the_sanitised_html(page, demo):
+    page.goto(demo.url + "/")
+    page.wait_for_selector(READY)
+    page.fill(f"{FORM} [name=text]", "*soon* <script>window.pwned = 1</script>")
+    page.click(f"{FORM} [data-action=preview]")
+    page.wait_for_selector(f"{FORM} .csvc-preview:not([hidden]) em")
+    assert "<script>" in page.text_content(f"{FORM} .csvc-preview")
+    assert page.evaluate("window.pwned") is None
+
+
+# --- languages, themes, counts -----------------------------------------------------------------
+
+
+def test_german_with_data_lang(page, demo):
+    requests.post(
+        demo.url + "/api/comments", json={"site": "demo", "uri": "/", "text": "Hallo"}, timeout=10
+    )
+    page.goto(demo.url + "/?lang=de")
+    page.wait_for_selector(READY)
+    assert page.text_content(".csvc-title") == "1 Kommentar"
+    assert page.text_content(f"{FORM} button[type=submit]") == "Kommentar abschicken"
+    assert page.text_content("[data-action=reply]") == "Antworten"
+    assert page.text_content(".csvc-page-likes") == "Gefällt dir das als Erstem?"
+
+
+def test_language_follows_the_host_page(browser, demo):
+    context = browser.new_context(locale="fr-FR")
+    page = context.new_page()
+    page.goto(demo.url + "/")  # <html lang="en"> on the demo page wins over the browser
+    page.wait_for_selector(READY)
+    assert page.text_content(f"{FORM} button[type=submit]") == "Post comment"
+    context.close()
+
+
+def test_dark_theme_from_data_theme_and_from_the_system(browser, page, demo):
+    page.goto(demo.url + "/?theme=dark")
+    page.wait_for_selector(READY)
+    dark = "rgb(13, 17, 23)"
+    assert page.eval_on_selector(".csvc-thread", "e => getComputedStyle(e).backgroundColor") == dark
+    context = browser.new_context(color_scheme="dark")
+    system = context.new_page()
+    system.goto(demo.url + "/")
+    system.wait_for_selector(READY)
+    assert (
+        system.eval_on_selector(".csvc-thread", "e => getComputedStyle(e).backgroundColor") == dark
+    )
+    system.goto(demo.url + "/?theme=light")
+    system.wait_for_selector(READY)
+    light = system.eval_on_selector(".csvc-thread", "e => getComputedStyle(e).backgroundColor")
+    assert light == "rgba(0, 0, 0, 0)"
+    context.close()
+
+
+def test_counts_on_an_index_page_in_one_request(page, demo):
+    for uri, n in (("/", 2), ("/demo/second-post", 1)):
+        for i in range(n):
+            requests.post(
+                demo.url + "/api/comments",
+                json={"site": "demo", "uri": uri, "text": f"c{i}"},
+                timeout=10,
+            )
+    requests_seen = []
+    page.on("request", lambda r: requests_seen.append(r.url) if "/api/" in r.url else None)
+    page.goto(demo.url + "/demo/index")
+    page.wait_for_function(
+        "document.querySelectorAll('[data-commentsvc-count]')[1].textContent === '1 comment'"
+    )
+    counts = page.eval_on_selector_all(
+        "[data-commentsvc-count]", "els => els.map(e => e.textContent)"
+    )
+    assert counts == ["2 comments", "1 comment"]
+    assert len([u for u in requests_seen if "/api/counts" in u]) == 1
+    assert len(requests_seen) == 1
+
+
+# --- embedding into another site ---------------------------------------------------------------
+
+
+@pytest.fixture
+def host(app):
+    site = HostSite()
+    add_site(app, "blog", url=site.url)
+    yield site
+    site.close()
+
+
+def test_embedded_cross_origin_with_the_stylesheet_first(page, live_server, host):
+    service = live_server(GUARD="off")
+    host.pages["/post"] = blog_page(service.url)
+    page.goto(host.url + "/post")
+    page.wait_for_selector(READY)
+    post_in_form(page, "Hello from another origin.")
+    comment(page, "Hello from another origin.")
+    first_in_head = page.evaluate("document.head.firstElementChild.id")
+    assert first_in_head == "csvc-style"
+    assert page.evaluate("window.hostStillWorks") is True
+    assert page.errors == []
+
+
+def test_several_widgets_share_a_page(page, live_server, host):
+    service = live_server(GUARD="off")
+    second = '<div id="more"></div>' + (
+        f'<script src="{service.url}/embed.js" data-site="blog" data-uri="/other" '
+        'data-target="#more" async></script>'
+    )
+    host.pages["/two"] = blog_page(service.url, extra=second)
+    requests.post(
+        service.url + "/api/comments",
+        json={"site": "blog", "uri": "/other", "text": "On the other thread"},
+        timeout=10,
+    )
+    page.goto(host.url + "/two")
+    page.wait_for_function(
+        "document.querySelectorAll('.csvc-thread:not([aria-busy])').length === 2"
+    )
+    assert page.locator("#comments .csvc-comment").count() == 0
+    assert page.locator("#more .csvc-comment").count() == 1
+    assert page.evaluate("document.querySelectorAll('#csvc-style').length") == 1
+
+
+def test_a_failure_leaves_the_host_page_working(page, live_server, host):
+    service = live_server(GUARD="off")
+    host.pages["/broken"] = blog_page(service.url, script_attrs='data-site="no-such-site"')
+    page.goto(host.url + "/broken")
+    page.wait_for_selector("#comments .csvc-notice")
+    assert page.text_content("#comments .csvc-notice") == "Comments could not be loaded."
+    assert any(line.startswith("[commentsvc]") for line in page.console)
+    assert page.evaluate("window.hostStillWorks") is True
+    assert page.text_content("#host") == "The host page's own text."
+    assert page.errors == []
+
+
+def test_space_is_reserved_while_loading(page, live_server, host):
+    service = live_server(GUARD="off")
+    host.pages["/post"] = blog_page(service.url)
+    page.route("**/api/comments?*", lambda route: (page.wait_for_timeout(800), route.continue_()))
+    page.goto(host.url + "/post")
+    page.wait_for_selector(".csvc-thread[aria-busy]")
+    height = page.eval_on_selector(".csvc-thread", "e => e.getBoundingClientRect().height")
+    assert height >= 150
+    page.wait_for_selector(READY)
+
+
+# --- safety ------------------------------------------------------------------------------------
+
+
+def test_xss_vectors_execute_nothing(page, live_server, host):
+    service = live_server(GUARD="off", MAX_TEXT_LENGTH=100000)
+    vectors = xss_vectors("payloadsallthethings")
+    for n, vector in enumerate(vectors):
+        for body in (
+            {"text": vector, "author": vector[:100]},
+            {"text": f"site {n}", "website": vector[:500]},
+        ):
+            response = requests.post(
+                service.url + "/api/comments",
+                json={"site": "blog", "uri": "/xss", **body},
+                timeout=10,
+            )
+            assert response.status_code < 500
+    host.pages["/xss"] = blog_page(service.url)
+    dialogs, outside = [], []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.on(
+        "request",
+        lambda r: (
+            outside.append(r.url)
+            if not re.match(r"https?://127\.0\.0\.1[:/]", r.url) and not r.url.startswith("data:")
+            else None
+        ),
+    )
+    page.goto(host.url + "/xss")
+    page.wait_for_selector(READY)
+    while page.locator("[data-action=more]:visible").count():
+        page.click("[data-action=more]")
+        page.wait_for_timeout(100)
+    shown = page.locator(".csvc-comment").count()
+    assert shown > 500
+    page.wait_for_timeout(500)
+    assert dialogs == []
+    assert outside == []
+    forbidden = ", ".join(
+        f".csvc-thread {selector}"
+        for selector in (
+            "script",
+            "iframe",
+            "object",
+            "embed",
+            "svg",
+            "math",
+            "style",
+            "[style]",
+            "img:not(.csvc-avatar)",
+            "form:not(.csvc-form):not(.csvc-edit-form)",
+        )
+    )
+    injected = page.evaluate(
+        "s => Array.from(document.querySelectorAll(s)).map(e => e.outerHTML.slice(0, 80))",
+        forbidden,
+    )
+    assert injected == []
+    handlers = page.evaluate(
+        """() => Array.from(document.querySelectorAll('.csvc-thread *')).flatMap(
+            e => Array.from(e.attributes).map(a => a.name).filter(n => n.startsWith('on')))"""
+    )
+    assert handlers == []
+    hrefs = page.eval_on_selector_all(".csvc-thread a[href]", "els => els.map(e => e.protocol)")
+    assert set(hrefs) <= {"http:", "https:", "mailto:"}
+    assert page.evaluate("window.hostStillWorks") is True
+
+
+def test_axe_finds_no_serious_or_critical_issue(page, demo):
+    axe = ROOT_DIR / ".venv" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
+    if not axe.exists():
+        pytest.skip("axe-core is not installed: `make test` installs it with npm")
+    requests.post(
+        demo.url + "/api/comments", json={"site": "demo", "uri": "/", "text": "Hi"}, timeout=10
+    )
+    for query in ("", "?theme=dark"):
+        page.goto(demo.url + "/" + query)
+        page.wait_for_selector(READY)
+        page.click(f"{FORM} button[type=submit]")  # show an error, too
+        page.wait_for_selector(f"{FORM} .csvc-error:not([hidden])")
+        page.add_script_tag(path=str(axe))
+        result = page.evaluate("axe.run(document.querySelector('.csvc-thread'))")
+        serious = [
+            (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+            for v in result["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+        assert serious == [], query
