@@ -6,7 +6,6 @@ from alembic.migration import MigrationContext
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import text
-from sqlalchemy import update
 
 from commentsvc import create_app
 from commentsvc.db import db
@@ -43,25 +42,29 @@ PER_PROCESS = 40
 
 
 def _write_comments(url: str, instance: str, worker: int) -> None:
+    from commentsvc import comments
+    from commentsvc.models import utcnow
+    from commentsvc.sites import get_site
+
     app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": instance, "SECRET_KEY": "x"})
+    guard = comments.Guard(limiter=None, enabled=False, secret="x")
     with app.app_context():
-        thread_id = db.session.scalar(select(Thread.id))
+        site = get_site("blog")
         for n in range(PER_PROCESS):
-            # Read, then write, in one transaction: the pattern that fails under a deferred BEGIN.
-            with write_transaction() as session:
-                session.scalar(select(func.count()).select_from(Comment))
-                session.add(Comment(thread_id=thread_id, text=f"{worker}-{n}", status="approved"))
-                session.execute(update(Thread).values(likes=Thread.likes + 1))
+            data = comments.CommentInput(text=f"comment {worker}-{n}")
+            comments.post_comment(
+                site, "/post", data, address=f"w{worker}", now=utcnow(), guard=guard
+            )
+            # A read-then-write counter: one like per (worker, n) visitor.
+            comments.like_page(site, "/post", f"visitor-{worker}-{n}", now=utcnow(), guard=guard)
         db.engine.dispose()
 
 
 def test_four_processes_writing_at_once_lose_nothing(app, database_url, tmp_path):
-    with app.app_context(), write_transaction() as session:
-        site = Site(name="blog", url="https://blog.example")
-        session.add(site)
-        session.flush()
-        session.add(Thread(site_id=site.id, uri="/post"))
+    from commentsvc.sites import add_site
+
     with app.app_context():
+        add_site("blog", "https://blog.example.org")
         db.engine.dispose()
 
     ctx = multiprocessing.get_context("spawn")
