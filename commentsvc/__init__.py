@@ -15,8 +15,11 @@ from commentsvc.config import instance_secret_key
 from commentsvc.config import load_settings
 from commentsvc.db import init_db
 from commentsvc.errors import register_error_handlers
+from commentsvc.linkbacks.fetch import Fetcher
 from commentsvc.models import utcnow
 from commentsvc.ratelimit import init_limiter
+
+__version__ = "0.1.0"
 
 COMPRESSED_TYPES = [
     "text/javascript",
@@ -58,10 +61,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["COMPRESS_ALGORITHM"] = ["gzip", "deflate"]
     Compress(app)
 
+    app.extensions["fetcher"] = Fetcher(
+        user_agent=f"commentsvc/{__version__} (+{settings['PUBLIC_URL'] or 'self-hosted'})",
+        allow_loopback=settings["FETCH_ALLOW_PRIVATE"],
+        deadline=max(1, settings["FETCH_TIMEOUT"]),
+    )
+
     from commentsvc import api
     from commentsvc import pages
+    from commentsvc.linkbacks import web as linkbacks
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(linkbacks.bp)
     app.register_blueprint(pages.bp)
     register_error_handlers(app)
     return app

@@ -199,7 +199,7 @@ def post_comment(
         )
         session.add(comment)
         session.flush()
-        _record(comment, "rules", decision.status, decision.reason, now)
+        record_event(comment, "rules", decision.status, decision.reason, now)
     return comment, edit_token(guard.secret, comment, site)
 
 
@@ -232,7 +232,8 @@ def _check_parent(thread: Thread, parent_id: int | None) -> Comment | None:
     return parent
 
 
-def _record(comment: Comment, actor: str, action: str, reason: str, now: datetime) -> None:
+def record_event(comment: Comment, actor: str, action: str, reason: str, now: datetime) -> None:
+    """Log a decision about a comment: who made it, what it was, and why."""
     db.session.add(
         ModerationEvent(
             comment_id=comment.id, actor=actor, action=action, reason=reason, created=now
@@ -327,7 +328,7 @@ def edit_comment(
         # An edit may hold a published comment (a new link, a moderation word), never release one.
         if decision.status != "approved" and comment.status == PUBLISHED:
             comment.status, comment.reason = decision.status, decision.reason
-        _record(comment, "author", "edit", decision.reason, now)
+        record_event(comment, "author", "edit", decision.reason, now)
     return comment, edit_token(guard.secret, comment, site)
 
 
@@ -336,7 +337,7 @@ def delete_comment(comment_id: int, token: str | None, *, now: datetime, secret:
     with write_transaction():
         comment, _site = _own_for_change(comment_id, token, now=now, secret=secret)
         _erase(comment, now)
-        _record(comment, "author", "delete", "deleted by its author", now)
+        record_event(comment, "author", "delete", "deleted by its author", now)
 
 
 def _own_for_change(comment_id: int, token: str | None, *, now: datetime, secret: str):
@@ -363,7 +364,7 @@ def set_status(comment: Comment, status: str, *, actor: str, reason: str, now: d
     else:
         comment.status = status
     comment.reason = reason
-    _record(comment, actor, status, reason, now)
+    record_event(comment, actor, status, reason, now)
 
 
 # --- reading -----------------------------------------------------------------------------------

@@ -220,3 +220,39 @@ class RateCounter(db.Model):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class Mention(db.Model):
+    """A Webmention as received: its status page reports what became of it."""
+
+    __tablename__ = "mentions"
+    __table_args__ = (UniqueConstraint("source", "target"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The status page's address; random, so that mentions cannot be enumerated.
+    key: Mapped[str] = mapped_column(String(32), unique=True)
+    source: Mapped[str] = mapped_column(String(2048))
+    target: Mapped[str] = mapped_column(String(2048))
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    reason: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    remote_hash: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="SET NULL"))
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SentLink(db.Model):
+    """A link from one of the site's pages, and what sending a linkback for it gave."""
+
+    __tablename__ = "sent_links"
+    __table_args__ = (UniqueConstraint("source", "target"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(2048))
+    target: Mapped[str] = mapped_column(String(2048))
+    protocol: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    endpoint: Mapped[str] = mapped_column(String(2048), default="", server_default="")
+    result: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    ok: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_text("false"))
+    present: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sql_text("true"))
+    sent: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

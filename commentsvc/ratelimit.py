@@ -98,6 +98,11 @@ class Limiter:
         reset_at, _remaining = self.strategy.get_window_stats(item, *keys)
         return max(1, int(reset_at - time.time() + 0.999))
 
+    def seen(self, limit: str | RateLimitItem, *keys: str) -> bool:
+        """Return True when the window holds at least one hit (without counting one)."""
+        item = parse(limit) if isinstance(limit, str) else limit
+        return self.storage.get(item.key_for(*keys)) > 0
+
 
 def init_limiter(app: Flask) -> None:
     """Give the app its limiter: Redis when COMMENTSVC_REDIS_URL is set, else the database."""

@@ -1,0 +1,1 @@
+"""Linkbacks: receive and verify pingbacks and Webmentions, and send them for the site's pages."""

@@ -1,0 +1,334 @@
+"""Pingback 1.0 at /xmlrpc, driven by xmlrpc.client as the pinging blog."""
+
+import xmlrpc.client
+
+import pytest
+import requests
+from sqlalchemy import func
+from sqlalchemy import select
+
+from commentsvc.db import db
+from commentsvc.db import write_transaction
+from commentsvc.models import Ban
+from commentsvc.models import Comment
+from tests.blogs import Blog
+from tests.blogs import Page
+from tests.blogs import drip
+from tests.blogs import endless
+from tests.blogs import gzip_bomb
+from tests.blogs import post_linking_to
+from tests.conftest import add_site
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def ours(app):
+    """Our blog (the site 'blog'), with a post at /post/1."""
+    blog = Blog()
+    blog.page("/post/1", "<title>Our post</title><p>Hello.</p>")
+    add_site(app, url=blog.url)
+    yield blog
+    blog.close()
+
+
+@pytest.fixture
+def theirs():
+    blog = Blog()
+    yield blog
+    blog.close()
+
+
+@pytest.fixture
+def service(live_server, ours):
+    return live_server(GUARD="off")
+
+
+def call(service, method: str, *args):
+    """Call an XML-RPC method on the service as another blog would, with xmlrpc.client."""
+    with xmlrpc.client.ServerProxy(service.url + "/xmlrpc") as proxy:
+        return getattr(proxy, method)(*args)
+
+
+def fault_of(call) -> tuple[int, str]:
+    with pytest.raises(xmlrpc.client.Fault) as info:
+        call()
+    return info.value.faultCode, info.value.faultString
+
+
+def stored(app):
+    with app.app_context():
+        return db.session.scalars(select(Comment).order_by(Comment.id)).all()
+
+
+def test_a_valid_ping_lands_in_the_thread_with_title_and_excerpt(app, service, ours, theirs):
+    target = ours.url + "/post/1"
+    source = theirs.page("/entry", post_linking_to(target, "Their thoughts"))
+    answer = call(service, "pingback.ping", source, target)
+    assert isinstance(answer, str) and "registered" in answer
+
+    thread = requests.get(
+        service.url + "/api/comments", params={"site": "blog", "uri": "/post/1"}, timeout=10
+    ).json()
+    [pingback] = thread["comments"]
+    assert pingback["kind"] == "pingback"
+    assert pingback["source"]["url"] == source
+    assert pingback["source"]["title"] == "Their thoughts"
+    assert (
+        "Have a look at this post , it says it well"
+        in pingback["source"]["excerpt"].replace("  ", " ")
+        or "Have a look at this post, it says it well" in pingback["source"]["excerpt"]
+    )
+    assert thread["count"] == 1
+    # The verification fetch says who we are and who asked.
+    agent = next(h["User-Agent"] for m, p, h, b in theirs.requests if p == "/entry")
+    assert agent.startswith("commentsvc/") and "127.0.0.1" in agent
+
+    code, _ = fault_of(lambda: call(service, "pingback.ping", source, target))
+    assert code == 0x30
+    assert len(stored(app)) == 1
+    assert theirs.hits("/entry") == 1  # the repeat was refused without a second fetch
+
+    assert call(service, "pingback.extensions.getPingbacks", target) == [source]
+
+
+def test_every_fault_code(app, service, ours, theirs):
+    target = ours.url + "/post/1"
+    no_link = theirs.page("/nolink", "<title>x</title><p>Nothing to see, just /post/1 as text.</p>")
+    missing = theirs.url + "/missing"
+    broken = theirs.page("/broken", "oops", status=500)
+    cases = [
+        (lambda: call(service, "pingback.ping", missing, target), 0x10),
+        (lambda: call(service, "pingback.ping", "ftp://example.org/x", target), 0x10),
+        (lambda: call(service, "pingback.ping", no_link, target), 0x11),
+        (
+            lambda: call(
+                service,
+                "pingback.ping",
+                theirs.page("/a", post_linking_to(ours.url + "/gone")),
+                ours.url + "/gone",
+            ),
+            0x20,
+        ),
+        (lambda: call(service, "pingback.ping", no_link, "not a url"), 0x20),
+        (
+            lambda: call(service, "pingback.ping", no_link, "https://elsewhere.example.org/post"),
+            0x21,
+        ),
+        (lambda: call(service, "pingback.ping", broken, target), 0x32),
+        (lambda: call(service, "pingback.ping", target, target), 0),
+    ]
+    for attempt, expected in cases:
+        code, message = fault_of(attempt)
+        assert code == expected, message
+        assert "Traceback" not in message and "Error" not in message
+    assert theirs.hits("/missing") == 1
+    assert ours.hits("/post/1") == 0  # source == target was refused without a fetch
+    assert stored(app) == []
+
+
+def test_linkbacks_turned_off_give_0x21(app, service, ours, theirs):
+    from commentsvc.sites import update_site
+
+    with app.app_context():
+        update_site("blog", linkbacks=False)
+    target = ours.url + "/post/1"
+    code, _ = fault_of(
+        lambda: call(service, "pingback.ping", theirs.page("/e", post_linking_to(target)), target)
+    )
+    assert code == 0x21
+
+
+def test_a_banned_source_gets_0x31_without_a_fetch(app, service, ours, theirs):
+    with app.app_context(), write_transaction() as session:
+        session.add(Ban(kind="domain", value="127.0.0.1"))
+    target = ours.url + "/post/1"
+    source = theirs.page("/e", post_linking_to(target))
+    code, _ = fault_of(lambda: call(service, "pingback.ping", source, target))
+    assert code == 0x31
+    assert theirs.hits("/e") == 0
+
+
+def test_a_flood_of_pings_from_one_client_gets_0x31(app, live_server, ours, theirs):
+    service = live_server(GUARD="on")
+    target = ours.url + "/post/1"
+    codes = []
+    for n in range(12):
+        source = theirs.page(f"/nolink{n}", "<p>no link</p>")
+        codes.append(fault_of(lambda s=source: call(service, "pingback.ping", s, target))[0])
+    assert codes[:10] == [0x11] * 10
+    assert codes[10:] == [0x31, 0x31]
+    assert theirs.hits("/nolink11") == 0
+
+
+def test_malformed_calls_get_interop_faults_not_python_errors(service):
+    for attempt, expected in [
+        (lambda: call(service, "pingback.nothing", "a", "b"), -32601),
+        (lambda: call(service, "system.multicall", []), -32601),
+        (lambda: call(service, "pingback.ping", "only one"), -32602),
+        (lambda: call(service, "pingback.ping", 1, 2), -32602),
+        (lambda: call(service, "pingback.ping", "a", "b", "c"), -32602),
+        (lambda: call(service, "pingback.extensions.getPingbacks"), -32602),
+    ]:
+        code, message = fault_of(attempt)
+        assert code == expected
+        assert "Traceback" not in message and "Exception" not in message
+    for body in (
+        b"not xml",
+        b"<methodCall><methodName>x</methodName><params><param>",
+        b"<?xml version='1.0'?><methodCall></methodCall>",
+        b"",
+    ):
+        response = requests.post(service.url + "/xmlrpc", data=body, timeout=10)
+        assert response.status_code == 200
+        with pytest.raises(xmlrpc.client.Fault) as info:
+            xmlrpc.client.loads(response.content)
+        assert info.value.faultCode == -32700
+    assert requests.get(service.url + "/xmlrpc", timeout=10).status_code == 405
+
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+<!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">]>
+<methodCall><methodName>pingback.ping</methodName><params>
+<param><value><string>&lol4;</string></value></param><param><value><string>x</string></value></param>
+</params></methodCall>"""
+
+EXTERNAL_ENTITY = b"""<?xml version="1.0"?>
+<!DOCTYPE x [<!ENTITY secret SYSTEM "file:///etc/passwd">]>
+<methodCall><methodName>pingback.ping</methodName><params>
+<param><value><string>&secret;</string></value></param><param><value><string>x</string></value></param>
+</params></methodCall>"""
+
+
+def test_hostile_xml_is_refused_at_once(service):
+    for body in (BILLION_LAUGHS, EXTERNAL_ENTITY):
+        response = requests.post(service.url + "/xmlrpc", data=body, timeout=5)
+        with pytest.raises(xmlrpc.client.Fault) as info:
+            xmlrpc.client.loads(response.content)
+        assert info.value.faultCode == -32700
+        assert b"root:" not in response.content
+    big = requests.post(
+        service.url + "/xmlrpc", data=b"<a>" + b"x" * 1024 * 1024 + b"</a>", timeout=10
+    )
+    assert big.status_code == 413
+    gz = requests.post(
+        service.url + "/xmlrpc", data=b"x", headers={"Content-Encoding": "gzip"}, timeout=5
+    )
+    assert gz.status_code == 415
+
+
+# --- hostile sources -------------------------------------------------------------------------
+
+
+def test_hostile_sources_are_refused_within_the_deadline_and_store_nothing(
+    app, live_server, ours, theirs
+):
+    import time
+
+    service = live_server(GUARD="off", FETCH_TIMEOUT=3)
+    target = ours.url + "/post/1"
+    link = post_linking_to(target).encode()
+    theirs.pages["/huge"] = Page(link + b"<p>" + b"a" * (20 * 1024 * 1024))
+    theirs.pages["/endless"] = Page(writer=endless())
+    theirs.pages["/drip"] = Page(writer=drip(30))
+    theirs.pages["/bomb"] = Page(
+        gzip_bomb(), headers={"Content-Type": "text/html", "Content-Encoding": "gzip"}
+    )
+    theirs.pages["/image"] = Page(b"\x89PNG\r\n" + link, headers={"Content-Type": "image/png"})
+    theirs.pages["/to-private"] = Page(status=302, headers={"Location": "http://10.1.2.3/entry"})
+    theirs.pages["/to-metadata"] = Page(
+        status=307, headers={"Location": "http://169.254.169.254/latest"}
+    )
+    theirs.pages["/loop"] = Page(status=302, headers={"Location": "/loop"})
+    for path, expected in [
+        ("/huge", 0x10),
+        ("/endless", 0x10),
+        ("/drip", 0x32),
+        ("/bomb", 0x10),
+        ("/image", 0x11),
+        ("/to-private", 0x10),
+        ("/to-metadata", 0x10),
+        ("/loop", 0x10),
+    ]:
+        started = time.monotonic()
+        code, message = fault_of(
+            lambda p=path: call(service, "pingback.ping", theirs.url + p, target)
+        )
+        assert time.monotonic() - started < 3 + 4, path
+        assert code == expected, (path, message)
+    assert stored(app) == []
+
+
+def test_loopback_sources_are_refused_unless_private_fetching_is_on(app, live_server, ours, theirs):
+    service = live_server(GUARD="off", FETCH_ALLOW_PRIVATE="off")
+    target = ours.url + "/post/1"
+    source = theirs.page("/e", post_linking_to(target))
+    code, message = fault_of(lambda: call(service, "pingback.ping", source, target))
+    assert code == 0x10 and "forbidden address" in message
+    assert theirs.hits("/e") == 0
+    assert stored(app) == []
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252"])
+def test_latin1_and_cp1252_sources(app, service, ours, theirs, encoding):
+    target = ours.url + "/post/1"
+    html = post_linking_to(
+        target,
+        "Caf\u00e9 \u2013 \u201cna\u00efve\u201d"
+        if encoding == "cp1252"
+        else "Caf\u00e9 na\u00efve",
+        words="D\u00e9j\u00e0 vu \u00e0 la cr\u00e8me.",
+    )
+    declared = "iso-8859-1" if encoding == "latin-1" else "windows-1252"
+    theirs.pages["/e"] = Page(
+        html.encode(encoding), headers={"Content-Type": f"text/html; charset={declared}"}
+    )
+    call(service, "pingback.ping", theirs.url + "/e", target)
+    [comment] = stored(app)
+    assert comment.source_title.startswith("Caf\u00e9")
+    assert "D\u00e9j\u00e0 vu \u00e0 la cr\u00e8me." in comment.excerpt
+    if encoding == "cp1252":
+        assert "\u201cna\u00efve\u201d" in comment.source_title
+
+
+def test_meta_charset_is_used_without_a_header(app, service, ours, theirs):
+    target = ours.url + "/post/1"
+    html = '<meta charset="windows-1252">' + post_linking_to(target, "\u201cQuoted\u201d")
+    theirs.pages["/e"] = Page(html.encode("cp1252"), headers={"Content-Type": "text/html"})
+    call(service, "pingback.ping", theirs.url + "/e", target)
+    assert stored(app)[0].source_title == "\u201cQuoted\u201d"
+
+
+def test_script_in_title_and_excerpt_is_stored_as_text(app, service, ours, theirs):
+    target = ours.url + "/post/1"
+    html = (
+        f"<title>&lt;script&gt;alert(1)&lt;/script&gt; title</title><p>&lt;img src=x onerror=alert(1)&gt; "
+        f'before <a href="{target}">link</a> after <b>bold</b><script>alert(2)</script></p>'
+    )
+    theirs.pages["/e"] = Page(html)
+    call(service, "pingback.ping", theirs.url + "/e", target)
+    [comment] = stored(app)
+    assert comment.source_title == "<script>alert(1)</script> title"
+    assert "<img src=x onerror=alert(1)>" in comment.excerpt
+    assert "alert(2)" not in comment.excerpt
+    assert "<script>" not in comment.html and "<img" not in comment.html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in comment.html
+
+
+def test_a_ping_goes_through_moderation(app, service, ours, theirs):
+    from commentsvc.sites import update_site
+
+    with app.app_context():
+        update_site("blog", moderation="all")
+    target = ours.url + "/post/1"
+    call(service, "pingback.ping", theirs.page("/e", post_linking_to(target)), target)
+    [comment] = stored(app)
+    assert (comment.status, comment.reason) == ("pending", "policy: every comment is held")
+    thread = requests.get(
+        service.url + "/api/comments", params={"site": "blog", "uri": "/post/1"}, timeout=10
+    ).json()
+    assert thread["comments"] == []
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Comment)) == 1
