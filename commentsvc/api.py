@@ -186,7 +186,7 @@ def get_comments():
         "uri": uri,
         "title": page.thread.title if page.thread else "",
         "count": page.count,
-        "likes": page.thread.likes if page.thread else 0,
+        "likes": page.likes,
         "comments": [comment_json(n.comment, site, n.replies) for n in page.nodes],
         "next": page.next_cursor,
         "notifications": bool(current_app.config["SMTP_URL"]),

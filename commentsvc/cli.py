@@ -74,6 +74,51 @@ def _ensure_demo_site(host: str, port: int) -> None:
         click.echo(f"created the site 'demo' for {url}")
 
 
+@main.command()
+@click.option("--once", is_flag=True, help="Run what is due, then stop.")
+@click.option("--interval", default=1.0, show_default=True, help="Seconds between polls.")
+@domain_command
+def worker(once: bool, interval: float) -> None:
+    """Run queued work (Webmention verification, mail) outside the web processes."""
+    import time
+
+    from commentsvc import queue
+
+    while True:
+        ran = queue.run_pending()
+        if ran:
+            click.echo(f"ran {ran} job(s)")
+        if once:
+            return
+        if not ran:
+            time.sleep(interval)
+
+
+@main.command()
+@click.argument("url")
+@click.option("--all", "everything", is_flag=True, help="Send to every link, changed or not.")
+@domain_command
+def send(url: str, everything: bool) -> None:
+    """Send pingbacks and Webmentions for the links in one of the site's pages."""
+    from commentsvc.linkbacks.send import send_linkbacks
+
+    def progress(outcome) -> None:
+        click.echo(f"{outcome.action:<12} {outcome.target}  ({outcome.detail})")
+
+    outcomes = send_linkbacks(
+        url,
+        current_app.extensions["fetcher"],
+        now=current_app.extensions["clock"](),
+        everything=everything,
+        progress=progress,
+    )
+    sent = sum(1 for o in outcomes if o.action == "sent")
+    failed = sum(1 for o in outcomes if o.action == "failed")
+    click.echo(f"{len(outcomes)} link(s): {sent} sent, {failed} failed")
+    if failed:
+        raise SystemExit(1)
+
+
 # --- sites ---------------------------------------------------------------------------------
 
 

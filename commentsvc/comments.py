@@ -386,6 +386,7 @@ class ThreadPage:
     count: int
     nodes: list[Node]
     next_cursor: str | None
+    likes: int = 0
 
 
 def get_thread(site: Site, uri: str) -> Thread | None:
@@ -412,25 +413,27 @@ def list_thread(
         .where(Comment.thread_id == thread.id, Comment.status.in_((PUBLISHED, "deleted")))
         .order_by(Comment.created, Comment.id)
     ).all()
-    roots, count = _build_tree(rows)
+    roots, count, mention_likes = _build_tree(rows)
     roots.sort(key=lambda node: _sort_key(node.comment, sort))
     if after is not None:
         roots = [node for node in roots if _sort_key(node.comment, sort) > after]
     page = roots[:limit]
     more = len(roots) > limit
     next_cursor = _encode_cursor(sort, _sort_key(page[-1].comment, sort)) if more else None
-    return ThreadPage(thread, count, page, next_cursor)
+    return ThreadPage(thread, count, page, next_cursor, thread.likes + mention_likes)
 
 
-def _build_tree(rows: Iterable[Comment]) -> tuple[list[Node], int]:
-    nodes = {c.id: Node(c) for c in rows if c.mention_type != "like"}
+def _build_tree(rows: Iterable[Comment]) -> tuple[list[Node], int, int]:
+    nodes = {c.id: Node(c) for c in rows}
     roots: list[Node] = []
     for node in nodes.values():
         parent = nodes.get(node.comment.parent_id)
         # A reply whose parent is not published (held, spam) stands at the top level.
         (parent.replies if parent else roots).append(node)
-    count = sum(1 for n in nodes.values() if n.comment.status == PUBLISHED)
-    return [n for n in roots if _visible(n)], count
+    published = [n.comment for n in nodes.values() if n.comment.status == PUBLISHED]
+    # Webmention likes are likes of the page, listed (for their avatars) but not counted.
+    likes = sum(1 for c in published if c.mention_type == "like")
+    return [n for n in roots if _visible(n)], len(published) - likes, likes
 
 
 def _visible(node: Node) -> bool:

@@ -21,6 +21,7 @@ DEFAULTS: dict[str, Any] = {
     "NOTIFY_EMAIL": "",  # where the owner's notifications go when a site names no owner
     "FETCH_ALLOW_PRIVATE": False,  # let linkback verification fetch private/loopback addresses
     "FETCH_TIMEOUT": 10,  # seconds for a whole linkback verification fetch, redirects included
+    "QUEUE_IN_WEB": True,  # web workers run queued jobs; off when `commentsvc worker` does
     "GUARD": True,  # rate limits, flood window, time trap; moderation rules stay on regardless
     "DEMO": False,  # serve the demo blog pages at /
     "PROXY_COUNT": 0,  # reverse proxies in front whose X-Forwarded-* headers are trusted

@@ -17,8 +17,12 @@ class _Gunicorn(BaseApplication):
     def load(self):
         # Called in each worker: no database connection crosses a fork.
         from commentsvc import create_app
+        from commentsvc import queue
 
-        return create_app()
+        app = create_app()
+        if app.config["QUEUE_IN_WEB"]:
+            queue.start_background(app)
+        return app
 
 
 def run_gunicorn(host: str, port: int, workers: int) -> None:

@@ -16,7 +16,7 @@ from http.server import ThreadingHTTPServer
 class Page:
     body: bytes | str = b""
     status: int = 200
-    headers: dict[str, str] = field(
+    headers: dict[str, str] | list[tuple[str, str]] = field(
         default_factory=lambda: {"Content-Type": "text/html; charset=utf-8"}
     )
     # Instead of a body: a function that writes the answer itself (drips, endless streams).
@@ -46,7 +46,8 @@ class Blog:
                     return
                 data = page.body.encode() if isinstance(page.body, str) else page.body
                 self.send_response(page.status)
-                for name, value in page.headers.items():
+                pairs = page.headers.items() if isinstance(page.headers, dict) else page.headers
+                for name, value in pairs:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
