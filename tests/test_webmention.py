@@ -13,8 +13,6 @@ from commentsvc.models import Comment
 from commentsvc.models import Job
 from commentsvc.models import utcnow
 from tests.blogs import Blog
-from tests.blogs import Page
-from tests.blogs import post_linking_to
 from tests.conftest import add_site
 
 
