@@ -73,7 +73,7 @@ def test_create_verify_update_and_delete_by_410(app, client, ours, theirs):
     assert mention["source"] == {
         "url": source,
         "title": "A reply",
-        "excerpt": "Replying to your post : yes!",
+        "excerpt": "Replying to your post: yes!",
         "type": "reply",
     }
     assert mention["author"] == "Bea"

@@ -18,7 +18,24 @@ from commentsvc.linkbacks.fetch import Fetched
 EXCERPT_SIDE = 100
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.I)
 _SPACE = re.compile(r"\s+")
+_SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([,.;:!?)])")
 HTML_TYPES = ("text/html", "application/xhtml+xml", "")
+_BLOCKS = {
+    "p",
+    "li",
+    "blockquote",
+    "article",
+    "div",
+    "section",
+    "td",
+    "body",
+    "nav",
+    "header",
+    "footer",
+    "main",
+    "figure",
+    "dd",
+}
 MEDIA_TAGS = {"img": "src", "video": "src", "audio": "src", "source": "src"}
 
 
@@ -92,22 +109,39 @@ def find_link(fetched: Fetched, target: str, *, media: bool = False) -> Found | 
     soup = BeautifulSoup(text, "html.parser")
     base = _base_url(soup, fetched.url)
     wanted = normalise_url(target)
-    anchor = None
+    matches = []
     for tag in soup.find_all(["a", *MEDIA_TAGS] if media else ["a"]):
         attr = "href" if tag.name == "a" else MEDIA_TAGS[tag.name]
         value = tag.get(attr)
         if isinstance(value, str) and value.strip():
             try:
                 if normalise_url(urljoin(base, value.strip())) == wanted:
-                    anchor = tag
-                    break
+                    matches.append(tag)
             except ValueError:
                 continue
+    anchor = _best_link(matches)
     if anchor is None:
         return None
     title = _title(soup) or (urlsplit(fetched.url).hostname or fetched.url)
     excerpt = _excerpt(anchor)
     return _with_microformats(Found(title=title, excerpt=excerpt), text, fetched.url, wanted)
+
+
+def _best_link(matches: list):
+    """Prefer the link in the post's own text over one in navigation or a sidebar."""
+    for inside in (_in_entry_content, _in_article):
+        for tag in matches:
+            if inside(tag):
+                return tag
+    return matches[0] if matches else None
+
+
+def _in_entry_content(tag) -> bool:
+    return any("e-content" in (parent.get("class") or []) for parent in tag.parents)
+
+
+def _in_article(tag) -> bool:
+    return any(parent.name in ("article", "main") for parent in tag.parents)
 
 
 def _base_url(soup: BeautifulSoup, url: str) -> str:
@@ -148,9 +182,9 @@ def _excerpt(anchor) -> str:
     text = _clean(block.get_text(" "))
     before, _, rest = text.partition(marker)
     middle, _, after = rest.partition(marker)
-    before = before[-EXCERPT_SIDE:].lstrip()
-    after = after[:EXCERPT_SIDE].rstrip()
-    return _clean(f"{before} {middle} {after}")
+    before = before.rstrip()[-EXCERPT_SIDE:].lstrip()
+    after = after.lstrip()[:EXCERPT_SIDE].rstrip()
+    return _SPACE_BEFORE_PUNCTUATION.sub(r"\1", _clean(f"{before} {middle} {after}"))
 
 
 def _with_microformats(found: Found, text: str, url: str, target: str) -> Found:
