@@ -5,9 +5,9 @@ import time
 
 import pytest
 
-from commentsvc.linkbacks.fetch import FetchError
 from commentsvc.linkbacks.fetch import Fetched
 from commentsvc.linkbacks.fetch import Fetcher
+from commentsvc.linkbacks.fetch import FetchError
 from commentsvc.linkbacks.verify import decode_html
 from commentsvc.linkbacks.verify import find_link
 from tests.blogs import Blog
@@ -113,7 +113,7 @@ def test_the_title_falls_back_to_the_host():
         ),
         ("caf\u00e9".encode(), "text/html", "caf\u00e9"),
         ("caf\u00e9".encode("cp1252"), "text/html", "caf\u00e9"),
-        ("x".encode(), "text/html; charset=no-such-charset", "x"),
+        (b"x", "text/html; charset=no-such-charset", "x"),
     ],
 )
 def test_charset_order_bom_header_meta_fallback(body, header, expected):
