@@ -424,6 +424,103 @@ def _paths() -> dict[str, Any]:
                 "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1.")},
             },
         },
+        "/xmlrpc": {
+            "post": {
+                "operationId": "xmlrpc",
+                "summary": "Pingback 1.0: pingback.ping(source, target) and "
+                "pingback.extensions.getPingbacks(url), over XML-RPC.",
+                "description": "Faults: 0x10 source missing, 0x11 no link to the target, 0x20 "
+                "target missing, 0x21 target unusable, 0x30 already registered, 0x31 access "
+                "denied, 0x32 upstream error, 0 other; -32700 / -32601 / -32602 for malformed "
+                "calls. No DOCTYPE, no Content-Encoding, at most 16 KiB.",
+                "requestBody": {
+                    "required": True,
+                    "content": {"text/xml": {"schema": {"type": "string"}}},
+                },
+                "responses": {
+                    "200": {
+                        "description": "An XML-RPC methodResponse (a string, a list, or a fault).",
+                        "content": {"text/xml": {"schema": {"type": "string"}}},
+                    },
+                    "413": {
+                        "description": "The call is larger than 16 KiB (an XML-RPC fault).",
+                        "content": {"text/xml": {"schema": {"type": "string"}}},
+                    },
+                    **_errors(415),
+                },
+            },
+        },
+        "/webmention": {
+            "post": {
+                "operationId": "webmention",
+                "summary": "Webmention (W3C): checked at once, verified in the background.",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["source", "target"],
+                                "properties": {
+                                    "source": {"type": "string", "format": "uri"},
+                                    "target": {"type": "string", "format": "uri"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "201": {
+                        **_json(
+                            {
+                                "type": "object",
+                                "required": ["status", "location"],
+                                "properties": {
+                                    "status": {"const": "pending"},
+                                    "location": {"type": "string"},
+                                },
+                            },
+                            "Accepted; Location is the status page.",
+                        ),
+                        "headers": {"Location": {"schema": {"type": "string"}, "required": True}},
+                    },
+                    **_errors(400, 413, 415, 429),
+                },
+            },
+        },
+        "/webmention/{key}": {
+            "get": {
+                "operationId": "webmentionStatus",
+                "summary": "What became of a Webmention (HTML, or JSON when asked for).",
+                "parameters": [
+                    {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {
+                    "200": {
+                        "description": "pending, verified, rejected (with the reason) or deleted.",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["source", "target", "status", "reason"],
+                                    "properties": {
+                                        "source": {"type": "string"},
+                                        "target": {"type": "string"},
+                                        "status": {
+                                            "enum": ["pending", "verified", "rejected", "deleted"]
+                                        },
+                                        "reason": {"type": "string"},
+                                        "updated": {"type": "string", "format": "date-time"},
+                                    },
+                                }
+                            },
+                            "text/html": {"schema": {"type": "string"}},
+                        },
+                    },
+                    **_errors(404),
+                },
+            },
+        },
         "/healthz": {
             "get": {
                 "operationId": "health",

@@ -287,7 +287,10 @@
   };
 
   Thread.prototype.renderCounts = function () {
-    this.title.textContent = this.count ? t("comments", { n: this.count }) : t("empty");
+    // The API counts linkbacks too; the heading counts comments, the mentions have their own.
+    const mentions = this.mentionList.filter((m) => !(m.source && m.source.type === "like")).length;
+    const comments = Math.max(0, this.count - mentions);
+    this.title.textContent = comments ? t("comments", { n: comments }) : t("empty");
     this.pageLikes.textContent = this.likes ? t("people", { n: this.likes }) : t("noLikes");
     const liked = store.get("liked", []).includes(site + " " + uri);
     this.likeButton.textContent = "♥ " + t("likePage");

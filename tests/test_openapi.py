@@ -42,6 +42,10 @@ def test_the_api_keeps_to_its_openapi_document(live_server, app, tmp_path):
         "20261126",
         "--generation-database",
         "none",
+        # The linkback endpoints fetch the URLs they are given: fuzzing them would send the
+        # service off to random hosts. Their own tests drive them with real blogs instead.
+        "--exclude-path-regex",
+        "^/(xmlrpc|webmention)",
     ]
     result = subprocess.run(
         command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900

@@ -430,3 +430,64 @@ def test_axe_finds_no_serious_or_critical_issue(page, demo):
             if v["impact"] in ("serious", "critical")
         ]
         assert serious == [], query
+
+
+def test_linkbacks_show_apart_as_excerpts_and_likes(page, live_server, host):
+    import time
+    import xmlrpc.client
+
+    from tests.blogs import Blog
+    from tests.blogs import post_linking_to
+
+    service = live_server(GUARD="off")
+    host.pages["/post"] = blog_page(service.url)
+    target = host.url + "/post"
+    other = Blog()
+    try:
+        other.page("/reply", post_linking_to(target, "Their reply"))
+        other.page("/pinged", post_linking_to(target, "An old-school ping"))
+        other.page(
+            "/like",
+            f'<div class="h-entry"><a class="u-like-of" href="{target}">liked</a>'
+            f'<span class="p-author h-card"><img class="u-photo" src="{service.url}/api/avatar/abcdef0123.svg">'
+            '<span class="p-name">Cy</span></span></div>',
+        )
+        locations = [
+            requests.post(
+                service.url + "/webmention",
+                data={"source": other.url + path, "target": target},
+                timeout=10,
+            ).headers["Location"]
+            for path in ("/reply", "/like")
+        ]
+        with xmlrpc.client.ServerProxy(service.url + "/xmlrpc") as proxy:
+            proxy.pingback.ping(other.url + "/pinged", target)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            states = [
+                requests.get(u, headers={"Accept": "application/json"}, timeout=5).json()["status"]
+                for u in locations
+            ]
+            if "pending" not in states:
+                break
+            time.sleep(0.3)
+        assert states == ["verified", "verified"]
+    finally:
+        other.close()
+
+    page.goto(host.url + "/post")
+    page.wait_for_selector(READY)
+    mentions = page.locator(".csvc-mentions .csvc-linkback")
+    assert mentions.count() == 2
+    titles = sorted(mentions.locator("a").all_text_contents())
+    assert titles == ["An old-school ping", "Their reply"]
+    excerpt = mentions.first.locator(".csvc-excerpt").text_content()
+    assert excerpt.startswith("[…] ") and excerpt.endswith(" […]")
+    assert "Have a look at this post, it says it well." in excerpt
+    kinds = sorted(mentions.evaluate_all("els => els.map(e => e.dataset.kind)"))
+    assert kinds == ["pingback", "webmention"]
+    assert page.locator(".csvc-likers img[alt=Cy]").count() == 1
+    assert page.text_content(".csvc-page-likes") == "1 person likes this"
+    assert page.locator(".csvc-comments .csvc-comment").count() == 0
+    assert page.text_content(".csvc-title") == "No comments yet."
+    assert page.text_content(".csvc-mentions-title") == "2 mentions"
