@@ -67,10 +67,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         deadline=max(1, settings["FETCH_TIMEOUT"]),
     )
 
+    from commentsvc import admin
     from commentsvc import api
     from commentsvc import pages
     from commentsvc.linkbacks import web as linkbacks
 
+    app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(linkbacks.bp)
     app.register_blueprint(pages.bp)

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import secrets
+from datetime import datetime
+from datetime import timedelta
 
+from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash
@@ -14,6 +19,7 @@ from commentsvc.db import db
 from commentsvc.db import write_transaction
 from commentsvc.errors import ValidationError
 from commentsvc.models import Admin
+from commentsvc.models import AdminSession
 
 MIN_PASSWORD_LENGTH = 10
 # scrypt is memory-hard; Werkzeug's parameters follow current guidance (n=2**15, r=8, p=1).
@@ -48,6 +54,47 @@ def check_login(username: str, password: str) -> Admin | None:
         check_password_hash(_dummy_hash(), password)
         return None
     return admin if check_password_hash(admin.password_hash, password) else None
+
+
+SESSION_LIFETIME = timedelta(hours=12)
+
+
+def start_session(admin: Admin, now: datetime) -> tuple[str, str]:
+    """Open a session for the admin; return its cookie token and its CSRF token."""
+    token = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32)
+    with write_transaction() as session:
+        session.add(
+            AdminSession(
+                token_hash=_hash(token),
+                admin_id=admin.id,
+                csrf=csrf,
+                created=now,
+                expires=now + SESSION_LIFETIME,
+            )
+        )
+    return token, csrf
+
+
+def find_session(token: str | None, now: datetime) -> AdminSession | None:
+    """Return the live session a cookie token belongs to, or None."""
+    if not token:
+        return None
+    found = db.session.get(AdminSession, _hash(token))
+    if found is None or found.expires < now:
+        return None
+    return found
+
+
+def end_session(token: str | None) -> None:
+    """End a session for good: its cookie is refused from now on."""
+    if token:
+        with write_transaction() as session:
+            session.execute(delete(AdminSession).where(AdminSession.token_hash == _hash(token)))
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _check_password(password: str) -> None:

@@ -256,3 +256,18 @@ class SentLink(db.Model):
     ok: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_text("false"))
     present: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sql_text("true"))
     sent: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AdminSession(db.Model):
+    """A signed-in admin's session; logging out deletes it, so its cookie stops working."""
+
+    __tablename__ = "admin_sessions"
+
+    # SHA-256 of the cookie's token: a copy of the database gives no one a session.
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    admin_id: Mapped[int] = mapped_column(ForeignKey("admins.id", ondelete="CASCADE"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires: Mapped[datetime] = mapped_column(DateTime)
+
+    admin: Mapped[Admin] = relationship()

@@ -15,6 +15,7 @@ from commentsvc import queue
 from commentsvc import spam
 from commentsvc.db import db
 from commentsvc.db import write_transaction
+from commentsvc.fields import origin_of
 from commentsvc.linkbacks.fetch import Fetcher
 from commentsvc.linkbacks.fetch import FetchError
 from commentsvc.linkbacks.verify import Found
@@ -391,3 +392,31 @@ def _settle(
         mention.status, mention.reason, mention.updated = status, reason[:500], ctx.now
         if comment is not None:
             mention.comment_id = comment.id
+
+
+# --- verifying again ------------------------------------------------------------------------------
+
+
+def reverify(comment: Comment, ctx: Context) -> str:
+    """Check a stored linkback's source again; return what came of it, in words."""
+    if comment.kind == "webmention":
+        with write_transaction():
+            mention = db.session.scalar(select(Mention).where(Mention.comment_id == comment.id))
+            if mention is None:
+                return "No Webmention record belongs to this comment."
+            mention.status, mention.reason, mention.updated = "pending", "", ctx.now
+            queue.enqueue("webmention", {"mention": mention.id, "requested_by": ""}, now=ctx.now)
+        return "Queued for verification."
+    site = comment.thread.site
+    target_url = origin_of(site.url) + comment.thread.uri
+    target = Target(site, comment.thread.uri, comment.thread)
+    try:
+        fetched = ctx.fetcher.get(comment.source_url)
+    except FetchError as error:
+        return f"The source could not be fetched ({error.message}); the linkback is kept."
+    found = find_link(fetched, target_url)
+    if found is None:
+        remove(target, comment.source_url, "the source no longer links here", ctx.now)
+        return "The source no longer links here: the linkback was deleted."
+    store(target, comment.source_url, found, kind=comment.kind, ctx=ctx)
+    return "Verified again; the title and excerpt are up to date."

@@ -1,0 +1,413 @@
+"""The moderation pages (server-rendered HTML) for the admins made with `commentsvc admin add`."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint
+from flask import Response
+from flask import abort
+from flask import current_app
+from flask import g
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+
+from commentsvc import admins
+from commentsvc import moderation
+from commentsvc import sites
+from commentsvc import spam
+from commentsvc.errors import ServiceError
+from commentsvc.linkbacks import receive
+from commentsvc.linkbacks.jobs import app_context
+from commentsvc.models import BAN_KINDS
+from commentsvc.models import KINDS
+from commentsvc.models import MODERATION_POLICIES
+from commentsvc.models import STATUSES
+from commentsvc.pages import static_dir
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+SESSION_COOKIE = "csvc_admin"
+LOGIN_COOKIE = "csvc_login"
+LOGIN_LIMITS_ADDRESS = ("5 per minute", "50 per day")
+LOGIN_LIMITS_ACCOUNT = ("10 per hour",)
+PUBLIC_ENDPOINTS = {"admin.login", "admin.asset"}
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+def now():
+    return current_app.extensions["clock"]()
+
+
+def actor() -> str:
+    return f"admin:{g.admin.username}"
+
+
+# --- sessions, CSRF and headers -------------------------------------------------------------------
+
+
+@bp.before_request
+def require_admin():
+    g.session = admins.find_session(request.cookies.get(SESSION_COOKIE), now())
+    g.admin = g.session.admin if g.session else None
+    if request.method == "POST":
+        _check_same_origin()
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if g.session is None:
+        if request.method != "GET":
+            abort(403)
+        return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
+    if request.method == "POST" and not _token_matches(g.session.csrf):
+        abort(403)
+    return None
+
+
+def _check_same_origin() -> None:
+    # Browsers say where a request comes from; anything from another site is refused outright.
+    origin = request.headers.get("Origin")
+    if origin is not None and origin != request.host_url.rstrip("/"):
+        abort(403)
+    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        abort(403)
+
+
+def _token_matches(expected: str) -> bool:
+    given = request.form.get("csrf", "")
+    return bool(given) and hmac.compare_digest(given, expected)
+
+
+@bp.after_request
+def security_headers(response: Response) -> Response:
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    if request.endpoint != "admin.asset":
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.app_context_processor
+def template_helpers() -> dict[str, Any]:
+    return {"csrf_token": lambda: g.session.csrf if g.get("session") else ""}
+
+
+def _set_cookie(response: Response, name: str, value: str, max_age: int | None = None) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path="/admin",
+        httponly=True,
+        samesite="Strict",
+        secure=request.is_secure,
+    )
+
+
+def handle_errors(view):
+    """Show a domain error on the page it came from, instead of a JSON error."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        try:
+            return view(*args, **kwargs)
+        except ServiceError as error:
+            return render_template("admin/error.html", error=error), error.status
+
+    return wrapper
+
+
+# --- logging in and out ---------------------------------------------------------------------------
+
+
+def _login_token(nonce: str) -> str:
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"admin-login\x00{nonce}".encode(), hashlib.sha256).hexdigest()
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Sign in; the same answer for an unknown name and a wrong password."""
+    nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(16)
+    error, status = "", 200
+    if request.method == "POST":
+        if not request.cookies.get(LOGIN_COOKIE) or not _token_matches(_login_token(nonce)):
+            abort(403)
+        username = request.form.get("username", "").strip().lower()[:64]
+        wait = _login_wait(username)
+        if wait:
+            error, status = f"Too many attempts. Try again in {wait} seconds.", 429
+        else:
+            admin = admins.check_login(username, request.form.get("password", ""))
+            if admin is not None:
+                token, _csrf = admins.start_session(admin, now())
+                response = redirect(_safe_next(request.args.get("next")))
+                _set_cookie(response, SESSION_COOKIE, token)
+                response.delete_cookie(LOGIN_COOKIE, path="/admin")
+                return response
+            error, status = "Wrong username or password.", 401
+    response = Response(
+        render_template("admin/login.html", error=error, login_csrf=_login_token(nonce)), status
+    )
+    if status == 429:
+        response.headers["Retry-After"] = error.split(" in ")[1].split(" ")[0]
+    _set_cookie(response, LOGIN_COOKIE, nonce, max_age=3600)
+    return response
+
+
+def _login_wait(username: str) -> int:
+    limiter = current_app.extensions["limiter"]
+    address = spam.address_hash(current_app.config["SECRET_KEY"], request.remote_addr or "")
+    for limit in LOGIN_LIMITS_ADDRESS:
+        wait = limiter.hit(limit, "login-address", address)
+        if wait:
+            return wait
+    for limit in LOGIN_LIMITS_ACCOUNT:
+        wait = limiter.hit(limit, "login-account", username)
+        if wait:
+            return wait
+    return 0
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/admin") and not target.startswith("//"):
+        return target
+    return url_for("admin.queue")
+
+
+@bp.post("/logout")
+def logout():
+    """End the session for good: its cookie is refused from now on."""
+    admins.end_session(request.cookies.get(SESSION_COOKIE))
+    response = redirect(url_for("admin.login"))
+    response.delete_cookie(SESSION_COOKIE, path="/admin")
+    return response
+
+
+# --- the queue and the comments -------------------------------------------------------------------
+
+
+@bp.get("/")
+def queue():
+    """Everything held, across all sites, newest first, with why it was held."""
+    held = moderation.held_comments()
+    return render_template(
+        "admin/queue.html", comments=held, mentions=_mentions(held), done=request.args.get("done")
+    )
+
+
+@bp.get("/comments")
+@handle_errors
+def all_comments():
+    """All comments: filter by site, thread, status and kind; search text, author and email."""
+    filters = moderation.Filters(
+        site=request.args.get("site", ""),
+        uri=request.args.get("uri", ""),
+        status=request.args.get("status", ""),
+        kind=request.args.get("kind", ""),
+        q=request.args.get("q", "").strip()[:200],
+        page=request.args.get("page", 1, type=int) or 1,
+    )
+    found, more = moderation.find_comments(filters)
+    return render_template(
+        "admin/comments.html",
+        comments=found,
+        mentions=_mentions(found),
+        filters=filters,
+        more=more,
+        sites=sites.list_sites(),
+        statuses=STATUSES,
+        kinds=KINDS,
+        done=request.args.get("done"),
+    )
+
+
+def _mentions(found) -> dict[int, Any]:
+    return {c.id: moderation.mention_of(c) for c in found if c.kind == "webmention"}
+
+
+@bp.post("/act")
+@handle_errors
+def act():
+    """Approve, spam or delete one comment (its own button) or all the selected ones."""
+    one = request.form.get("one", "")
+    if one:
+        action, _, comment_id = one.partition(":")
+        ids = [int(comment_id)] if comment_id.isdigit() else []
+    else:
+        action = request.form.get("bulk", "")
+        ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
+    changed = moderation.act(ids, action, actor=actor(), now=now())
+    return redirect(_back(f"{action}: {changed} comment(s)"))
+
+
+def _back(done: str) -> str:
+    back = request.form.get("back", "")
+    target = (
+        back if back.startswith("/admin") and not back.startswith("//") else url_for("admin.queue")
+    )
+    separator = "&" if "?" in target else "?"
+    return f"{target}{separator}done={done}"
+
+
+@bp.get("/comments/<int:comment_id>")
+@handle_errors
+def comment_page(comment_id: int):
+    """One comment: edit it, reply as the owner, ban its author."""
+    comment = moderation.get_comment(comment_id)
+    return render_template(
+        "admin/comment.html",
+        comment=comment,
+        mention=moderation.mention_of(comment),
+        ban_kinds=BAN_KINDS,
+        done=request.args.get("done"),
+    )
+
+
+@bp.post("/comments/<int:comment_id>/edit")
+@handle_errors
+def edit_comment(comment_id: int):
+    moderation.edit(
+        comment_id,
+        request.form.get("text", ""),
+        actor=actor(),
+        now=now(),
+        max_length=current_app.config["MAX_TEXT_LENGTH"],
+    )
+    return redirect(url_for("admin.comment_page", comment_id=comment_id, done="saved"))
+
+
+@bp.post("/comments/<int:comment_id>/reply")
+@handle_errors
+def reply(comment_id: int):
+    moderation.reply_as_owner(
+        comment_id,
+        request.form.get("text", ""),
+        author=request.form.get("author", "")[:100] or g.admin.username,
+        actor=actor(),
+        now=now(),
+        max_length=current_app.config["MAX_TEXT_LENGTH"],
+    )
+    return redirect(url_for("admin.comment_page", comment_id=comment_id, done="replied"))
+
+
+@bp.post("/comments/<int:comment_id>/ban")
+@handle_errors
+def ban_author(comment_id: int):
+    ban = moderation.ban_author(comment_id, request.form.get("kind", ""), actor=actor(), now=now())
+    return redirect(_back(f"banned {ban.kind} {ban.value}"))
+
+
+@bp.post("/comments/<int:comment_id>/verify")
+@handle_errors
+def verify_again(comment_id: int):
+    comment = moderation.get_comment(comment_id)
+    result = receive.reverify(comment, app_context())
+    return redirect(_back(result))
+
+
+# --- bans, sites, log -------------------------------------------------------------------------------
+
+
+@bp.route("/bans", methods=["GET", "POST"])
+@handle_errors
+def bans():
+    """See bans, add one, lift one."""
+    if request.method == "POST":
+        ban = moderation.add_ban(
+            request.form.get("kind", ""),
+            request.form.get("value", ""),
+            site=request.form.get("site", ""),
+            reason=request.form.get("reason", ""),
+            actor=actor(),
+            now=now(),
+        )
+        return redirect(url_for("admin.bans", done=f"banned {ban.kind} {ban.value}"))
+    return render_template(
+        "admin/bans.html",
+        bans=moderation.list_bans(),
+        kinds=BAN_KINDS,
+        sites=sites.list_sites(),
+        done=request.args.get("done"),
+    )
+
+
+@bp.post("/bans/<int:ban_id>/lift")
+@handle_errors
+def lift_ban(ban_id: int):
+    moderation.lift_ban(ban_id, actor=actor(), now=now())
+    return redirect(url_for("admin.bans", done="ban lifted"))
+
+
+SITE_FORM_FIELDS = (
+    "moderation",
+    "link_limit",
+    "edit_window",
+    "moderation_words",
+    "disallowed_words",
+    "owner_email",
+    "webhook_url",
+)
+
+
+@bp.get("/sites")
+def sites_page():
+    """The sites, their settings, and the snippet to embed."""
+    return render_template(
+        "admin/sites.html",
+        sites=sites.list_sites(),
+        service=request.host_url.rstrip("/"),
+        done=request.args.get("done"),
+    )
+
+
+@bp.route("/sites/new", methods=["GET", "POST"])
+@bp.route("/sites/<name>", methods=["GET", "POST"])
+@handle_errors
+def site_form(name: str | None = None):
+    """Add a site, or change one."""
+    site = sites.get_site(name) if name else None
+    if request.method == "POST":
+        form = request.form
+        settings = {key: form.get(key, "") for key in SITE_FORM_FIELDS}
+        settings["linkbacks"] = "linkbacks" in form
+        settings["gravatar"] = "gravatar" in form
+        origins = [o for o in form.get("origins", "").split() if o]
+        if site is None:
+            site = sites.add_site(
+                form.get("name", ""), form.get("url", ""), origins=origins, **settings
+            )
+        else:
+            site = sites.update_site(
+                site.name, url=form.get("url", ""), origins=origins or None, **settings
+            )
+        return redirect(url_for("admin.sites_page", done=f"saved {site.name}"))
+    return render_template("admin/site_form.html", site=site, policies=MODERATION_POLICIES)
+
+
+@bp.get("/log")
+def log():
+    """Who did what, when, and why."""
+    return render_template("admin/log.html", events=moderation.recent_events())
+
+
+@bp.get("/static/<name>")
+def asset(name: str):
+    """The admin pages' stylesheet and script (no inline script anywhere)."""
+    if name not in ("admin.css", "admin.js"):
+        abort(404)
+    path = static_dir() / "admin" / name
+    mimetype = "text/css" if name.endswith(".css") else "text/javascript"
+    response = Response(path.read_bytes(), mimetype=mimetype)
+    response.cache_control.max_age = 3600
+    return response

@@ -1,0 +1,40 @@
+/* commentsvc admin: select all, and keyboard shortcuts for the moderation lists. */
+(function () {
+  "use strict";
+  const rows = () => Array.from(document.querySelectorAll(".row[data-id]"));
+  let current = -1;
+
+  function focusRow(index) {
+    const all = rows();
+    if (!all.length) return;
+    current = Math.max(0, Math.min(all.length - 1, index));
+    all[current].focus();
+  }
+
+  document.addEventListener("change", (event) => {
+    if (!event.target.matches("[data-select-all]")) return;
+    for (const box of document.querySelectorAll('.row input[name="ids"]')) box.checked = event.target.checked;
+  });
+
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.target.matches("input, textarea, select")) return;
+    const all = rows();
+    if (!all.length) return;
+    const row = all[current] || null;
+    if (event.key === "j") focusRow(current + 1);
+    else if (event.key === "k") focusRow(current - 1);
+    else if (event.key === "x" && row) {
+      const box = row.querySelector('input[name="ids"]');
+      box.checked = !box.checked;
+    } else if ("asd".includes(event.key) && event.key.length === 1) {
+      const selected = document.querySelectorAll('.row input[name="ids"]:checked');
+      const action = { a: "approve", s: "spam", d: "delete" }[event.key];
+      const button = selected.length
+        ? document.querySelector(`.bulk button[value="${action}"]`)
+        : row && row.querySelector(`button[data-key="${event.key}"]`);
+      if (button) button.click();
+    } else return;
+    event.preventDefault();
+  });
+})();
