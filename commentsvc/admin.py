@@ -316,7 +316,7 @@ def verify_again(comment_id: int):
     return redirect(_back(result))
 
 
-# --- bans, sites, log -------------------------------------------------------------------------------
+# --- bans, sites, log ---------------------------------------------------------------------
 
 
 @bp.route("/bans", methods=["GET", "POST"])
