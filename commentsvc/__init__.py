@@ -69,9 +69,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from commentsvc import admin
     from commentsvc import api
+    from commentsvc import notify
     from commentsvc import pages
     from commentsvc.linkbacks import web as linkbacks
 
+    app.extensions["mailer"] = (
+        notify.SMTPMailer(settings["SMTP_URL"]) if settings["SMTP_URL"] else None
+    )
+    app.jinja_env.filters["paragraphs"] = notify.html_text
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(linkbacks.bp)

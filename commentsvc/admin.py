@@ -20,6 +20,7 @@ from flask import url_for
 
 from commentsvc import admins
 from commentsvc import moderation
+from commentsvc import notify
 from commentsvc import sites
 from commentsvc import spam
 from commentsvc.errors import ServiceError
@@ -37,7 +38,8 @@ SESSION_COOKIE = "csvc_admin"
 LOGIN_COOKIE = "csvc_login"
 LOGIN_LIMITS_ADDRESS = ("5 per minute", "50 per day")
 LOGIN_LIMITS_ACCOUNT = ("10 per hour",)
-PUBLIC_ENDPOINTS = {"admin.login", "admin.asset"}
+# Pages that carry their own credential: the login form, and the signed links in mail.
+PUBLIC_ENDPOINTS = {"admin.login", "admin.asset", "admin.mail_action"}
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -367,6 +369,7 @@ def sites_page():
         "admin/sites.html",
         sites=sites.list_sites(),
         service=request.host_url.rstrip("/"),
+        webhook_secret=notify.webhook_secret,
         done=request.args.get("done"),
     )
 
@@ -399,6 +402,17 @@ def site_form(name: str | None = None):
 def log():
     """Who did what, when, and why."""
     return render_template("admin/log.html", events=moderation.recent_events())
+
+
+@bp.route("/mail/<token>", methods=["GET", "POST"])
+@handle_errors
+def mail_action(token: str):
+    """A one-click link from the owner's mail: GET asks to confirm, POST acts (once)."""
+    comment, action = notify.check_action_token(token, now())
+    if request.method == "GET":
+        return render_template("admin/mail_action.html", comment=comment, action=action, done=None)
+    moderation.act([comment.id], action, actor="mail link", now=now())
+    return render_template("admin/mail_action.html", comment=comment, action=action, done=True)
 
 
 @bp.get("/static/<name>")

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy import update
 
 from commentsvc import fields
+from commentsvc import notify
 from commentsvc import spam
 from commentsvc.db import db
 from commentsvc.db import insert_ignore
@@ -200,6 +201,7 @@ def post_comment(
         session.add(comment)
         session.flush()
         record_event(comment, "rules", decision.status, decision.reason, now)
+        notify.on_comment(comment, "new", now)
     return comment, edit_token(guard.secret, comment, site)
 
 
@@ -359,12 +361,17 @@ def _erase(comment: Comment, now: datetime) -> None:
 def set_status(comment: Comment, status: str, *, actor: str, reason: str, now: datetime) -> None:
     """Move a comment to approved, pending, spam or deleted, recording who did it and why."""
     fields.choice(status, "status", ("approved", "pending", "spam", "deleted"))
+    was_published = comment.status == PUBLISHED
     if status == "deleted":
         _erase(comment, now)
     else:
         comment.status = status
     comment.reason = reason
     record_event(comment, actor, status, reason, now)
+    if status == PUBLISHED:
+        notify.on_comment(comment, "approved", now)
+    elif status == "deleted" and was_published:
+        notify.on_comment(comment, "deleted", now)
 
 
 # --- reading -----------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ DEFAULTS: dict[str, Any] = {
     "REDIS_URL": "",  # optional: shared rate limits through Redis instead of the database
     "SMTP_URL": "",  # e.g. smtp://user:pass@mail.example.org:587 (STARTTLS) or smtps://...
     "NOTIFY_EMAIL": "",  # where the owner's notifications go when a site names no owner
+    "MAIL_FROM": "",  # the sender of notifications; empty: commentsvc@<PUBLIC_URL's host>
     "FETCH_ALLOW_PRIVATE": False,  # let linkback verification fetch private/loopback addresses
     "FETCH_TIMEOUT": 10,  # seconds for a whole linkback verification fetch, redirects included
     "QUEUE_IN_WEB": True,  # web workers run queued jobs; off when `commentsvc worker` does

@@ -12,6 +12,7 @@ from sqlalchemy.orm import joinedload
 
 from commentsvc import comments
 from commentsvc import fields
+from commentsvc import notify
 from commentsvc.db import db
 from commentsvc.db import write_transaction
 from commentsvc.errors import NotFound
@@ -166,6 +167,7 @@ def reply_as_owner(
         db.session.add(reply)
         db.session.flush()
         comments.record_event(reply, actor, "approved", "the owner's reply", now)
+        notify.on_comment(reply, "new", now)
         return reply
 
 

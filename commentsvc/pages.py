@@ -14,7 +14,12 @@ from flask import jsonify
 from flask import render_template
 from flask import request
 
+from commentsvc import notify
+from commentsvc.db import db
 from commentsvc.db import ping
+from commentsvc.db import write_transaction
+from commentsvc.errors import ServiceError
+from commentsvc.models import Comment
 
 bp = Blueprint("pages", __name__)
 
@@ -79,6 +84,21 @@ def _widget_file(name: str):
     # Any page may load the widget's files, fetch() of the translations included.
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response.make_conditional(request)
+
+
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+def unsubscribe(token: str):
+    """Stop reply mails for a comment: GET asks to confirm, POST (or one-click) does it."""
+    try:
+        comment = notify.check_unsubscribe_token(token)
+    except ServiceError:
+        abort(404)
+    if request.method == "POST":
+        with write_transaction():
+            comment = db.session.get(Comment, comment.id)
+            comment.notify = False
+        return render_template("unsubscribe.html", done=True)
+    return render_template("unsubscribe.html", done=False)
 
 
 @bp.get("/")

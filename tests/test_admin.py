@@ -77,7 +77,7 @@ def admin_get_routes(app):
         if (
             rule.rule.startswith("/admin")
             and "GET" in rule.methods
-            and rule.endpoint not in ("admin.login", "admin.asset")
+            and rule.endpoint not in ("admin.login", "admin.asset", "admin.mail_action")
         ):
             yield rule.rule.replace("<int:comment_id>", "1").replace("<name>", "blog")
 
@@ -345,6 +345,16 @@ def test_sites_are_added_and_edited_from_the_page(admin_app, alice):
     assert response.status_code == 302
     page = alice.page("/admin/sites")
     assert "news" in page and 'data-site="news"' in page and "embed.js" in page
+    alice.post(
+        "/admin/sites/blog",
+        url="https://blog.example.org",
+        moderation="all",
+        link_limit="2",
+        edit_window="900",
+        webhook_url="https://hooks.example.org/in",
+        linkbacks="on",
+    )
+    assert 'class="secret"' in alice.page("/admin/sites")
     alice.post(
         "/admin/sites/news",
         url="https://news.example.org",

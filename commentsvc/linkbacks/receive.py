@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from commentsvc import comments
+from commentsvc import notify
 from commentsvc import queue
 from commentsvc import spam
 from commentsvc.db import db
@@ -245,6 +246,7 @@ def store(target: Target, source: str, found: Found, *, kind: str, ctx: Context)
             comment.status, comment.reason = decision.status, decision.reason
             db.session.flush()
             comments.record_event(comment, "rules", decision.status, decision.reason, ctx.now)
+            notify.on_comment(comment, "new", ctx.now)
         db.session.flush()
         return comment
 

@@ -1,0 +1,229 @@
+"""Mail through a real SMTP server on 127.0.0.1 (aiosmtpd), and webhooks to a real HTTP server."""
+
+import email
+import email.policy
+import hashlib
+import hmac
+import json
+import re
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from commentsvc import queue
+from commentsvc.db import db
+from commentsvc.models import Comment
+from commentsvc.models import Job
+from tests.blogs import Blog
+from tests.conftest import add_site
+from tests.conftest import free_port
+
+
+class Inbox:
+    """An SMTP server that keeps what it receives."""
+
+    def __init__(self, port: int | None = None):
+        self.messages: list[email.message.EmailMessage] = []
+        self.port = port or free_port()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        self.messages.append(
+            email.message_from_bytes(envelope.content, policy=email.policy.default)
+        )
+        return "250 OK"
+
+    def start(self):
+        self.controller.start()
+        return self
+
+    def stop(self):
+        self.controller.stop()
+
+
+@pytest.fixture
+def inbox():
+    box = Inbox().start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture
+def mail_app(make_app, inbox, clock):
+    app = make_app(
+        SMTP_URL=f"smtp://127.0.0.1:{inbox.port}", PUBLIC_URL="https://comments.example.org"
+    )
+    app.extensions["clock"] = clock
+    return app
+
+
+def run_queue(app, now=None):
+    with app.app_context():
+        return queue.run_pending(now=now)
+
+
+def post(app, **body):
+    response = app.test_client().post(
+        "/api/comments", json={"site": "blog", "uri": "/post/1", "text": "Hello", **body}
+    )
+    assert response.status_code in (201, 202), response.get_json()
+    return response.get_json()["id"]
+
+
+def parts(message):
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    html = message.get_body(preferencelist=("html",)).get_content()
+    return text, html
+
+
+def link(text: str, label: str) -> str:
+    url = re.search(rf"{label}:\s+(\S+)", text).group(1)
+    return urlsplit(url).path
+
+
+def status(app, comment_id):
+    with app.app_context():
+        return db.session.get(Comment, comment_id).status
+
+
+def test_the_owner_gets_mail_with_one_click_links(mail_app, inbox, clock):
+    add_site(mail_app, moderation="all", owner_email="owner@example.org")
+    comment = post(mail_app, author="Ann", email="ann@example.org", text="Nice <b>post</b> & more")
+    assert inbox.messages == []  # nothing is sent while posting
+    assert run_queue(mail_app) == 1
+    [message] = inbox.messages
+    assert message["To"] == "owner@example.org"
+    assert message["From"] == "commentsvc@comments.example.org"
+    assert (
+        "[blog] New comment" in message["Subject"] and "held for moderation" in message["Subject"]
+    )
+    text, html = parts(message)
+    assert "Nice <b>post</b> & more" in text
+    assert "<b>post</b>" not in html and "Nice &lt;b&gt;post&lt;/b&gt; &amp; more" in html
+    assert "https://comments.example.org/admin/mail/" in text
+
+    client = mail_app.test_client()
+    approve = link(text, "Approve")
+    confirm = client.get(approve)
+    assert confirm.status_code == 200 and b'<form method="post">' in confirm.data
+    assert status(mail_app, comment) == "pending"  # a GET changes nothing
+    assert client.post(approve).status_code == 200
+    assert status(mail_app, comment) == "approved"
+    assert client.post(approve).status_code == 403  # used
+    assert client.get(link(text, "Spam")).status_code == 403  # the comment changed since
+    forged = approve[:-1] + ("0" if approve[-1] != "0" else "1")
+    assert client.get(forged).status_code == 403
+
+
+def test_a_mail_link_expires(mail_app, inbox, clock):
+    add_site(mail_app, moderation="all", owner_email="owner@example.org")
+    comment = post(mail_app)
+    run_queue(mail_app)
+    approve = link(parts(inbox.messages[0])[0], "Approve")
+    clock.advance(days=7, seconds=1)
+    response = mail_app.test_client().post(approve)
+    assert response.status_code == 403 and b"expired" in response.data
+    assert status(mail_app, comment) == "pending"
+
+
+def test_reply_notifications_and_unsubscribing(mail_app, inbox, clock):
+    add_site(mail_app)
+    first = post(mail_app, author="Ann", email="ann@example.org", notify=True, text="First")
+    run_queue(mail_app)
+    assert inbox.messages == []  # no owner address: no owner mail
+    post(mail_app, author="Bo", email="bo@example.org", parent=first, text="A reply")
+    run_queue(mail_app)
+    [message] = inbox.messages
+    assert message["To"] == "ann@example.org"
+    assert "New reply to your comment" in message["Subject"]
+    text, _html = parts(message)
+    assert "A reply" in text and "https://blog.example.org/post/1#csvc-comment-" in text
+    unsubscribe = message["List-Unsubscribe"].strip().strip("<>")
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    client = mail_app.test_client()
+    assert client.get(urlsplit(unsubscribe).path).status_code == 200
+    assert (
+        client.post(urlsplit(unsubscribe).path, data={"List-Unsubscribe": "One-Click"}).status_code
+        == 200
+    )
+    clock.advance(seconds=10)
+    post(mail_app, author="Cy", email="cy@example.org", parent=first, text="Another reply")
+    run_queue(mail_app)
+    assert len(inbox.messages) == 1
+    assert mail_app.test_client().get("/unsubscribe/1.forged").status_code == 404
+
+
+def test_a_held_reply_notifies_once_it_is_approved(mail_app, inbox, clock):
+    from commentsvc import moderation
+
+    add_site(mail_app, moderation="first-time")
+    with mail_app.app_context():
+        first = post(mail_app, email="ann@example.org", notify=True, text="First")
+        moderation.act([first], "approve", actor="admin:t", now=clock())
+    reply = post(mail_app, email="bo@example.org", parent=first, text="Held reply")
+    run_queue(mail_app)
+    assert inbox.messages == []
+    with mail_app.app_context():
+        moderation.act([reply], "approve", actor="admin:t", now=clock())
+    run_queue(mail_app)
+    assert [m["To"] for m in inbox.messages] == ["ann@example.org"]
+
+
+def test_with_the_mail_server_down_posting_works_and_mail_goes_out_later(make_app, clock):
+    port = free_port()
+    app = make_app(SMTP_URL=f"smtp://127.0.0.1:{port}")
+    app.extensions["clock"] = clock
+    add_site(app, owner_email="owner@example.org")
+    comment = post(app)  # nothing listens on the port: the post still succeeds at once
+    assert status(app, comment) == "approved"
+    run_queue(app)
+    with app.app_context():
+        job = db.session.scalar(select(Job))
+        assert (job.status, job.attempts) == ("queued", 1)
+        assert "mail not sent" in job.last_error
+    box = Inbox(port).start()
+    try:
+        assert run_queue(app, now=clock() + timedelta(minutes=5)) == 1
+        assert [m["To"] for m in box.messages] == ["owner@example.org"]
+    finally:
+        box.stop()
+
+
+def test_webhooks_are_signed_and_sent_for_new_approved_and_deleted(mail_app, clock):
+    from commentsvc import moderation
+    from commentsvc.notify import webhook_secret
+    from commentsvc.sites import get_site
+
+    hook = Blog()
+    hook.page("/hook", "ok")
+    try:
+        add_site(mail_app, moderation="all", webhook_url=hook.url + "/hook")
+        comment = post(mail_app, text="Hooked")
+        with mail_app.app_context():
+            moderation.act([comment], "approve", actor="admin:t", now=clock())
+            moderation.act([comment], "delete", actor="admin:t", now=clock())
+            secret = webhook_secret(get_site("blog"))
+        run_queue(mail_app)
+        calls = [(h, b) for m, p, h, b in hook.requests if m == "POST"]
+        events = [json.loads(body)["event"] for _h, body in calls]
+        assert events == ["new", "approved", "deleted"]
+        for headers, body in calls:
+            expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+            assert headers["X-Commentsvc-Signature"] == f"sha256={expected}"
+        first = json.loads(calls[0][1])
+        assert first["site"] == "blog" and first["comment"]["id"] == comment
+        assert "email" not in json.dumps(first)
+    finally:
+        hook.close()
+
+
+def test_webhooks_to_private_addresses_are_refused(mail_app, clock):
+    add_site(mail_app, webhook_url="http://10.9.8.7/hook")
+    post(mail_app)
+    run_queue(mail_app)
+    with mail_app.app_context():
+        job = db.session.scalar(select(Job).where(Job.kind == "webhook"))
+        assert job.status == "queued" and "forbidden address" in job.last_error
