@@ -47,16 +47,24 @@ def enqueue(kind: str, payload: dict, *, now: datetime | None = None) -> int:
     return job.id
 
 
+def _due(now: datetime):
+    return (
+        select(Job)
+        .where(Job.status == "queued", Job.run_after <= now)
+        .where((Job.locked_until.is_(None)) | (Job.locked_until < now))
+        .order_by(Job.run_after, Job.id)
+        .limit(1)
+    )
+
+
 def claim(now: datetime) -> Job | None:
     """Take the next due job, leasing it so that no other runner takes it too."""
+    # A plain read first: idle pollers must not take SQLite's write lock every second.
+    if db.session.scalar(_due(now).with_only_columns(Job.id)) is None:
+        db.session.rollback()
+        return None
     with write_transaction() as session:
-        query = (
-            select(Job)
-            .where(Job.status == "queued", Job.run_after <= now)
-            .where((Job.locked_until.is_(None)) | (Job.locked_until < now))
-            .order_by(Job.run_after, Job.id)
-            .limit(1)
-        )
+        query = _due(now)
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         job = session.scalar(query)
