@@ -296,3 +296,25 @@ def live_server(database_url, tmp_path):
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def ours(app):
+    """Our own blog, registered as the site 'blog', with a post at /post/1."""
+    from tests.blogs import Blog
+
+    blog = Blog()
+    blog.page("/post/1", "<title>Our post</title><p>Hello.</p>")
+    add_site(app, url=blog.url)
+    yield blog
+    blog.close()
+
+
+@pytest.fixture
+def theirs():
+    """Another blog, whose pages link to ours."""
+    from tests.blogs import Blog
+
+    blog = Blog()
+    yield blog
+    blog.close()

@@ -11,32 +11,13 @@ from commentsvc.db import db
 from commentsvc.db import write_transaction
 from commentsvc.models import Ban
 from commentsvc.models import Comment
-from tests.blogs import Blog
 from tests.blogs import Page
 from tests.blogs import drip
 from tests.blogs import endless
 from tests.blogs import gzip_bomb
 from tests.blogs import post_linking_to
-from tests.conftest import add_site
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def ours(app):
-    """Our blog (the site 'blog'), with a post at /post/1."""
-    blog = Blog()
-    blog.page("/post/1", "<title>Our post</title><p>Hello.</p>")
-    add_site(app, url=blog.url)
-    yield blog
-    blog.close()
-
-
-@pytest.fixture
-def theirs():
-    blog = Blog()
-    yield blog
-    blog.close()
 
 
 @pytest.fixture

@@ -12,24 +12,6 @@ from commentsvc.db import db
 from commentsvc.models import Comment
 from commentsvc.models import Job
 from commentsvc.models import utcnow
-from tests.blogs import Blog
-from tests.conftest import add_site
-
-
-@pytest.fixture
-def ours(app):
-    blog = Blog()
-    blog.page("/post/1", "<title>Our post</title>")
-    add_site(app, url=blog.url)
-    yield blog
-    blog.close()
-
-
-@pytest.fixture
-def theirs():
-    blog = Blog()
-    yield blog
-    blog.close()
 
 
 def reply_page(target: str, title: str = "A reply", author: str = "Bea") -> str:

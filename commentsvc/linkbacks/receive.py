@@ -181,18 +181,23 @@ def _verify(source: str, target: Target, target_url: str, ctx: Context, *, media
     return found
 
 
-def fetch_source(source: str, ctx: Context):
-    """Fetch the source page; map what went wrong to the Pingback fault that says so."""
+def fetch_source(source: str, ctx: Context, *, background: bool = False):
+    """Fetch the source page; map what went wrong to the Pingback fault that says so.
+
+    In the background (Webmention), a 410 answers None, and an unreachable server counts as an
+    upstream error, so that the mention is kept and tried again later.
+    """
     try:
         return ctx.fetcher.get(source, requested_by=ctx.requested_by)
     except FetchError as error:
-        if error.kind in ("timeout",) or (error.status or 0) >= 500:
-            raise LinkbackError(
-                UPSTREAM_ERROR, f"The source could not be fetched: {error.message}."
-            ) from None
-        raise LinkbackError(
-            SOURCE_MISSING, f"The source could not be fetched: {error.message}."
-        ) from None
+        if background and error.status == 410:
+            return None
+        upstream = error.kind == "timeout" or (error.status or 0) >= 500
+        if upstream or (background and error.kind == "unreachable"):
+            code = UPSTREAM_ERROR
+        else:
+            code = SOURCE_MISSING
+        raise LinkbackError(code, f"The source could not be fetched: {error.message}.") from None
 
 
 def _check_target_exists(target_url: str, ctx: Context) -> None:
@@ -333,7 +338,7 @@ def process_webmention(mention_id: int, ctx: Context) -> Mention:
     source, target_url = mention.source, mention.target
     try:
         target = resolve_target(target_url)
-        fetched = _fetch_for_mention(source, ctx)
+        fetched = fetch_source(source, ctx, background=True)
         if fetched is None:  # 410 Gone
             _settle(
                 mention,
@@ -368,22 +373,6 @@ def process_webmention(mention_id: int, ctx: Context) -> Mention:
             raise queue.Retry(error.message) from None
         _settle(mention, "rejected", error.message, None, ctx)
     return mention
-
-
-def _fetch_for_mention(source: str, ctx: Context):
-    try:
-        return ctx.fetcher.get(source, requested_by=ctx.requested_by)
-    except FetchError as error:
-        if error.status == 410:
-            return None
-        if error.kind == "timeout" or (error.status or 0) >= 500 or error.kind == "unreachable":
-            # Keep what we have and try again later: a server can be down for a while.
-            raise LinkbackError(
-                UPSTREAM_ERROR, f"The source could not be fetched: {error.message}."
-            ) from None
-        raise LinkbackError(
-            SOURCE_MISSING, f"The source could not be fetched: {error.message}."
-        ) from None
 
 
 def _settle(

@@ -161,16 +161,7 @@ def _clean(text: str) -> str:
 def _excerpt(anchor) -> str:
     """Return about 100 characters either side of the link, from its block of text."""
     block = anchor
-    while block.parent is not None and block.name not in (
-        "p",
-        "li",
-        "blockquote",
-        "article",
-        "div",
-        "section",
-        "td",
-        "body",
-    ):
+    while block.parent is not None and block.name not in _BLOCKS:
         block = block.parent
     for comment in block.find_all(string=lambda s: isinstance(s, HTMLComment)):
         comment.extract()
