@@ -491,3 +491,37 @@ def test_linkbacks_show_apart_as_excerpts_and_likes(page, live_server, host):
     assert page.locator(".csvc-comments .csvc-comment").count() == 0
     assert page.text_content(".csvc-title") == "No comments yet."
     assert page.text_content(".csvc-mentions-title") == "2 mentions"
+
+
+def test_sorting_reorders_the_thread(page, demo):
+    for text in ("one", "two", "three"):
+        requests.post(
+            demo.url + "/api/comments", json={"site": "demo", "uri": "/", "text": text}, timeout=10
+        )
+    page.goto(demo.url + "/")
+    page.wait_for_selector(READY)
+    bodies = lambda: page.eval_on_selector_all(  # noqa: E731
+        ".csvc-comments > li > .csvc-comment > .csvc-body", "els => els.map(e => e.textContent)"
+    )
+    assert bodies() == ["one", "two", "three"]
+    page.select_option(".csvc-sort", "newest")
+    page.wait_for_function(
+        "document.querySelector('.csvc-comments .csvc-body').textContent === 'three'"
+    )
+    assert bodies() == ["three", "two", "one"]
+
+
+def test_a_rate_limit_is_said_in_words_by_the_button(page, live_server):
+    service = live_server(DEMO="on", GUARD="on")
+    page.goto(service.url + "/")
+    page.wait_for_selector(READY)
+    page.wait_for_timeout(2200)  # past the time trap: a human takes a moment to write
+    post_in_form(page, "My first thought.")
+    comment(page, "My first thought.")
+    post_in_form(page, "And another, at once.")
+    error = page.locator(f"{FORM} > .csvc-error")
+    error.wait_for()
+    assert re.fullmatch(
+        r"You are posting too fast\. Please wait \d seconds\.", error.text_content()
+    )
+    assert page.input_value(f"{FORM} [name=text]") == "And another, at once."  # nothing lost
