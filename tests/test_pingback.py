@@ -11,6 +11,7 @@ from commentsvc.db import db
 from commentsvc.db import write_transaction
 from commentsvc.models import Ban
 from commentsvc.models import Comment
+from tests.blogs import Blog
 from tests.blogs import Page
 from tests.blogs import drip
 from tests.blogs import endless
@@ -313,3 +314,45 @@ def test_a_ping_goes_through_moderation(app, service, ours, theirs):
     assert thread["comments"] == []
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Comment)) == 1
+
+
+def test_fetches_per_source_host_are_limited_and_failures_are_remembered(app, ours, theirs):
+    from commentsvc.linkbacks.receive import SOURCE_HOST_LIMITS
+    from commentsvc.linkbacks.receive import Context
+    from commentsvc.linkbacks.receive import LinkbackError
+    from commentsvc.linkbacks.receive import receive_pingback
+    from commentsvc.models import utcnow
+
+    per_minute = int(SOURCE_HOST_LIMITS[0].split()[0])
+    target = ours.url + "/post/1"
+
+    def ping(source, client):
+        ctx = Context(
+            fetcher=app.extensions["fetcher"],
+            limiter=app.extensions["limiter"],
+            guard=True,
+            now=utcnow(),
+            address=f"client-{client}",
+        )
+        with app.app_context(), pytest.raises(LinkbackError) as info:
+            receive_pingback(source, target, ctx)
+        return info.value.code
+
+    # Many clients (a botnet, say) pinging with sources on one host: that host is not hammered.
+    codes = [ping(theirs.page(f"/n{n}", "<p>no link</p>"), n) for n in range(per_minute + 2)]
+    assert codes[:per_minute] == [0x11] * per_minute
+    assert codes[per_minute:] == [0x31, 0x31]
+    fetched = sum(theirs.hits(f"/n{n}") for n in range(per_minute + 2))
+    assert fetched == per_minute
+
+    # A ping that failed is answered from memory: the same source is not fetched again.
+    with app.app_context():
+        app.extensions["limiter"].storage.reset()  # both blogs are on 127.0.0.1
+    other = Blog()
+    try:
+        source = other.page("/nolink", "<p>no link</p>")
+        assert ping(source, "x") == 0x11
+        assert ping(source, "y") == 0x11
+        assert other.hits("/nolink") == 1
+    finally:
+        other.close()
