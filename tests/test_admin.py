@@ -373,3 +373,43 @@ def test_sites_are_added_and_edited_from_the_page(admin_app, alice):
         ]
     bad = alice.post("/admin/sites/new", name="Bad Name", url="https://x.example.org")
     assert bad.status_code == 400 and "lower-case" in bad.get_data(as_text=True)
+
+
+def test_verify_again_rechecks_linkbacks(admin_app, alice, theirs):
+    import xmlrpc.client
+
+    from commentsvc.models import Job
+    from commentsvc.sites import update_site
+    from tests.blogs import Blog
+
+    ours = Blog()
+    ours.page("/post/1", "<title>Our post</title>")
+    with admin_app.app_context():
+        update_site("blog", url=ours.url, origins=[ours.url], moderation="none")
+    client = admin_app.test_client()
+    target = ours.url + "/post/1"
+    source = theirs.page("/entry", f'<title>Theirs</title><p>See <a href="{target}">this</a>.</p>')
+    body = xmlrpc.client.dumps((source, target), "pingback.ping")
+    assert b"registered" in client.post("/xmlrpc", data=body, content_type="text/xml").data
+    with admin_app.app_context():
+        pingback = db.session.scalar(select(Comment).where(Comment.kind == "pingback"))
+    page = alice.page("/admin/comments?kind=pingback")
+    assert "Theirs" in page and "Verify again" in page
+
+    theirs.page("/entry", "<p>The link is gone.</p>")
+    response = alice.post(f"/admin/comments/{pingback.id}/verify")
+    assert "no longer links" in response.headers["Location"].replace("%20", " ")
+    assert status_of(admin_app, pingback.id) == "deleted"
+
+    mention = theirs.page("/mention", f'<p>A <a href="{target}">mention</a>.</p>')
+    assert client.post("/webmention", data={"source": mention, "target": target}).status_code == 201
+    from commentsvc import queue
+
+    with admin_app.app_context():
+        queue.run_pending()
+        webmention = db.session.scalar(select(Comment).where(Comment.kind == "webmention"))
+    assert "Verification: verified" in alice.page(f"/admin/comments/{webmention.id}")
+    alice.post(f"/admin/comments/{webmention.id}/verify")
+    with admin_app.app_context():
+        assert db.session.scalar(select(Job).where(Job.status == "queued")) is not None
+    ours.close()
