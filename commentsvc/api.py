@@ -234,18 +234,19 @@ def _own_comment_response(comment: Comment, site: Site, token: str, status: int)
 
 @bp.get("/comments/<int:comment_id>")
 def get_comment(comment_id: int):
-    """One comment: published, or the reader's own held one (with its edit token)."""
-    comment = comments.get_own_comment(
+    """One comment: published, or the reader's own (with its source text) by its edit token."""
+    comment, own = comments.get_own_comment(
         comment_id,
         request.headers.get("X-Edit-Token"),
         secret=current_app.config["SECRET_KEY"],
         now=now(),
     )
     body = comment_json(comment, comment.thread.site)
-    if comment.status != "approved":
-        # Only the author gets here (their token): they may see their source text and status.
-        body["status"] = "pending"
+    if own:
+        # Only the author gets here: their Markdown source, and "pending" for held or spam.
         body["text"] = comment.text
+        if comment.status != "approved":
+            body["status"] = "pending"
     return jsonify(body)
 
 

@@ -291,21 +291,25 @@ def _epoch(moment: datetime) -> float:
 # --- the author's own comment ----------------------------------------------------------------
 
 
-def get_own_comment(comment_id: int, token: str | None, *, secret: str, now: datetime) -> Comment:
-    """Return a comment that is published, or that the token shows to be the reader's own.
+def get_own_comment(
+    comment_id: int, token: str | None, *, secret: str, now: datetime
+) -> tuple[Comment, bool]:
+    """Return a comment that is published or the reader's own, and whether the token shows
+    it to be theirs.
 
     :raise NotFound: for an unknown comment, or one that is not published and not theirs.
     """
     comment = find_comment(comment_id)
     if comment is None or comment.status == "deleted":
         raise NotFound("There is no such comment.")
-    if comment.status == PUBLISHED:
-        return comment
     try:
         check_edit_token(secret, comment, token, now=now, for_edit=False)
+        own = True
     except Forbidden:
-        raise NotFound("There is no such comment.") from None
-    return comment
+        own = False
+    if not own and comment.status != PUBLISHED:
+        raise NotFound("There is no such comment.")
+    return comment, own
 
 
 def edit_comment(

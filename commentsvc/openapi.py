@@ -117,7 +117,10 @@ SCHEMAS: dict[str, Any] = {
             "likes": {"type": "integer", "minimum": 0},
             "owner": {"type": "boolean", "description": "Written by the site's owner."},
             "replies": {"type": "array", "items": _ref("Comment")},
-            "text": {"type": "string", "description": "The author's own held comment only."},
+            "text": {
+                "type": "string",
+                "description": "The Markdown source: only to the author, with X-Edit-Token.",
+            },
             "source": {
                 "type": "object",
                 "description": "Linkbacks only: the page that links here.",

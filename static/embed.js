@@ -468,7 +468,17 @@
     this.thread.form.attach(this);
   };
 
-  CommentView.prototype.edit = function () {
+  CommentView.prototype.edit = async function () {
+    const mine = own.get(this.comment.id);
+    if (this.comment.text === undefined && mine) {
+      // After a reload the thread holds only HTML; the author's token fetches their Markdown.
+      try {
+        const { data } = await api("GET", "/comments/" + this.comment.id, undefined, { "X-Edit-Token": mine.token });
+        this.comment.text = data.text;
+      } catch (e) {
+        return this.thread.say(message(e));
+      }
+    }
     const area = el("textarea", { class: "input", name: "text", rows: 4, "aria-label": t("text") });
     area.value = this.comment.text || htmlToText(this.comment.html);
     const error = el("p", { class: "error", role: "alert", hidden: true });

@@ -518,3 +518,13 @@ def test_openapi_document_lists_every_api_route(app, client):
             assert path in documented, path
             for method in rule.methods - {"HEAD", "OPTIONS"}:
                 assert method.lower() in document["paths"][path], (path, method)
+
+
+def test_the_author_gets_their_markdown_back_with_the_token(api, client):
+    posted = api.post(expect=201, text="Some **bold** words").get_json()
+    url = f"/api/comments/{posted['id']}"
+    mine = client.get(url, headers={"X-Edit-Token": posted["edit_token"]}).get_json()
+    assert mine["text"] == "Some **bold** words" and mine["status"] == "published"
+    public = client.get(url).get_json()
+    assert "text" not in public
+    assert "text" not in client.get(url, headers={"X-Edit-Token": "1.2.3"}).get_json()

@@ -525,3 +525,15 @@ def test_a_rate_limit_is_said_in_words_by_the_button(page, live_server):
         r"You are posting too fast\. Please wait \d seconds\.", error.text_content()
     )
     assert page.input_value(f"{FORM} [name=text]") == "And another, at once."  # nothing lost
+
+
+def test_editing_after_a_reload_starts_from_the_markdown(page, demo):
+    page.goto(demo.url + "/")
+    page.wait_for_selector(READY)
+    post_in_form(page, "Some **bold** words")
+    comment(page, "Some bold words")
+    page.reload()
+    page.wait_for_selector(READY)
+    comment(page, "Some bold words").locator(":scope > .csvc-actions [data-action=edit]").click()
+    page.wait_for_selector(".csvc-edit-form textarea")
+    assert page.input_value(".csvc-edit-form textarea") == "Some **bold** words"
