@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -117,6 +118,45 @@ def send(url: str, everything: bool) -> None:
     click.echo(f"{len(outcomes)} link(s): {sent} sent, {failed} failed")
     if failed:
         raise SystemExit(1)
+
+
+@main.command("import")
+@click.argument("format", type=click.Choice(["wordpress"]), metavar="wordpress")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--site", "site_name", required=True, help="The site to import into.")
+@domain_command
+def import_command(format: str, file: Path, site_name: str) -> None:
+    """Import comments from another system's export (WordPress WXR for now)."""
+    from commentsvc.importers import import_records
+    from commentsvc.importers import wordpress
+
+    site = sites.get_site(site_name)
+    records = wordpress.parse(file)
+    report = import_records(
+        site,
+        records,
+        secret=current_app.config["SECRET_KEY"],
+        now=current_app.extensions["clock"](),
+    )
+    kinds = (
+        ", ".join(f"{n} {kind}(s)" for kind, n in sorted(report.by_kind.items())) or "nothing new"
+    )
+    click.echo(
+        f"imported {report.imported} into {len(report.threads)} page(s): {kinds}; "
+        f"{report.skipped} were there already"
+    )
+
+
+@main.command("export")
+@click.option("--site", "site_name", required=True, help="The site to export.")
+@domain_command
+def export_command(site_name: str) -> None:
+    """Write a site's threads and comments as JSON to standard output (a backup)."""
+    import json
+
+    from commentsvc.exports import export_site
+
+    click.echo(json.dumps(export_site(sites.get_site(site_name)), ensure_ascii=False, indent=1))
 
 
 # --- sites ---------------------------------------------------------------------------------
