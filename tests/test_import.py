@@ -42,9 +42,12 @@ def test_a_wordpress_export_is_imported_whole(app, cli, client):
             assert comment.remote_hash == "" or len(comment.remote_hash) == 32
         linkback = db.session.scalar(select(Comment).where(Comment.kind == "pingback"))
         assert linkback.source_url.startswith("http") and linkback.excerpt
-        uri = db.session.scalar(
-            select(Thread.uri).join(Comment).where(Comment.parent_id.is_not(None))
+        published_reply = next(
+            r
+            for r in replies
+            if r.status == "approved" and db.session.get(Comment, r.parent_id).status == "approved"
         )
+        uri = db.session.get(Thread, published_reply.thread_id).uri
     thread = client.get("/api/comments", query_string={"site": "blog", "uri": uri}).get_json()
     assert thread["count"] > 0 and any(c["replies"] for c in thread["comments"])
 
