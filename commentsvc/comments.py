@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.orm import defer
 
 from commentsvc import fields
 from commentsvc import notify
@@ -421,6 +422,8 @@ def list_thread(
         return ThreadPage(None, 0, [], None)
     rows = db.session.scalars(
         select(Comment)
+        # Reads serve the stored HTML; the Markdown source is not needed on this path.
+        .options(defer(Comment.text))
         .where(Comment.thread_id == thread.id, Comment.status.in_((PUBLISHED, "deleted")))
         .order_by(Comment.created, Comment.id)
     ).all()
