@@ -669,9 +669,7 @@ def test_posting_keeps_the_page_width_and_says_what_happened(browser, demo, widt
     de = lang == "de"
     words = {
         "title": "Kommentar verfassen" if de else "Leave a comment",
-        "email": "E-Mail (optional, wird nicht angezeigt)"
-        if de
-        else "Email (optional, never shown)",
+        "email": "E-Mail (optional, nicht öffentlich)" if de else "Email (optional, never shown)",
         "likes": "Sei der Erste, dem dies gefällt." if de else "Be the first to like this",
         "liked": "Einem Blogger gefällt das" if de else "1 person likes this",
         "published": "Dein Kommentar wurde veröffentlicht."
