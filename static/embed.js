@@ -211,12 +211,13 @@
 
   // A random id per browser: likes count per reader, not per address (households share one).
   function visitor() {
-    let id = store.get("visitor");
+    let id = g.visitor || store.get("visitor");
     if (!/^[\w-]{16,64}$/.test(id || "")) {
       id = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
       store.set("visitor", id);
     }
-    return id;
+    // Kept in memory too: without localStorage (private mode) a reader stays one visitor.
+    return (g.visitor = id);
   }
 
   // Likes this browser gave, by key: toggled on the server and remembered here.
