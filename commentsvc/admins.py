@@ -17,6 +17,7 @@ from werkzeug.security import generate_password_hash
 from commentsvc import fields
 from commentsvc.db import db
 from commentsvc.db import write_transaction
+from commentsvc.errors import NotFound
 from commentsvc.errors import ValidationError
 from commentsvc.models import Admin
 from commentsvc.models import AdminSession
@@ -44,6 +45,47 @@ def add_admin(username: str, password: str) -> Admin:
                 f"An admin called {username!r} exists already.", field="username"
             ) from None
     return admin
+
+
+def list_admins() -> list[Admin]:
+    """Return every admin, by username."""
+    return list(db.session.scalars(select(Admin).order_by(Admin.username)))
+
+
+def get_admin(username: str) -> Admin:
+    """Return the admin called username.
+
+    :raise NotFound: when there is no such admin.
+    """
+    admin = db.session.scalar(select(Admin).where(Admin.username == username))
+    if admin is None:
+        raise NotFound(f"There is no admin called {username!r}.", field="username")
+    return admin
+
+
+def remove_admin(username: str) -> None:
+    """Delete an admin; their sessions end with the account.
+
+    :raise NotFound: when there is no such admin.
+    """
+    with write_transaction() as session:
+        admin = get_admin(username)
+        session.execute(delete(AdminSession).where(AdminSession.admin_id == admin.id))
+        session.delete(admin)
+
+
+def set_password(username: str, password: str) -> int:
+    """Give an admin a new password and end every session they have; return how many ended.
+
+    :raise NotFound: when there is no such admin.
+    :raise ValidationError: when the password is too short or too long.
+    """
+    _check_password(password)
+    with write_transaction() as session:
+        admin = get_admin(username)
+        admin.password_hash = generate_password_hash(password, PASSWORD_METHOD)
+        ended = session.execute(delete(AdminSession).where(AdminSession.admin_id == admin.id))
+    return ended.rowcount or 0
 
 
 def check_login(username: str, password: str) -> Admin | None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy import delete
+from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -15,8 +18,20 @@ from commentsvc.db import write_transaction
 from commentsvc.errors import NotFound
 from commentsvc.errors import ValidationError
 from commentsvc.models import MODERATION_POLICIES
+from commentsvc.models import Comment
 from commentsvc.models import Site
 from commentsvc.models import SiteOrigin
+from commentsvc.models import Thread
+
+# What a new site gets when its owner names nothing else; like WordPress, a first-time
+# commenter's comment waits for approval.
+DEFAULTS = {
+    "moderation": "first-time",
+    "link_limit": 2,
+    "edit_window": 900,
+    "linkbacks": True,
+    "gravatar": False,
+}
 
 # The settings a site carries besides its name, URL and origins, with their validators.
 SETTINGS = {
@@ -56,11 +71,12 @@ def site_for_origin(origin: str) -> Site | None:
 
 
 def add_site(name: str, url: str, origins: Iterable[str] = (), **settings: Any) -> Site:
-    """Create a site; without origins, the origin of its URL is allowed."""
+    """Create a site; without origins, the origin of its URL is allowed; settings not given
+    take DEFAULTS."""
     name = fields.name_field(name)
     url = _site_url(url)
     allowed = _origins(origins) or [fields.origin_of(url)]
-    values = _settings(settings)
+    values = {**DEFAULTS, **_settings(settings)}
     with write_transaction() as session:
         if session.scalar(select(Site.id).where(Site.name == name)) is not None:
             raise ValidationError(f"A site called {name!r} exists already.", field="name")
@@ -94,6 +110,36 @@ def update_site(
             site.origins.extend(SiteOrigin(origin=o) for o in allowed)
         _flush_unique(session)
     return site
+
+
+@dataclass(frozen=True)
+class SiteContent:
+    """How much a site holds: what removing it takes along."""
+
+    threads: int
+    comments: int
+
+
+def site_content(site: Site) -> SiteContent:
+    """Return how many threads and comments (linkbacks included) the site holds."""
+    threads = db.session.scalar(select(func.count()).where(Thread.site_id == site.id))
+    count = db.session.scalar(
+        select(func.count()).select_from(Comment).join(Thread).where(Thread.site_id == site.id)
+    )
+    return SiteContent(threads=threads or 0, comments=count or 0)
+
+
+def remove_site(name: str) -> SiteContent:
+    """Delete a site with its origins, threads, comments, likes and bans; return what went.
+
+    :raise NotFound: when there is no such site.
+    """
+    with write_transaction() as session:
+        site = get_site(name)
+        content = site_content(site)
+        # The database's ON DELETE CASCADE takes every row that hangs on the site.
+        session.execute(delete(Site).where(Site.id == site.id))
+    return content
 
 
 def thread_uri(site: Site, url: str) -> str | None:
