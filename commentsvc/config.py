@@ -159,7 +159,8 @@ def database_error(exc: Exception, setting: str = PREFIX + "DATABASE_URL") -> st
     """Return one line for a database that cannot be reached or used, naming the setting."""
     reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     detail = reason[0] if reason else type(exc).__name__
-    hint = ""
     if "no such table" in detail or ("relation" in detail and "does not exist" in detail):
-        hint = "; run `commentsvc db upgrade` first"
-    return f"{setting}: cannot use the database ({detail}){hint}"
+        return f"{setting}: the database has no tables yet ({detail}); run `commentsvc db upgrade`"
+    if type(exc).__name__ == "OperationalError":
+        return f"{setting}: cannot connect to the database ({detail})"
+    return f"{setting}: the database answered with an error ({detail})"
