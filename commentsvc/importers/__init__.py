@@ -147,19 +147,19 @@ def map_uri(record: Record, mapping: list[tuple[str, str]]) -> str:
     """Return the record's thread uri after the owner's mapping.
 
     A FROM with a query (?p=12) matches the post's link or uri exactly; any other FROM is a
-    prefix of either, the longest one winning, and the rest follows TO.
+    prefix of either, and the rest follows TO. An exact match wins, then the longest prefix.
     """
-    best: tuple[int, str] | None = None
+    best: tuple[float, str] | None = None
     for source, target in mapping:
         for candidate in (record.link, record.uri):
-            if not candidate:
+            if not candidate or not candidate.startswith(source):
                 continue
-            if "?" in source:
-                hit = candidate == source
-            else:
-                hit = candidate.startswith(source)
-            if hit and (best is None or len(source) > best[0]):
-                best = (len(source), target + candidate[len(source) :])
+            exact = candidate == source
+            if "?" in source and not exact:
+                continue
+            score = float("inf") if exact else len(source)
+            if best is None or score > best[0]:
+                best = (score, target + candidate[len(source) :])
     if best is None:
         return record.uri
     moved = urlsplit(best[1])
