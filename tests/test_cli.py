@@ -19,7 +19,6 @@ from commentsvc.models import utcnow
 from commentsvc.sites import get_site
 from commentsvc.sites import list_sites
 from commentsvc.sites import site_for_origin
-from tests.conftest import add_site
 from tests.conftest import free_port
 
 
@@ -224,7 +223,9 @@ def test_admin_list_passwd_and_remove(app, cli):
     assert cli("admin", "passwd", "nobody", input="a brand new password\n").exit_code == 1
     removed = cli("admin", "remove", "bob")
     assert removed.exit_code == 0 and "removed admin 'bob'" in removed.output
-    assert cli("admin", "list").output.split() == ["alice"] + cli("admin", "list").output.split()[1:]
+    assert (
+        cli("admin", "list").output.split() == ["alice"] + cli("admin", "list").output.split()[1:]
+    )
     assert "bob" not in cli("admin", "list").output
     missing = cli("admin", "remove", "bob")
     assert missing.exit_code == 1 and "no admin called 'bob'" in missing.output

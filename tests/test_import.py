@@ -196,12 +196,25 @@ def export(tmp_path):
             "https://old.example.org/?p=1",
             "Hello &amp;#8217;world&amp;#8217;",
             comment(11, RICH, author="Ann"),
-            comment(12, "Owner's answer", author="owner", email="owner@example.org", parent="11",
-                    user="7", date="2013-01-07 10:00:00"),
+            comment(
+                12,
+                "Owner's answer",
+                author="owner",
+                email="owner@example.org",
+                parent="11",
+                user="7",
+                date="2013-01-07 10:00:00",
+            ),
             comment(13, "Orphan reply", parent="999", date="2013-01-08 10:00:00"),
-            comment(14, "[...] they wrote about it [...]", author="Blog &laquo; Post &#8217;s",
-                    url="https://other.example.net/post", kind="pingback", date=ZERO,
-                    date_gmt=ZERO),
+            comment(
+                14,
+                "[...] they wrote about it [...]",
+                author="Blog &laquo; Post &#8217;s",
+                url="https://other.example.net/post",
+                kind="pingback",
+                date=ZERO,
+                date_gmt=ZERO,
+            ),
         ),
         item(
             2,
@@ -257,7 +270,9 @@ def test_a_small_export_with_nasty_cases(app, cli, export):
         assert "**Setup**" in rich.text and "**bold**" in rich.text
         assert "[the docs](https://docs.example.org/)" in rich.text
         assert "| name | value |" in rich.text and "| alpha | 1 |" in rich.text
-        assert "<strong>bold</strong>" in rich.html and 'href="https://docs.example.org/"' in rich.html
+        assert (
+            "<strong>bold</strong>" in rich.html and 'href="https://docs.example.org/"' in rich.html
+        )
         assert "namevalue" not in rich.html and "SetupUse" not in rich.html
         assert "alpha | 1" in rich.html and "Thanks &amp; bye" in rich.html
         assert unsafe_parts(rich.html) == []
@@ -336,7 +351,14 @@ def test_merge_joins_posts_and_a_map_file_moves_them(app, cli, tmp_path):
     mapping = tmp_path / "map.csv"
     mapping.write_text("# old,new\n/old/,/new/\n", encoding="utf-8")
     merged = cli(
-        "import", "wordpress", str(path), "--site", "blog", "--merge", "--url-map-file", str(mapping)
+        "import",
+        "wordpress",
+        str(path),
+        "--site",
+        "blog",
+        "--merge",
+        "--url-map-file",
+        str(mapping),
     )
     assert merged.exit_code == 0, merged.output
     with app.app_context():
