@@ -25,6 +25,7 @@ from commentsvc import create_app
 from commentsvc import sites
 from commentsvc.config import ConfigError
 from commentsvc.config import database_error
+from commentsvc.config import is_setup_error
 from commentsvc.errors import ServiceError
 from commentsvc.models import MODERATION_POLICIES
 
@@ -43,6 +44,10 @@ class _Commands(click.Group):
         try:
             return super().invoke(ctx)
         except DBAPIError as exc:
+            # A database that cannot be reached or is not set up is the owner's to fix; any
+            # other database error is a bug and keeps its traceback.
+            if not is_setup_error(exc):
+                raise
             raise click.ClickException(database_error(exc)) from None
 
 
@@ -100,8 +105,20 @@ def db_upgrade(revision: str) -> None:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--port",
+    default=8080,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port to listen on (make run PORT=N).",
+)
+@click.option(
+    "--workers",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes.",
+)
 @domain_command
 def serve(host: str, port: int, workers: int) -> None:
     """Migrate the database, then serve with gunicorn."""

@@ -155,12 +155,26 @@ def check_database_url(url: str, setting: str = PREFIX + "DATABASE_URL") -> None
         ) from None
 
 
+def _detail(exc: Exception) -> str:
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return reason[0] if reason else type(exc).__name__
+
+
+def _no_tables(detail: str) -> bool:
+    return "no such table" in detail or ("relation" in detail and "does not exist" in detail)
+
+
+def is_setup_error(exc: Exception) -> bool:
+    """Return whether a database error means it cannot be reached or has no schema yet."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return bool(names & {"OperationalError", "InterfaceError"}) or _no_tables(_detail(exc))
+
+
 def database_error(exc: Exception, setting: str = PREFIX + "DATABASE_URL") -> str:
     """Return one line for a database that cannot be reached or used, naming the setting."""
-    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    detail = reason[0] if reason else type(exc).__name__
-    if "no such table" in detail or ("relation" in detail and "does not exist" in detail):
+    detail = _detail(exc)
+    if _no_tables(detail):
         return f"{setting}: the database has no tables yet ({detail}); run `commentsvc db upgrade`"
     if type(exc).__name__ == "OperationalError":
         return f"{setting}: cannot connect to the database ({detail})"
-    return f"{setting}: the database answered with an error ({detail})"
+    return f"{setting}: the database cannot be used ({detail})"

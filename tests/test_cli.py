@@ -339,3 +339,13 @@ def test_serve_says_listening_once_the_port_answers(tmp_path):
         server.terminate()
         server.wait(timeout=30)
         server.stdout.close()
+
+
+@pytest.mark.slow
+def test_a_database_without_tables_says_to_upgrade(tmp_path):
+    result = _run(tmp_path, "site", "list")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Error: COMMENTSVC_DATABASE_URL: the database has no tables yet (no such table: sites); "
+        "run `commentsvc db upgrade`"
+    ]
