@@ -101,6 +101,7 @@ def db_group() -> None:
 def db_upgrade(revision: str) -> None:
     """Apply the database migrations up to REVISION (serve does it too)."""
     migrate_upgrade(directory=current_app.extensions["migrate"].directory, revision=revision)
+    click.echo(f"the database is upgraded to {revision}")
 
 
 @main.command()

@@ -406,3 +406,16 @@ def test_a_terminal_shows_progress_and_a_summary(tmp_path, export):
     assert result.returncode == 0
     assert result.stdout.startswith("imported 7 into 3 page(s)")
     assert b"importing" in screen and b"100%" in screen
+
+
+def test_a_body_that_cannot_be_converted_is_reported_and_skipped(app, cli, tmp_path):
+    add_site(app, url="https://old.example.org")
+    deep = "<blockquote>" * 2000 + "deep" + "</blockquote>" * 2000
+    path = write_export(
+        tmp_path / "deep.xml",
+        item(1, "https://old.example.org/a/", "A", comment(11, "Fine"), comment(12, deep)),
+    )
+    result = cli("import", "wordpress", str(path), "--site", "blog")
+    assert result.exit_code == 0, result.output
+    assert "item 1 (post 1), comment 2 (id 12): its body cannot be converted" in result.output
+    assert result.output.splitlines()[-1].startswith("imported 1 into 1 page(s)")

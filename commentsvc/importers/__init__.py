@@ -237,7 +237,17 @@ def _store(session, site, records, uris, report, *, secret, now, progress) -> No
         uri = uris[id(record)]
         thread = comments.get_or_create_thread(site, uri, now=now, title=record.title[:300])
         linkback = record.kind in ("pingback", "trackback")
-        text = excerpt_of(record.body) if linkback else to_markdown(record.body)
+        try:
+            text = excerpt_of(record.body) if linkback else to_markdown(record.body)
+            rendered = render_markdown(text)
+        except (ValueError, RecursionError) as exc:
+            # One unusable body (e.g. HTML nested a thousand deep) must not stop the import.
+            report.problems.append(
+                Problem(record.position, f"its body cannot be converted ({exc!r:.80}): skipped")
+            )
+            if progress is not None:
+                progress(1)
+            continue
         # A linkback is its source in the thread; a comment, its time, author and text.
         same = (
             [Comment.source_url == record.website[:1000]]
@@ -266,7 +276,7 @@ def _store(session, site, records, uris, report, *, secret, now, progress) -> No
             if record.website.startswith(("http://", "https://"))
             else "",
             text=text,
-            html=render_markdown(text),
+            html=rendered,
             created=record.created,
             remote_hash=address_hash(secret, record.address) if record.address else "",
             by_owner=record.by_owner and not linkback,
