@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,9 +20,12 @@ from commentsvc.errors import NotFound
 from commentsvc.errors import ValidationError
 from commentsvc.models import MODERATION_POLICIES
 from commentsvc.models import Comment
+from commentsvc.models import Mention
+from commentsvc.models import ModerationEvent
 from commentsvc.models import Site
 from commentsvc.models import SiteOrigin
 from commentsvc.models import Thread
+from commentsvc.models import utcnow
 
 # What a new site gets when its owner names nothing else; like WordPress, a first-time
 # commenter's comment waits for approval.
@@ -129,16 +133,27 @@ def site_content(site: Site) -> SiteContent:
     return SiteContent(threads=threads or 0, comments=count or 0)
 
 
-def remove_site(name: str) -> SiteContent:
-    """Delete a site with its origins, threads, comments, likes and bans; return what went.
+def remove_site(name: str, *, actor: str = "cli", now: datetime | None = None) -> SiteContent:
+    """Delete a site with its origins, threads, comments, likes, bans and the Webmention
+    records of its comments; log who did it; return what went.
 
     :raise NotFound: when there is no such site.
     """
     with write_transaction() as session:
         site = get_site(name)
         content = site_content(site)
-        # The database's ON DELETE CASCADE takes every row that hangs on the site.
+        its_comments = select(Comment.id).join(Thread).where(Thread.site_id == site.id)
+        session.execute(delete(Mention).where(Mention.comment_id.in_(its_comments)))
+        # The database's ON DELETE CASCADE takes every other row that hangs on the site.
         session.execute(delete(Site).where(Site.id == site.id))
+        session.add(
+            ModerationEvent(
+                actor=actor,
+                action="remove-site",
+                reason=f"site {name}: {content.threads} thread(s), {content.comments} comment(s)",
+                created=now or utcnow(),
+            )
+        )
     return content
 
 

@@ -14,6 +14,7 @@ from commentsvc.admins import find_session
 from commentsvc.admins import start_session
 from commentsvc.db import db
 from commentsvc.models import Comment
+from commentsvc.models import ModerationEvent
 from commentsvc.models import Thread
 from commentsvc.models import utcnow
 from commentsvc.sites import get_site
@@ -198,6 +199,9 @@ def test_site_remove_asks_says_what_goes_and_removes_it(app, cli, api):
         assert site_for_origin("https://blog.example.org") is None
         assert db.session.scalar(select(func.count()).select_from(Comment)) == 0
         assert db.session.scalar(select(func.count()).select_from(Thread)) == 0
+        event = db.session.scalars(select(ModerationEvent)).all()[-1]
+        assert (event.actor, event.action) == ("cli", "remove-site")
+        assert event.reason == "site blog: 2 thread(s), 2 comment(s)"
     missing = cli("site", "remove", "blog", "--yes")
     assert missing.exit_code == 1 and "no site called 'blog'" in missing.output
 
