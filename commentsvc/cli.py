@@ -422,17 +422,16 @@ def site_list() -> None:
 @domain_command
 def site_remove(name: str, yes: bool) -> None:
     """Remove a site with all its threads, comments and linkbacks."""
-    content = sites.site_content(sites.get_site(name))
+    threads, count = sites.site_contents(name)
     if not yes:
         click.confirm(
-            f"Remove the site {name!r} with its {content.threads} thread(s) and "
-            f"{content.comments} comment(s) and linkback(s)? This cannot be undone",
+            f"Remove the site {name!r} with its {threads} thread(s) and {count} comment(s) "
+            "and linkback(s)? This cannot be undone",
             abort=True,
         )
-    removed = sites.remove_site(name)
+    threads, count = sites.remove_site(name)
     click.echo(
-        f"removed site {name!r} with {removed.threads} thread(s) and "
-        f"{removed.comments} comment(s) and linkback(s)"
+        f"removed site {name!r} with {threads} thread(s) and {count} comment(s) and linkback(s)"
     )
 
 
@@ -486,7 +485,7 @@ def admin_list() -> None:
 @click.argument("username")
 @domain_command
 def admin_remove(username: str) -> None:
-    """Remove an admin; their sessions end at once."""
+    """Remove an admin (not the last one); their sessions end at once."""
     admins.remove_admin(username)
     click.echo(f"removed admin {username!r}")
 
@@ -496,6 +495,7 @@ def admin_remove(username: str) -> None:
 @domain_command
 def admin_passwd(username: str) -> None:
     """Set an admin's password (prompt, or standard input when piped); their sessions end."""
-    admins.get_admin(username)
-    ended = admins.set_password(username, _read_password())
-    click.echo(f"changed the password of {username!r}; ended {ended} session(s)")
+    if username not in {admin.username for admin in admins.list_admins()}:
+        raise click.ClickException(f"There is no admin called {username!r}.")
+    admins.set_password(username, _read_password())
+    click.echo(f"changed the password of {username!r}; their sessions have ended")

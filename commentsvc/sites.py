@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,22 +18,9 @@ from commentsvc.errors import NotFound
 from commentsvc.errors import ValidationError
 from commentsvc.models import MODERATION_POLICIES
 from commentsvc.models import Comment
-from commentsvc.models import Mention
-from commentsvc.models import ModerationEvent
 from commentsvc.models import Site
 from commentsvc.models import SiteOrigin
 from commentsvc.models import Thread
-from commentsvc.models import utcnow
-
-# What a new site gets when its owner names nothing else; like WordPress, a first-time
-# commenter's comment waits for approval.
-DEFAULTS = {
-    "moderation": "first-time",
-    "link_limit": 2,
-    "edit_window": 900,
-    "linkbacks": True,
-    "gravatar": False,
-}
 
 # The settings a site carries besides its name, URL and origins, with their validators.
 SETTINGS = {
@@ -48,6 +33,16 @@ SETTINGS = {
     "gravatar": lambda v: _boolean(v, "gravatar"),
     "owner_email": lambda v: _email(v, "owner_email"),
     "webhook_url": lambda v: fields.http_url(v, "webhook_url"),
+}
+
+# What a new site gets when its owner names nothing else; like WordPress, a first-time
+# commenter's comment waits for approval.
+DEFAULTS = {
+    "moderation": "first-time",
+    "link_limit": 2,
+    "edit_window": 900,
+    "linkbacks": True,
+    "gravatar": False,
 }
 
 
@@ -116,45 +111,30 @@ def update_site(
     return site
 
 
-@dataclass(frozen=True)
-class SiteContent:
-    """How much a site holds: what removing it takes along."""
+def site_contents(name: str) -> tuple[int, int]:
+    """Return how many threads and comments (linkbacks included) the site holds.
 
-    threads: int
-    comments: int
-
-
-def site_content(site: Site) -> SiteContent:
-    """Return how many threads and comments (linkbacks included) the site holds."""
-    threads = db.session.scalar(select(func.count()).where(Thread.site_id == site.id))
+    :raise NotFound: when there is no such site.
+    """
+    site = get_site(name)
+    threads = db.session.scalar(select(func.count(Thread.id)).where(Thread.site_id == site.id))
     count = db.session.scalar(
-        select(func.count()).select_from(Comment).join(Thread).where(Thread.site_id == site.id)
+        select(func.count(Comment.id)).join(Thread).where(Thread.site_id == site.id)
     )
-    return SiteContent(threads=threads or 0, comments=count or 0)
+    return threads, count
 
 
-def remove_site(name: str, *, actor: str = "cli", now: datetime | None = None) -> SiteContent:
-    """Delete a site with its origins, threads, comments, likes, bans and the Webmention
-    records of its comments; log who did it; return what went.
+def remove_site(name: str) -> tuple[int, int]:
+    """Remove a site with its threads, comments, likes and bans; return how many threads and
+    comments went with it.
 
     :raise NotFound: when there is no such site.
     """
     with write_transaction() as session:
-        site = get_site(name)
-        content = site_content(site)
-        its_comments = select(Comment.id).join(Thread).where(Thread.site_id == site.id)
-        session.execute(delete(Mention).where(Mention.comment_id.in_(its_comments)))
-        # The database's ON DELETE CASCADE takes every other row that hangs on the site.
-        session.execute(delete(Site).where(Site.id == site.id))
-        session.add(
-            ModerationEvent(
-                actor=actor,
-                action="remove-site",
-                reason=f"site {name}: {content.threads} thread(s), {content.comments} comment(s)",
-                created=now or utcnow(),
-            )
-        )
-    return content
+        threads, count = site_contents(name)
+        # The database cascades to threads, comments, likes, bans and origins.
+        session.execute(delete(Site).where(Site.name == name))
+    return threads, count
 
 
 def thread_uri(site: Site, url: str) -> str | None:
