@@ -123,25 +123,36 @@ def db_upgrade(revision: str) -> None:
 @domain_command
 def serve(host: str, port: int, workers: int) -> None:
     """Migrate the database, then serve with gunicorn."""
-    from commentsvc.server import PortBusy
-    from commentsvc.server import check_port
     from commentsvc.server import run_gunicorn
 
-    try:
-        check_port(host, port)
-    except PortBusy as exc:
-        raise click.ClickException(
-            f"cannot listen on {host}:{port} ({exc}); choose another port with --port N "
-            "(make run PORT=N)"
-        ) from None
+    _check_port(host, port)
     migrate_upgrade(directory=current_app.extensions["migrate"].directory)
     if current_app.config["DEMO"]:
         _ensure_demo_site(host, port)
 
-    def ready(bound: str) -> None:
-        click.echo(f"commentsvc listening on http://{bound}/ with {workers} workers")
+    def when_ready(server) -> None:
+        click.echo(f"commentsvc listening on http://{server.cfg.bind[0]}/ with {workers} workers")
 
-    run_gunicorn(host, port, workers, ready=ready)
+    run_gunicorn(host, port, workers, when_ready=when_ready)
+
+
+def _check_port(host: str, port: int) -> None:
+    # Bound and released at once, as gunicorn binds (SO_REUSEADDR): a busy port ends here with
+    # one line instead of gunicorn's retries.
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}); choose another port with "
+            "--port N (make run PORT=N)"
+        ) from None
 
 
 def _ensure_demo_site(host: str, port: int) -> None:

@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Callable
-
 from gunicorn.app.base import BaseApplication
-
-
-class PortBusy(Exception):
-    """The address cannot be listened on (taken, or not ours to bind)."""
 
 
 class _Gunicorn(BaseApplication):
@@ -32,38 +25,14 @@ class _Gunicorn(BaseApplication):
         return app
 
 
-def check_port(host: str, port: int) -> None:
-    """Check that host:port can be listened on now, as gunicorn will (SO_REUSEADDR).
-
-    :raise PortBusy: with the system's reason, when it cannot.
-    """
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror as exc:
-        raise PortBusy(f"unknown host: {exc.strerror}") from None
-    family, kind, proto, _, address = infos[0]
-    with socket.socket(family, kind, proto) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(address)
-        except OSError as exc:
-            raise PortBusy(exc.strerror or str(exc)) from None
-
-
-def run_gunicorn(
-    host: str, port: int, workers: int, ready: Callable[[str], None] | None = None
-) -> None:
-    """Serve the app on host:port with that many worker processes, until stopped; call
-    ready with the bound address once gunicorn listens."""
+def run_gunicorn(host: str, port: int, workers: int, **hooks: object) -> None:
+    """Serve the app on host:port with that many worker processes, until stopped; hooks are
+    gunicorn's server hooks (when_ready runs once the port is bound)."""
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-    def when_ready(server) -> None:
-        if ready is not None:
-            ready(bind)
-
     _Gunicorn(
         {
             "bind": bind,
+            **hooks,
             "workers": workers,
             "worker_class": "gthread",
             "threads": 4,
@@ -72,6 +41,5 @@ def run_gunicorn(
             "accesslog": "-",
             # Several services (and test runs) on one host must not share one control socket.
             "control_socket_disable": True,
-            "when_ready": when_ready,
         }
     ).run()
