@@ -279,6 +279,7 @@ def import_command(
             secret=current_app.config["SECRET_KEY"],
             now=current_app.extensions["clock"](),
             source=f"{format} {file.name}",
+            actor="cli",
             url_map=mapping,
             merge=merge,
             dry_run=dry_run,

@@ -283,8 +283,10 @@ def test_a_small_export_with_nasty_cases(app, cli, export):
         assert one(Comment.parent_id, text="Orphan reply") is None
         # One line in the moderation log for the whole import.
         events = db.session.scalars(select(ModerationEvent)).all()
-        assert [(e.actor, e.action, e.comment_id) for e in events] == [("import", "import", None)]
-        assert "7 added" in events[0].reason
+        assert [(e.actor, e.action, e.comment_id) for e in events] == [("cli", "import", None)]
+        assert events[0].reason == (
+            "7 comment(s) imported into blog from wordpress blog.xml (6 comment(s), 1 pingback(s))"
+        )
 
     again = cli("import", "wordpress", str(export), "--site", "blog")
     assert "imported 0 into 0 page(s): nothing new; 7 were there already" in again.output

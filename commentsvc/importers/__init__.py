@@ -194,7 +194,8 @@ def import_records(
     *,
     secret: str,
     now: datetime,
-    source: str = "import",
+    source: str = "an export",
+    actor: str = "import",
     url_map: Iterable[tuple[str, str]] = (),
     merge: bool = False,
     dry_run: bool = False,
@@ -215,11 +216,13 @@ def import_records(
         with write_transaction() as session:
             _store(session, site, records, uris, report, secret=secret, now=now, progress=progress)
             if report.imported:
+                # One line in the log for the whole import, not one per comment.
                 session.add(
                     ModerationEvent(
-                        actor="import",
+                        actor=actor,
                         action="import",
-                        reason=f"{source}: {_summary(report)} into {site.name}"[:500],
+                        reason=f"{report.imported} comment(s) imported into {site.name} "
+                        f"from {source} ({_kinds(report)})"[:500],
                         created=now,
                     )
                 )
@@ -320,15 +323,14 @@ def _store(session, site, records, uris, report, *, secret, now, progress) -> No
             comment.parent_id = parent.id
 
 
-def _summary(report: Report) -> str:
-    kinds = ", ".join(f"{n} {kind}(s)" for kind, n in sorted(report.by_kind.items()))
-    return f"{report.imported} added ({kinds or 'nothing new'})"
+def _kinds(report: Report) -> str:
+    return ", ".join(f"{n} {kind}(s)" for kind, n in sorted(report.by_kind.items()))
 
 
 def describe(report: Report) -> str:
     """Return the one summary line an import ends with."""
     verb = "would import" if report.dry_run else "imported"
-    kinds = ", ".join(f"{n} {kind}(s)" for kind, n in sorted(report.by_kind.items()))
+    kinds = _kinds(report)
     statuses = ", ".join(f"{n} {status}" for status, n in sorted(report.by_status.items()))
     line = (
         f"{verb} {report.imported} into {len(report.threads)} page(s): {kinds or 'nothing new'}"
