@@ -416,8 +416,12 @@ def test_a_body_that_cannot_be_converted_is_reported_and_skipped(app, cli, tmp_p
     path = write_export(
         tmp_path / "deep.xml",
         item(1, "https://old.example.org/a/", "A", comment(11, "Fine"), comment(12, deep)),
+        item(2, "https://old.example.org/b/", "B", comment(21, deep)),
     )
     result = cli("import", "wordpress", str(path), "--site", "blog")
     assert result.exit_code == 0, result.output
     assert "item 1 (post 1), comment 2 (id 12): its body cannot be converted" in result.output
+    assert "item 2 (post 2), comment 1 (id 21): its body cannot be converted" in result.output
     assert result.output.splitlines()[-1].startswith("imported 1 into 1 page(s)")
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Thread)) == 1

@@ -238,7 +238,6 @@ def _store(session, site, records, uris, report, *, secret, now, progress) -> No
     added: list[tuple[Record, Comment]] = []
     for record in sorted(records, key=lambda r: (r.created, r.key)):
         uri = uris[id(record)]
-        thread = comments.get_or_create_thread(site, uri, now=now, title=record.title[:300])
         linkback = record.kind in ("pingback", "trackback")
         try:
             text = excerpt_of(record.body) if linkback else to_markdown(record.body)
@@ -251,6 +250,7 @@ def _store(session, site, records, uris, report, *, secret, now, progress) -> No
             if progress is not None:
                 progress(1)
             continue
+        thread = comments.get_or_create_thread(site, uri, now=now, title=record.title[:300])
         # A linkback is its source in the thread; a comment, its time, author and text.
         same = (
             [Comment.source_url == record.website[:1000]]
