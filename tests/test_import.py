@@ -363,8 +363,13 @@ def test_merge_joins_posts_and_a_map_file_moves_them(app, cli, tmp_path):
         str(mapping),
     )
     assert merged.exit_code == 0, merged.output
+    assert "/old/=/new/ matched no post" not in merged.output
     with app.app_context():
         assert sorted(db.session.scalars(select(Thread.uri))) == ["/a/", "/new/b/"]
+    typo = cli(
+        "import", "wordpress", str(path), "--site", "blog", "--merge", "--url-map", "/olb/=/x/"
+    )
+    assert "warning: --url-map: /olb/=/x/ matched no post" in typo.output
     bad = cli("import", "wordpress", str(path), "--site", "blog", "--url-map", "nonsense")
     assert bad.exit_code == 1 and "is not FROM=TO" in bad.output
 

@@ -212,6 +212,10 @@ def import_records(
     if not merge:
         _check_collisions(records, uris)
     report = Report(dry_run=dry_run)
+    for source, target in mapping:
+        # A typo in a mapping would leave threads where they were without a word.
+        if not any(r.link.startswith(source) or r.uri.startswith(source) for r in records):
+            report.problems.append(Problem("--url-map", f"{source}={target} matched no post"))
     try:
         with write_transaction() as session:
             _store(session, site, records, uris, report, secret=secret, now=now, progress=progress)
