@@ -267,14 +267,33 @@ def check_edit_token(
     """
     parts = (token or "").split(".")
     if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
-        raise Forbidden("The edit token is missing or malformed.", field="X-Edit-Token")
+        raise _token_refused()
     comment_id, expires, mac = int(parts[0]), int(parts[1]), parts[2]
     if comment_id != comment.id or not hmac.compare_digest(
         mac, _token_mac(secret, comment, expires)
     ):
-        raise Forbidden("The edit token is not valid for this comment.", field="X-Edit-Token")
+        raise _token_refused()
     if for_edit and _epoch(now) > expires:
         raise Forbidden("The time to edit or delete this comment is over.", code="edit_window")
+
+
+def _token_refused() -> Forbidden:
+    # One answer whatever the comment is (held, spam, deleted, or none at all), so that a
+    # wrong token tells nobody whether a held comment exists or where it belongs.
+    return Forbidden(
+        "The edit token is missing or not valid for this comment.", field="X-Edit-Token"
+    )
+
+
+def holds_token(secret: str, comment: Comment | None, token: str | None) -> bool:
+    """Return True when the token was made for this comment as it is now (window aside)."""
+    if comment is None or comment.status == "deleted":
+        return False
+    try:
+        check_edit_token(secret, comment, token, now=comment.created, for_edit=False)
+    except (Forbidden, ValueError):
+        return False
+    return True
 
 
 def _token_mac(secret: str, comment: Comment, expires: int) -> str:
@@ -350,7 +369,7 @@ def delete_comment(comment_id: int, token: str | None, *, now: datetime, secret:
 def _own_for_change(comment_id: int, token: str | None, *, now: datetime, secret: str):
     comment = find_comment(comment_id)
     if comment is None or comment.status == "deleted":
-        raise NotFound("There is no such comment.")
+        raise _token_refused()
     check_edit_token(secret, comment, token, now=now)
     site = db.session.get(Site, comment.thread.site_id)
     return comment, site

@@ -1,0 +1,78 @@
+"""The README's privacy promises: what answers, avatars and logs let a stranger learn."""
+
+from __future__ import annotations
+
+from commentsvc.db import db
+from commentsvc.db import write_transaction
+from commentsvc.models import Comment
+from tests.conftest import ORIGIN
+from tests.conftest import add_site
+
+# --- held comments: a wrong token learns nothing -------------------------------------------------
+
+
+def _comments_in_every_state(app, client):
+    """Post comments and move them to held, spam and deleted; return their ids by state."""
+    add_site(app, "quiet", "https://quiet.example.org", moderation="all")
+    ids = {}
+    for state in ("held", "spam", "deleted"):
+        response = client.post(
+            "/api/comments",
+            json={"site": "quiet", "uri": "/p", "text": f"a {state} comment"},
+            headers={"Origin": "https://quiet.example.org"},
+        )
+        assert response.status_code == 202
+        ids[state] = response.get_json()["id"]
+    with app.app_context(), write_transaction():
+        db.session.get(Comment, ids["spam"]).status = "spam"
+        comment = db.session.get(Comment, ids["deleted"])
+        comment.status, comment.text, comment.html = "deleted", "", ""
+    ids["none"] = max(ids.values()) + 1000
+    return ids
+
+
+def test_a_wrong_token_gets_one_answer_for_held_spam_deleted_and_missing(app, client):
+    ids = _comments_in_every_state(app, client)
+    tokens = [None, "", "garbage", "1.2.3", f"{ids['held']}.9999999999.{'0' * 64}"]
+    origins = [None, ORIGIN, "https://evil.example"]
+    add_site(app)
+    for token in tokens:
+        for origin in origins:
+            headers = {k: v for k, v in (("X-Edit-Token", token), ("Origin", origin)) if v}
+            answers = set()
+            for state, comment_id in ids.items():
+                url = f"/api/comments/{comment_id}"
+                patch = client.patch(url, json={"text": "x"}, headers=headers)
+                delete = client.delete(url, headers=headers)
+                for response in (patch, delete):
+                    # The message must not name the site the held comment belongs to.
+                    assert "quiet" not in response.get_data(as_text=True), state
+                    answers.add((response.status_code, response.get_data(as_text=True)))
+            assert len(answers) == 1, (token, origin, answers)
+            [(status, _body)] = answers
+            assert status == 403
+
+
+def test_get_with_a_wrong_token_gets_one_answer_for_every_hidden_comment(app, client):
+    ids = _comments_in_every_state(app, client)
+    for token in (None, "garbage", "1.2.3"):
+        headers = {"X-Edit-Token": token} if token else {}
+        answers = {
+            (r.status_code, r.get_data(as_text=True))
+            for r in (client.get(f"/api/comments/{i}", headers=headers) for i in ids.values())
+        }
+        assert len(answers) == 1 and next(iter(answers))[0] == 404, answers
+
+
+def test_the_author_still_edits_a_held_comment_and_a_foreign_origin_is_refused(app, client):
+    add_site(app, "quiet", "https://quiet.example.org", moderation="all")
+    held = client.post(
+        "/api/comments", json={"site": "quiet", "uri": "/p", "text": "mine"}
+    ).get_json()
+    url, token = f"/api/comments/{held['id']}", {"X-Edit-Token": held["edit_token"]}
+    foreign = client.patch(url, json={"text": "x"}, headers={**token, "Origin": ORIGIN})
+    assert foreign.status_code == 403
+    own = client.patch(
+        url, json={"text": "mine, edited"}, headers={**token, "Origin": "https://quiet.example.org"}
+    )
+    assert own.status_code == 200 and own.get_json()["status"] == "pending"
