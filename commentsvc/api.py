@@ -158,11 +158,24 @@ def avatar_url(comment: Comment, site: Site) -> str:
     if site.gravatar and comment.email:
         digest = hashlib.md5(comment.email.encode(), usedforsecurity=False).hexdigest()
         return f"https://www.gravatar.com/avatar/{digest}?d=identicon&s=96"
-    seed = comment.email or comment.author or comment.remote_hash or str(comment.id)
     key = hmac.new(
-        current_app.config["SECRET_KEY"].encode(), f"avatar\x00{seed}".encode(), hashlib.sha256
+        current_app.config["SECRET_KEY"].encode(),
+        f"avatar\x00{_avatar_seed(comment, site)}".encode(),
+        hashlib.sha256,
     ).hexdigest()[:20]
     return f"{_avatar_prefix()}{key}.svg"
+
+
+def _avatar_seed(comment: Comment, site: Site) -> str:
+    # The email alone would be an oracle: whoever posts with a guessed address would get the
+    # same picture as its owner. Bound to the sender's address hash too, a guess from elsewhere
+    # draws another picture, while one commenter keeps theirs from comment to comment.
+    if comment.by_owner:
+        return f"owner\x00{site.id}"
+    if comment.email:
+        return f"email\x00{comment.email}\x00{comment.remote_hash}"
+    # Without an email, nothing ties two comments together: each has its own picture.
+    return f"comment\x00{comment.id}"
 
 
 def _avatar_prefix() -> str:

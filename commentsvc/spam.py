@@ -77,16 +77,14 @@ def _limit(limiter: Limiter, scope: str, address: str, limits: tuple[str, ...], 
 
 
 def refuse_duplicate(thread: Thread | None, submission: Submission, now: datetime) -> None:
-    """Refuse a text the same client posted to the same thread within a day.
+    """Refuse a text the same client address posted to the same thread within a day.
+
+    Only the address hash counts, never the email: otherwise the 409 would tell anyone who
+    posts a text with a guessed email whether that email posted it.
 
     :raise Conflict: when it is a duplicate.
     """
-    if thread is None:
-        return
-    same_sender = [Comment.remote_hash == submission.address] if submission.address else []
-    if submission.email:
-        same_sender.append(Comment.email == submission.email)
-    if not same_sender:
+    if thread is None or not submission.address:
         return
     duplicate = db.session.scalar(
         select(
@@ -95,7 +93,7 @@ def refuse_duplicate(thread: Thread | None, submission: Submission, now: datetim
                 Comment.text == submission.text,
                 Comment.status != "deleted",
                 Comment.created > now - DUPLICATE_WINDOW,
-                or_(*same_sender),
+                Comment.remote_hash == submission.address,
             )
         )
     )

@@ -76,3 +76,31 @@ def test_the_author_still_edits_a_held_comment_and_a_foreign_origin_is_refused(a
         url, json={"text": "mine, edited"}, headers={**token, "Origin": "https://quiet.example.org"}
     )
     assert own.status_code == 200 and own.get_json()["status"] == "pending"
+
+
+# --- avatars ---------------------------------------------------------------------------------
+
+
+def _post(client, address, **body):
+    payload = {"site": "blog", "uri": "/p", "text": f"words from {address}", **body}
+    response = client.post("/api/comments", json=payload, environ_base={"REMOTE_ADDR": address})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def test_an_avatar_does_not_confirm_a_guessed_email(app, client, site):
+    ann = _post(client, "192.0.2.1", email="ann@example.org")
+    again = _post(client, "192.0.2.1", email="ann@example.org", text="more words")
+    guesser = _post(client, "203.0.113.9", email="ann@example.org")
+    # Ann keeps her picture from comment to comment; the guesser draws another one.
+    assert ann["avatar"] == again["avatar"]
+    assert guesser["avatar"] != ann["avatar"]
+
+
+def test_anonymous_comments_from_one_address_do_not_share_an_avatar(app, client, site):
+    first = _post(client, "192.0.2.1")
+    second = _post(client, "192.0.2.1", text="other words")
+    named = _post(client, "192.0.2.1", author="Ann", text="third words")
+    named_again = _post(client, "192.0.2.1", author="Ann", text="fourth words")
+    avatars = {first["avatar"], second["avatar"], named["avatar"], named_again["avatar"]}
+    assert len(avatars) == 4
