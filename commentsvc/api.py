@@ -17,6 +17,7 @@ from flask import url_for
 
 from commentsvc import avatars
 from commentsvc import comments
+from commentsvc import fields
 from commentsvc import sites
 from commentsvc import spam
 from commentsvc.comments import Guard
@@ -64,7 +65,7 @@ def check_write_origin(site: Site) -> None:
     origin = request.headers.get("Origin")
     if origin is None:
         return  # not a browser, or a same-origin GET-like request: nothing to forge
-    if origin.lower() not in {o.origin for o in site.origins}:
+    if fields.normal_origin(origin) not in {o.origin for o in site.origins}:
         raise Forbidden(f"The site {site.name!r} does not accept comments from {origin}.")
 
 

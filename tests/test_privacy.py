@@ -104,3 +104,44 @@ def test_anonymous_comments_from_one_address_do_not_share_an_avatar(app, client,
     named_again = _post(client, "192.0.2.1", author="Ann", text="fourth words")
     avatars = {first["avatar"], second["avatar"], named["avatar"], named_again["avatar"]}
     assert len(avatars) == 4
+
+
+# --- hosts: one host, one spelling -----------------------------------------------------------
+
+
+def test_a_host_has_one_normal_form():
+    from commentsvc.fields import normal_host
+    from commentsvc.fields import origin_of
+
+    for spelling in ("Bücher.Example.", "xn--bcher-kva.example", "XN--BCHER-KVA.EXAMPLE."):
+        assert normal_host(spelling) == "xn--bcher-kva.example"
+    assert normal_host("[::FFFF:1]") == "::ffff:1"
+    assert normal_host("my_host.Example.") == "my_host.example"
+    assert origin_of("HTTPS://Blog.Example.org.:443/x") == "https://blog.example.org"
+    assert origin_of("http://bücher.example:8080") == "http://xn--bcher-kva.example:8080"
+
+
+def test_site_origins_and_linkback_targets_match_every_spelling_of_the_host(app, client):
+    from commentsvc.sites import get_site
+    from commentsvc.sites import thread_uri
+
+    add_site(app, "shop", "https://Bücher.Example./", origins=["https://BÜCHER.example."])
+    with app.app_context():
+        site = get_site("shop")
+        assert [o.origin for o in site.origins] == ["https://xn--bcher-kva.example"]
+        for target in (
+            "https://xn--bcher-kva.example/post",
+            "https://bücher.example./post",
+            "https://XN--BCHER-KVA.example:443/post",
+        ):
+            assert thread_uri(site, target) == "/post", target
+        assert thread_uri(site, "https://other.example/post") is None
+        assert thread_uri(site, "http://xn--bcher-kva.example/post") is None
+    for origin in ("https://xn--bcher-kva.example", "https://xn--bcher-kva.example."):
+        response = client.post(
+            "/api/comments",
+            json={"site": "shop", "uri": "/p", "text": f"from {origin}"},
+            headers={"Origin": origin},
+        )
+        assert response.status_code == 201, origin
+        assert response.headers["Access-Control-Allow-Origin"] == origin

@@ -1,3 +1,5 @@
+from datetime import datetime
+
 import pytest
 from sqlalchemy import select
 
@@ -183,6 +185,34 @@ def test_bans_by_email_address_and_domain_mark_spam(guarded):
         status, stored_reason, _ = stored(guarded, response.get_json()["id"])
         assert status == "spam" and stored_reason.startswith(reason)
     assert guarded.post(website="https://notspam.example").status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("banned", "website", "email"),
+    [
+        ("spam.example", "https://spam.example./x", ""),
+        ("spam.example", "https://SPAM.Example.:443/x", ""),
+        ("spam.example.", "https://www.spam.example/x", ""),
+        ("Spam.Example", "http://sub.spam.example./", ""),
+        ("bücher.example", "https://xn--bcher-kva.example/", ""),
+        ("xn--bcher-kva.example", "https://BÜCHER.example/", ""),
+        ("https://bücher.example./shop", "https://xn--bcher-kva.example/", ""),
+        ("troll@spam.example.", "", "troll@SPAM.example"),
+        ("troll@bücher.example", "", "troll@xn--bcher-kva.example."),
+    ],
+)
+def test_a_ban_holds_for_every_spelling_of_its_host(app, client, banned, website, email):
+    from commentsvc.moderation import add_ban
+
+    add_site(app)
+    kind = "email" if "@" in banned else "domain"
+    with app.app_context():
+        add_ban(kind, banned, actor="test", now=datetime(2026, 1, 1))
+    body = {"site": "blog", "uri": "/p", "text": "Buy now.", "website": website, "email": email}
+    response = client.post("/api/comments", json={k: v for k, v in body.items() if v})
+    assert response.status_code == 202, response.get_json()
+    status, reason, _ = stored(app, response.get_json()["id"])
+    assert (status, reason.split(":")[0]) == ("spam", "ban")
 
 
 def test_duplicates_are_refused(app, client, site):

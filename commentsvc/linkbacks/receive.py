@@ -17,6 +17,7 @@ from commentsvc import spam
 from commentsvc.db import db
 from commentsvc.db import write_transaction
 from commentsvc.fields import origin_of
+from commentsvc.fields import url_host
 from commentsvc.linkbacks.fetch import Fetcher
 from commentsvc.linkbacks.fetch import FetchError
 from commentsvc.linkbacks.verify import Found
@@ -168,7 +169,7 @@ def _refuse_recent_failure(source: str, target_url: str, ctx: Context) -> None:
 
 def _verify(source: str, target: Target, target_url: str, ctx: Context, *, media: bool) -> Found:
     if ctx.guard and ctx.limiter:
-        host = (urlsplit(source).hostname or "").lower()
+        host = url_host(source)
         for limit in SOURCE_HOST_LIMITS:
             if ctx.limiter.hit(limit, "linkback-host", host):
                 raise LinkbackError(ACCESS_DENIED, f"Too many linkbacks from {host}; try later.")
