@@ -145,3 +145,34 @@ def test_site_origins_and_linkback_targets_match_every_spelling_of_the_host(app,
         )
         assert response.status_code == 201, origin
         assert response.headers["Access-Control-Allow-Origin"] == origin
+
+
+# --- logs --------------------------------------------------------------------------------------
+
+
+def test_the_server_logs_no_client_address(app, site, live_server):
+    import http.client
+    import socket
+
+    server = live_server(workers=1, GUARD="off")
+    client_address = "127.0.0.2"  # any loopback address: the one the log must not show
+    connection = http.client.HTTPConnection(
+        "127.0.0.1", server.port, timeout=10, source_address=(client_address, 0)
+    )
+    connection.request(
+        "GET", "/api/comments?site=blog&uri=/p", headers={"X-Forwarded-For": "198.51.100.7"}
+    )
+    assert connection.getresponse().read()
+    connection.close()
+    # A malformed request: gunicorn's own warning names the address it came from.
+    with socket.create_connection(
+        ("127.0.0.1", server.port), timeout=10, source_address=(client_address, 0)
+    ) as raw:
+        raw.sendall(b"NOT A REQUEST\r\n\r\n")
+        raw.recv(1024)
+    server.process.terminate()  # the log is complete once the server has stopped
+    server.process.wait(timeout=30)
+    log = server.output()
+    assert "GET /api/comments?site=blog&uri=/p" in log
+    assert "Invalid request from ip=-" in log
+    assert client_address not in log and "198.51.100.7" not in log
