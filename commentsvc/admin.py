@@ -25,6 +25,7 @@ from commentsvc import moderation
 from commentsvc import notify
 from commentsvc import sites
 from commentsvc import spam
+from commentsvc import titles
 from commentsvc.errors import ServiceError
 from commentsvc.linkbacks import receive
 from commentsvc.linkbacks.jobs import app_context
@@ -316,6 +317,15 @@ def reply(comment_id: int):
         max_length=current_app.config["MAX_TEXT_LENGTH"],
     )
     return redirect(url_for("admin.comment_page", comment_id=comment_id, done="replied"))
+
+
+@bp.post("/comments/<int:comment_id>/title")
+@handle_errors
+def thread_title(comment_id: int):
+    """The owner names the page the comment is on (instead of the title fetched from it)."""
+    comment = moderation.get_comment(comment_id)
+    titles.set_title(comment.thread_id, request.form.get("title", ""))
+    return redirect(url_for("admin.comment_page", comment_id=comment_id, done="title saved"))
 
 
 @bp.post("/comments/<int:comment_id>/ban")

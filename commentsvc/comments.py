@@ -23,6 +23,7 @@ from sqlalchemy.orm import defer
 from commentsvc import fields
 from commentsvc import notify
 from commentsvc import spam
+from commentsvc import titles
 from commentsvc.db import db
 from commentsvc.db import insert_ignore
 from commentsvc.db import write_transaction
@@ -178,7 +179,8 @@ def post_comment(
     )
     form_check = spam.check_form_token(data.form_token, guard.secret, site.name, uri, now)
     with write_transaction() as session:
-        thread = get_or_create_thread(site, uri, now=now, title=data.title)
+        # The title comes from the site's page, never from a commenter (data.title is ignored).
+        thread = get_or_create_thread(site, uri, now=now)
         parent = _check_parent(thread, data.parent)
         spam.refuse_duplicate(thread, submission, now)
         decision = spam.assess(
@@ -207,13 +209,18 @@ def post_comment(
 
 
 def get_or_create_thread(site: Site, uri: str, *, now: datetime, title: str = "") -> Thread:
-    """Return the thread of (site, uri), creating it; the first title given sticks."""
+    """Return the thread of (site, uri), creating it; a new thread without a title (one from the
+    owner, as an import gives) gets its page's title, fetched in the background."""
     session = db.session()
     # ON CONFLICT DO NOTHING: two first comments at once on PostgreSQL both find the thread.
-    insert_ignore(session, Thread, site_id=site.id, uri=uri, title=title, likes=0, created=now)
+    created = insert_ignore(
+        session, Thread, site_id=site.id, uri=uri, title=title, likes=0, created=now
+    )
     thread = session.scalar(select(Thread).where(Thread.site_id == site.id, Thread.uri == uri))
     if title and not thread.title:
         thread.title = title
+    if created and not thread.title:
+        titles.queue_title(thread)
     return thread
 
 

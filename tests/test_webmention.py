@@ -48,7 +48,7 @@ def test_create_verify_update_and_delete_by_410(app, client, ours, theirs):
     assert response.headers["Location"].startswith("http://localhost/webmention/")
     assert status(client, response)["status"] == "pending"
 
-    assert run_queue(app) == 1
+    assert run_queue(app) == 2  # the mention, then the new thread's title
     assert status(client, response)["status"] == "verified"
     [mention] = thread(client)["comments"]
     assert mention["kind"] == "webmention"
@@ -204,5 +204,5 @@ def test_the_worker_command_runs_queued_jobs(app, client, cli, ours, theirs):
     send(client, theirs.page("/reply", reply_page(target)), target)
     result = cli("worker", "--once")
     assert result.exit_code == 0, result.output
-    assert "ran 1 job(s)" in result.output
+    assert "ran 2 job(s)" in result.output  # the mention, then the new thread's title
     assert thread(client)["count"] == 1
