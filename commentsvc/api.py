@@ -18,6 +18,7 @@ from flask import url_for
 from commentsvc import avatars
 from commentsvc import comments
 from commentsvc import fields
+from commentsvc import photos
 from commentsvc import sites
 from commentsvc import spam
 from commentsvc.comments import Guard
@@ -154,8 +155,13 @@ def comment_json(comment: Comment, site: Site, replies: list[Node] | None = None
 
 
 def avatar_url(comment: Comment, site: Site) -> str:
+    """Return the address of a comment's avatar: always on this service, except Gravatar's
+    when the site turned it on."""
     if comment.author_photo:
-        return comment.author_photo
+        # Never the sender's own address for the photo: the service fetched it (or draws the
+        # identicon in its place) and serves it itself.
+        key = photos.photo_key(current_app.config["SECRET_KEY"], comment.author_photo)
+        return f"{_photo_prefix()}{key}"
     if site.gravatar and comment.email:
         digest = hashlib.md5(comment.email.encode(), usedforsecurity=False).hexdigest()
         return f"https://www.gravatar.com/avatar/{digest}?d=identicon&s=96"
@@ -184,6 +190,12 @@ def _avatar_prefix() -> str:
     if "avatar_prefix" not in g:
         g.avatar_prefix = url_for("api.avatar", key="k", _external=True)[: -len("k.svg")]
     return g.avatar_prefix
+
+
+def _photo_prefix() -> str:
+    if "photo_prefix" not in g:
+        g.photo_prefix = url_for("api.photo", key="k", _external=True)[: -len("k")]
+    return g.photo_prefix
 
 
 def _iso(moment: datetime) -> str:
@@ -346,6 +358,24 @@ def avatar(key: str):
     response = Response(avatars.identicon_svg(key), mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response
+
+
+@bp.get("/photo/<key>")
+def photo(key: str):
+    """An author's photo, fetched once from a linkback's source; the identicon until then."""
+    if not avatars.valid_key(key):
+        raise NotFound("There is no such photo.")
+    stored = photos.stored_photo(key)
+    if stored is None:
+        response = Response(avatars.identicon_svg(key), mimetype="image/svg+xml")
+        # Short-lived: once the photo has been fetched, readers get it.
+        response.headers["Cache-Control"] = "public, max-age=300"
+    else:
+        response = Response(stored.data, mimetype=stored.content_type)
+        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 

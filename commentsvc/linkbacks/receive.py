@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from commentsvc import comments
 from commentsvc import notify
+from commentsvc import photos
 from commentsvc import queue
 from commentsvc import spam
 from commentsvc.db import db
@@ -67,6 +68,7 @@ class Context:
     now: datetime
     address: str = ""  # the keyed hash of the client's address
     requested_by: str = ""  # the client's address, named in the User-Agent of the fetch
+    secret: str = ""  # the app's secret key, which names stored author photos
 
 
 @dataclass(frozen=True)
@@ -236,6 +238,7 @@ def store(target: Target, source: str, found: Found, *, kind: str, ctx: Context)
         comment.author = found.author or ""
         comment.website = found.author_url or ""
         comment.author_photo = found.author_photo
+        photos.request_photo(ctx.secret, found.author_photo, now=ctx.now)
         comment.mention_type = found.mention_type if kind == "webmention" else ""
         comment.text = found.excerpt
         # Text from the source is escaped, never trusted as HTML.
