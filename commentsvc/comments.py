@@ -212,6 +212,7 @@ def get_or_create_thread(site: Site, uri: str, *, now: datetime, title: str = ""
     """Return the thread of (site, uri), creating it; a new thread without a title (one from the
     owner, as an import gives) gets its page's title, fetched in the background."""
     session = db.session()
+    title = titles.clean_title(title)
     # ON CONFLICT DO NOTHING: two first comments at once on PostgreSQL both find the thread.
     created = insert_ignore(
         session, Thread, site_id=site.id, uri=uri, title=title, likes=0, created=now

@@ -176,3 +176,15 @@ def test_the_server_logs_no_client_address(app, site, live_server):
     assert "GET /api/comments?site=blog&uri=/p" in log
     assert "Invalid request from ip=-" in log
     assert client_address not in log and "198.51.100.7" not in log
+
+
+def test_liking_a_held_comment_answers_as_for_none_whatever_the_origin(app, client):
+    ids = _comments_in_every_state(app, client)
+    add_site(app)
+    for origin in (None, ORIGIN, "https://evil.example"):
+        headers = {"Origin": origin} if origin else {}
+        answers = {
+            (r.status_code, r.get_data(as_text=True))
+            for r in (client.post(f"/api/comments/{i}/like", headers=headers) for i in ids.values())
+        }
+        assert len(answers) == 1 and next(iter(answers))[0] == 404, (origin, answers)
