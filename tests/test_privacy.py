@@ -188,3 +188,21 @@ def test_liking_a_held_comment_answers_as_for_none_whatever_the_origin(app, clie
             for r in (client.post(f"/api/comments/{i}/like", headers=headers) for i in ids.values())
         }
         assert len(answers) == 1 and next(iter(answers))[0] == 404, (origin, answers)
+
+
+def test_a_webmention_stores_no_raw_address_in_its_job(app, client, ours, theirs):
+    from sqlalchemy import select
+
+    from commentsvc.models import Job
+
+    target = ours.url + "/post/1"
+    source = theirs.page("/reply", f'<p><a href="{target}">a post</a></p>')
+    response = client.post(
+        "/webmention",
+        data={"source": source, "target": target},
+        environ_base={"REMOTE_ADDR": "192.0.2.55"},
+    )
+    assert response.status_code == 201
+    with app.app_context():
+        payloads = db.session.scalars(select(Job.payload)).all()
+    assert payloads and not any("192.0.2.55" in p for p in payloads)
