@@ -206,3 +206,18 @@ def test_a_webmention_stores_no_raw_address_in_its_job(app, client, ours, theirs
     with app.app_context():
         payloads = db.session.scalars(select(Job.payload)).all()
     assert payloads and not any("192.0.2.55" in p for p in payloads)
+
+
+def test_a_refused_fetch_does_not_say_what_the_host_resolves_to(make_app, ours):
+    from commentsvc import queue
+
+    app = make_app(FETCH_ALLOW_PRIVATE=False)  # the site "blog" is ours, on this database
+    client = app.test_client()
+    response = client.post(
+        "/webmention", data={"source": "http://localhost:1/post", "target": ours.url + "/post/1"}
+    )
+    with app.app_context():
+        queue.run_pending()
+    status = client.get(response.headers["Location"], headers={"Accept": "application/json"})
+    reason = status.get_json()["reason"]
+    assert "localhost" in reason and "127.0.0.1" not in reason and "::1" not in reason
