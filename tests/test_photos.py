@@ -173,3 +173,19 @@ def test_no_comment_json_names_another_server_to_load(app, client, ours, theirs)
             assert allowed or gravatar, avatar
     assert len(found) == 6
     assert sum("gravatar" in a for a in found) == 1
+
+
+def test_a_spam_mention_gets_its_photo_neither_fetched_nor_stored(app, client, ours, theirs):
+    from commentsvc.db import db
+    from commentsvc.models import Photo
+    from commentsvc.sites import update_site
+
+    theirs.page("/me.png", png(), headers={"Content-Type": "image/png"})
+    with app.app_context():
+        update_site("blog", disallowed_words="liked")
+    target = ours.url + "/post/1"
+    send(client, theirs.page("/like", like_page(target, theirs.url + "/me.png")), target)
+    run_queue(app)
+    with app.app_context():
+        assert db.session.query(Photo).count() == 0
+    assert mentions(client) == [] and theirs.hits("/me.png") == 0

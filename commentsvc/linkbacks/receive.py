@@ -238,7 +238,6 @@ def store(target: Target, source: str, found: Found, *, kind: str, ctx: Context)
         comment.author = found.author or ""
         comment.website = found.author_url or ""
         comment.author_photo = found.author_photo
-        photos.request_photo(ctx.secret, found.author_photo, now=ctx.now)
         comment.mention_type = found.mention_type if kind == "webmention" else ""
         comment.text = found.excerpt
         # Text from the source is escaped, never trusted as HTML.
@@ -256,6 +255,8 @@ def store(target: Target, source: str, found: Found, *, kind: str, ctx: Context)
             db.session.flush()
             comments.record_event(comment, "rules", decision.status, decision.reason, ctx.now)
             notify.on_comment(comment, "new", ctx.now)
+        if comment.status != "spam":  # spam shows no photo: nothing to fetch and keep for it
+            photos.request_photo(ctx.secret, comment.author_photo, now=ctx.now)
         db.session.flush()
         return comment
 
