@@ -43,6 +43,11 @@ def get_site(name: str) -> Site:
     return site
 
 
+def find_site(name: str) -> Site | None:
+    """Return the site called name, or None."""
+    return db.session.scalar(select(Site).where(Site.name == name))
+
+
 def list_sites() -> list[Site]:
     """Return every site, by name."""
     return list(db.session.scalars(select(Site).order_by(Site.name)))
