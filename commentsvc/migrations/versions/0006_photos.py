@@ -1,14 +1,14 @@
 """photos: remote author photos, fetched once and served by the service
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0003"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
