@@ -9,6 +9,7 @@ are inflated in bounded steps), proxies from the environment ignored.
 
 from __future__ import annotations
 
+import re
 import time
 import zlib
 from dataclasses import dataclass
@@ -19,11 +20,13 @@ import requests
 from requests_hardened import Config
 from requests_hardened import Manager
 from requests_hardened.ip_filter import InvalidIPAddress
+from urllib3.exceptions import HTTPError as Urllib3Error
 
 MAX_REDIRECTS = 5
 DEADLINE_SECONDS = 10.0
 MAX_BYTES = 1024 * 1024
 CHUNK = 16 * 1024
+_LENGTH = re.compile(r"[0-9]{1,18}")
 
 
 class FetchError(Exception):
@@ -106,7 +109,7 @@ class Fetcher:
                         and location
                     ):
                         history.append(url)
-                        url = urljoin(url, location)
+                        url = _redirect(url, location)
                         continue
                     body = self._read(response, started)
                 finally:
@@ -147,22 +150,21 @@ class Fetcher:
                 allow_redirects=False,
                 timeout=(timeout, timeout),
             )
-        except InvalidIPAddress as exc:
-            raise FetchError(
-                "refused", f"{urlsplit(url).hostname} resolves to a forbidden address ({exc})"
-            ) from None
+        except InvalidIPAddress:
+            # Never say what the name resolves to: that would map a private network.
+            raise FetchError("refused", "the page's address is not allowed") from None
         except requests.Timeout:
             raise FetchError(
                 "timeout", f"{urlsplit(url).hostname} did not answer in time"
             ) from None
-        except (requests.RequestException, OSError, ValueError) as exc:
-            raise FetchError(
-                "unreachable", f"cannot reach {urlsplit(url).hostname}: {type(exc).__name__}"
-            ) from None
+        except (requests.RequestException, Urllib3Error, OSError, ValueError, UnicodeError):
+            raise FetchError("unreachable", f"cannot reach {urlsplit(url).hostname}") from None
 
     def _read(self, response, started) -> bytes:
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes * 4:
+        declared = response.headers.get("content-length", "").strip()
+        if declared and not _LENGTH.fullmatch(declared):
+            raise FetchError("unreachable", "the page's Content-Length is not a number")
+        if declared and int(declared) > self.max_bytes * 4:
             raise FetchError("too_large", f"the page is {int(declared)} bytes long")
         decoder = _decoder(response.headers.get("content-encoding", ""))
         body = bytearray()
@@ -178,19 +180,31 @@ class Fetcher:
                 body += decoder(chunk, self.max_bytes + 1 - len(body))
                 if len(body) > self.max_bytes:
                     raise FetchError("too_large", f"the page is larger than {self.max_bytes} bytes")
-        except (requests.RequestException, OSError) as exc:
+        except (requests.RequestException, Urllib3Error, OSError, ValueError) as exc:
             if isinstance(exc, TimeoutError) or "timed out" in str(exc):
                 raise FetchError("timeout", "the page stopped arriving") from None
-            raise FetchError("unreachable", f"the connection broke: {type(exc).__name__}") from None
+            raise FetchError("unreachable", "the connection broke") from None
         except zlib.error:
             raise FetchError("unreachable", "the page's compression is broken") from None
         return bytes(body)
 
 
 def _check_scheme(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        usable = False
+    if not usable:
         raise FetchError("refused", f"only http and https URLs are fetched, not {url[:100]!r}")
+
+
+def _redirect(url: str, location: str) -> str:
+    try:
+        return urljoin(url, location.strip())
+    except ValueError:
+        raise FetchError("refused", "a redirect to something that is no URL") from None
 
 
 def _decoder(encoding: str):
