@@ -12,6 +12,11 @@ from sqlalchemy import select
 
 from commentsvc import comments
 from commentsvc.db import write_transaction
+from commentsvc.linkbacks.verify import MAX_TITLE
+from commentsvc.linkbacks.verify import MAX_URL
+from commentsvc.linkbacks.verify import clip
+from commentsvc.linkbacks.verify import clip_excerpt
+from commentsvc.linkbacks.verify import normalise_url
 from commentsvc.models import Comment
 from commentsvc.models import Site
 from commentsvc.sanitize import clean_html
@@ -75,7 +80,7 @@ def import_records(site: Site, records: list[Record], *, secret: str, now: datet
             linkback = record.kind in ("pingback", "trackback")
             # A linkback is its source in the thread; a comment, its time, author and text.
             same = (
-                [Comment.source_url == record.website[:1000]]
+                [Comment.source_url == _source_url(record.website)]
                 if linkback
                 else [
                     Comment.created == record.created,
@@ -104,9 +109,9 @@ def import_records(site: Site, records: list[Record], *, secret: str, now: datet
                 html="" if linkback else html_body,
                 created=record.created,
                 remote_hash=address_hash(secret, record.address) if record.address else "",
-                source_url=record.website[:1000] if linkback and record.website else None,
-                source_title=record.author[:500] if linkback else "",
-                excerpt=text[:400] if linkback else "",
+                source_url=_source_url(record.website) if linkback and record.website else None,
+                source_title=clip(record.author, MAX_TITLE) if linkback else "",
+                excerpt=clip_excerpt(text) if linkback else "",
             )
             if linkback:
                 comment.html = f"<p>{html.escape(comment.excerpt)}</p>" if comment.excerpt else ""
@@ -119,3 +124,11 @@ def import_records(site: Site, records: list[Record], *, secret: str, now: datet
             report.imported += 1
             report.by_kind[record.kind] = report.by_kind.get(record.kind, 0) + 1
     return report
+
+
+def _source_url(url: str) -> str:
+    """Return a linkback's source as received linkbacks store it, so that the two match."""
+    try:
+        return normalise_url(url)[:MAX_URL]
+    except ValueError:
+        return url[:MAX_URL]

@@ -34,7 +34,7 @@ class FetchError(Exception):
 
     def __init__(self, kind: str, message: str, status: int | None = None):
         super().__init__(message)
-        self.kind = kind  # refused, unreachable, timeout, too_large, http
+        self.kind = kind  # refused, unreachable, timeout, too_large, http, invalid
         self.message = message
         self.status = status
 
@@ -163,7 +163,7 @@ class Fetcher:
     def _read(self, response, started) -> bytes:
         declared = response.headers.get("content-length", "").strip()
         if declared and not _LENGTH.fullmatch(declared):
-            raise FetchError("unreachable", "the page's Content-Length is not a number")
+            raise FetchError("invalid", "the page's Content-Length is not a number")
         if declared and int(declared) > self.max_bytes * 4:
             raise FetchError("too_large", f"the page is {int(declared)} bytes long")
         decoder = _decoder(response.headers.get("content-encoding", ""))
@@ -185,7 +185,7 @@ class Fetcher:
                 raise FetchError("timeout", "the page stopped arriving") from None
             raise FetchError("unreachable", "the connection broke") from None
         except zlib.error:
-            raise FetchError("unreachable", "the page's compression is broken") from None
+            raise FetchError("invalid", "the page's compression is broken") from None
         return bytes(body)
 
 
@@ -213,7 +213,7 @@ def _decoder(encoding: str):
     if encoding in ("", "identity"):
         return lambda chunk, room: chunk
     if encoding not in ("gzip", "x-gzip", "deflate"):
-        raise FetchError("unreachable", f"unsupported content encoding {encoding!r}")
+        raise FetchError("invalid", f"unsupported content encoding {encoding[:40]!r}")
     inflater = zlib.decompressobj(wbits=47 if "gzip" in encoding else 15)
 
     def inflate(chunk: bytes, room: int) -> bytes:

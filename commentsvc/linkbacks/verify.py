@@ -123,10 +123,20 @@ def normalise_url(url: str) -> str:
         host = f"[{host}]"
     elif not host.isascii():
         host = idna.encode(host, uts46=True).decode("ascii")
+    else:
+        _check_labels(host)
     port = parts.port
     if port is not None and (scheme, port) not in (("http", 80), ("https", 443)):
         host = f"{host}:{port}"
     return urlunsplit((scheme, host, parts.path or "/", parts.query, ""))
+
+
+def _check_labels(host: str) -> None:
+    for label in host.split("."):
+        if not label or len(label) > 63:
+            raise ValueError("a host name with an empty or overlong label")
+        if label.startswith("xn--"):
+            idna.decode(label)  # an A-label that decodes to nothing valid names no host
 
 
 def same_url(a: str, b: str) -> bool:
