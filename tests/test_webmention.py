@@ -338,3 +338,57 @@ def test_a_flood_is_rate_limited_with_retry_after(make_app, ours, theirs):
     assert limited and {a.status_code for a in limited} == {429}
     assert limited[0].get_json()["error"]["code"] == "rate_limited"
     assert int(limited[0].headers["Retry-After"]) > 0
+
+
+def test_store_and_import_cap_what_a_linkback_holds(app, ours):
+    """One pingback stored 1 MB: every stored field of a linkback has a cap, on every path."""
+    from commentsvc.importers import Record
+    from commentsvc.importers import import_records
+    from commentsvc.linkbacks import verify
+    from commentsvc.linkbacks.jobs import app_context
+    from commentsvc.linkbacks.receive import resolve_target
+    from commentsvc.linkbacks.receive import store
+    from commentsvc.models import Site
+
+    huge = "word " * 200_000
+    found = verify.Found(
+        title=huge,
+        excerpt="[…] " + huge + " […]",
+        author=huge,
+        author_url="https://a.example.org/" + "x" * 5000,
+        author_photo="javascript:alert(1)",
+    )
+    with app.test_request_context():
+        target = resolve_target(ours.url + "/post/1")
+        comment = store(
+            target, "https://a.example.org/p", found, kind="webmention", ctx=app_context()
+        )
+        assert len(comment.source_title) <= verify.MAX_TITLE
+        assert len(comment.author) <= verify.MAX_AUTHOR
+        assert (
+            len(comment.excerpt) <= verify.MAX_EXCERPT and len(comment.text) <= verify.MAX_EXCERPT
+        )
+        assert comment.excerpt.startswith("word") and comment.excerpt.endswith("word")
+        assert comment.website == "" and comment.author_photo == ""
+
+        site = db.session.scalar(select(Site))
+        record = Record(
+            key="1",
+            uri="/post/2",
+            title="A post",
+            kind="pingback",
+            status="approved",
+            author=huge,
+            email="",
+            website="HTTP://Other.example.org/entry#x",
+            address="",
+            created=utcnow(),
+            body="[...] " + huge + " [...]",
+        )
+        import_records(site, [record], secret="s", now=utcnow())
+        imported = db.session.scalar(select(Comment).where(Comment.kind == "pingback"))
+        assert imported.source_url == "http://other.example.org/entry"
+        assert len(imported.source_title) <= verify.MAX_TITLE
+        assert len(imported.excerpt) <= verify.MAX_EXCERPT
+        assert not imported.excerpt.startswith("[") and not imported.excerpt.endswith("]")
+        assert len(imported.text) <= verify.MAX_EXCERPT

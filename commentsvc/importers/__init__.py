@@ -105,7 +105,7 @@ def import_records(site: Site, records: list[Record], *, secret: str, now: datet
                 website=record.website[:2048]
                 if record.website.startswith(("http://", "https://"))
                 else "",
-                text=text,
+                text=clip_excerpt(text) if linkback else text,
                 html="" if linkback else html_body,
                 created=record.created,
                 remote_hash=address_hash(secret, record.address) if record.address else "",
