@@ -63,6 +63,7 @@ def tidy_html(text: str) -> Tidy:
 class _Writer:
     def __init__(self):
         self.out: list[str] = []
+        self.pending: list[str] = []  # raw text since the last tag, decoded and escaped at once
         self.stack: list[str] = []
         self.open: dict[str, int] = {}
         self.elements = 0
@@ -71,7 +72,12 @@ class _Writer:
 
     def text(self, data: str) -> None:
         if data:
-            self.out.append(html.escape(html.unescape(data), quote=False))
+            self.pending.append(data)
+
+    def _flush(self) -> None:
+        if self.pending:
+            self.out.append(html.escape(html.unescape("".join(self.pending)), quote=False))
+            self.pending.clear()
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
         if not _GOOD_TAG.fullmatch(name):
@@ -85,6 +91,7 @@ class _Writer:
             self.truncated = True  # its content stays with its parent
             return
         self.elements += 1
+        self._flush()
         written = "".join(
             f' {key}="{html.escape(html.unescape(value)[:MAX_ATTRIBUTE_VALUE])}"'
             for key, value in attrs.items()
@@ -98,6 +105,7 @@ class _Writer:
     def end(self, name: str) -> None:
         if not self.open.get(name):
             return
+        self._flush()
         while self.stack:
             closed = self.stack.pop()
             self.open[closed] -= 1
@@ -106,6 +114,7 @@ class _Writer:
                 return
 
     def finish(self) -> Tidy:
+        self._flush()
         while self.stack:
             self.out.append(f"</{self.stack.pop()}>")
         return Tidy("".join(self.out), self.elements, self.depth, self.truncated)
