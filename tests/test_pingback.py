@@ -477,3 +477,13 @@ def test_spellings_of_one_source_are_registered_once(app, service, ours, theirs)
         code, _ = fault_of(lambda s=spelling: call(service, "pingback.ping", s, target + "#c"))
         assert code == 0x30
     assert [c.source_url for c in stored(app)] == [source]
+
+
+def test_the_gate_forgets_clients_once_they_are_done():
+    from commentsvc.linkbacks.receive import Gate
+
+    gate = Gate()
+    for n in range(100):
+        with gate.hold(f"client:{n}", f"host:{n}"):
+            pass
+    assert dict(gate._running) == {"": 0}

@@ -104,7 +104,10 @@ class Gate:
             yield
         finally:
             with self._changed:
-                self._running.subtract(("", *keys))
+                for key in ("", *keys):
+                    self._running[key] -= 1
+                    if key and self._running[key] <= 0:
+                        del self._running[key]  # one entry per client ever seen would pile up
                 self._changed.notify_all()
 
     def running(self) -> int:
@@ -249,7 +252,7 @@ def verify(source: str, target: Target, target_url: str, ctx: Context, *, media:
     try:
         return _verify(source, target, target_url, ctx, media=media)
     except ServiceError as error:
-        if ctx.limiter and error.fault in VERIFY_FAILURES and type(error) is not RateLimited:
+        if ctx.limiter and error.fault in VERIFY_FAILURES:
             ctx.limiter.hit(FAILURE_MEMORY, "linkback-failed", str(error.fault), source, target_url)
         raise
 
@@ -313,8 +316,8 @@ def _check_target_exists(target_url: str, ctx: Context) -> None:
 def store(target: Target, source: str, found: Found, *, kind: str, ctx: Context) -> Comment:
     """Store (or update) the linkback of source in the target's thread, moderated like a comment.
 
-    New content, and changed content of a stored linkback, go through the site's rules; the
-    owner's own decisions (spam) stay.
+    New content, and changed content of a published linkback, go through the site's rules; a
+    held or spam linkback stays as the rules or the owner left it.
     """
     title = clip(found.title, MAX_TITLE)
     excerpt = clip_excerpt(found.excerpt)
@@ -351,7 +354,7 @@ def store(target: Target, source: str, found: Found, *, kind: str, ctx: Context)
         comment.text = excerpt
         # Text from the source is escaped, never trusted as HTML.
         comment.html = f"<p>{html.escape(excerpt)}</p>" if excerpt else ""
-        if created or comment.status == "deleted" or (changed and comment.status != "spam"):
+        if created or comment.status == "deleted" or (changed and comment.status == "approved"):
             submission = spam.Submission(
                 text=f"{title}\n{excerpt}",
                 html="",
