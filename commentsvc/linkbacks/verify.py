@@ -202,7 +202,7 @@ def find_link(fetched: Fetched, target: str, *, media: bool = False) -> Found | 
     title = _title(soup) or (urlsplit(fetched.url).hostname or fetched.url)
     found = Found(title=clip(title, MAX_TITLE), excerpt="")
     # Microformats first: the excerpt replaces the link in the tree with its text.
-    found = _with_microformats(found, soup, fetched.url, wanted)
+    found = _with_microformats(found, soup, base, wanted)
     return replace(found, excerpt=_excerpt(anchor))
 
 
