@@ -312,3 +312,15 @@ def test_odd_charsets_bad_lengths_and_broken_links_do_not_crash_send(cli, mine):
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     assert "3 link(s): 1 sent, 1 failed" in result.output, result.output
     assert "no-endpoint" in result.output
+
+
+def test_spellings_of_a_page_are_one_page_to_send_for(cli, mine):
+    elsewhere = Blog()
+    try:
+        elsewhere.page("/quiet", "<p>No endpoint here.</p>")
+        source = mine.page("/post", f'<a href="{elsewhere.url}/quiet">q</a>')
+        assert "no-endpoint" in cli("send", source + "#top").output
+        again = cli("send", source.replace("http://", "HTTP://") + "?")
+        assert "skipped" in again.output and "1 link(s): 0 sent" in again.output
+    finally:
+        elsewhere.close()

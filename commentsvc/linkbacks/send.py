@@ -116,6 +116,10 @@ def send_linkbacks(
 ) -> list[Outcome]:
     """Send linkbacks for the links of one of the site's pages; only what changed, unless
     everything. Links that were removed get one more Webmention, so that receivers drop them."""
+    try:
+        source = normalise_url(source)
+    except ValueError:
+        raise ValidationError(f"{source[:200]} is not a URL.", field="url") from None
     if not any(thread_uri(site, source) is not None for site in list_sites()):
         raise ValidationError(f"{source} is not a page of any site here.", field="url")
     try:
