@@ -463,6 +463,9 @@ def test_odd_charsets_bad_lengths_and_own_pages(app, service, ours, theirs):
     own = service.url + "/t/blog?uri=/post/1"
     code, _ = fault_of(lambda: call(service, "pingback.ping", own, target))
     assert code == 0x31
+    theirs.pages["/hop"] = Page(status=302, headers={"Location": own})
+    code, message = fault_of(lambda: call(service, "pingback.ping", theirs.url + "/hop", target))
+    assert code == 0x31 and "redirects to a page of this comment service" in message
     code, _ = fault_of(
         lambda: call(service, "pingback.ping", own.upper().replace("/T/", "/t/"), target)
     )

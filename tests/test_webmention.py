@@ -392,3 +392,19 @@ def test_store_and_import_cap_what_a_linkback_holds(app, ours):
         assert len(imported.excerpt) <= verify.MAX_EXCERPT
         assert not imported.excerpt.startswith("[") and not imported.excerpt.endswith("]")
         assert len(imported.text) <= verify.MAX_EXCERPT
+
+
+def test_a_source_that_redirects_to_the_service_is_refused(make_app, ours, theirs):
+    """The service never fetches itself as a source, not even at the end of a redirect."""
+    from tests.blogs import Page
+
+    app = make_app(PUBLIC_URL=ours.url)  # as if the service ran where our blog is
+    client = app.test_client()
+    target = ours.url + "/post/1"
+    theirs.pages["/hop"] = Page(status=302, headers={"Location": ours.url + "/post/1#x"})
+    response = send(client, theirs.url + "/hop", target)
+    assert response.status_code == 201
+    run_queue(app)
+    report = status(client, response)
+    assert report["status"] == "rejected" and "this comment service" in report["reason"]
+    assert ours.hits("/post/1") == 0

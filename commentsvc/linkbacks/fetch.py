@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urljoin
 from urllib.parse import urlsplit
@@ -34,7 +35,7 @@ class FetchError(Exception):
 
     def __init__(self, kind: str, message: str, status: int | None = None):
         super().__init__(message)
-        self.kind = kind  # refused, unreachable, timeout, too_large, http, invalid
+        self.kind = kind  # refused, own_page, unreachable, timeout, too_large, http, invalid
         self.message = message
         self.status = status
 
@@ -77,9 +78,16 @@ class Fetcher:
             )
         )
 
-    def get(self, url: str, *, requested_by: str = "") -> Fetched:
-        """Fetch url, following redirects; raise FetchError unless it answers 2xx."""
-        return self.request("GET", url, requested_by=requested_by, accept_errors=False)
+    def get(
+        self, url: str, *, requested_by: str = "", refuse: Callable[[str], bool] | None = None
+    ) -> Fetched:
+        """Fetch url, following redirects; raise FetchError unless it answers 2xx.
+
+        refuse(url) is asked before each hop: True stops the fetch there (kind "own_page").
+        """
+        return self.request(
+            "GET", url, requested_by=requested_by, accept_errors=False, refuse=refuse
+        )
 
     def request(
         self,
@@ -90,6 +98,7 @@ class Fetcher:
         headers: dict[str, str] | None = None,
         requested_by: str = "",
         accept_errors: bool = True,
+        refuse: Callable[[str], bool] | None = None,
     ) -> Fetched:
         """Send one request (GET follows redirects); answer whatever status comes back."""
         started = time.monotonic()
@@ -100,6 +109,8 @@ class Fetcher:
             session.headers.update(headers or {})
             for _hop in range(MAX_REDIRECTS + 1):
                 _check_scheme(url)
+                if refuse is not None and refuse(url):
+                    raise FetchError("own_page", "the page is one of this service's own")
                 response = self._send(session, method, url, data, started)
                 try:
                     location = response.headers.get("location")

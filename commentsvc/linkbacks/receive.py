@@ -42,6 +42,7 @@ from commentsvc.errors import ValidationError
 from commentsvc.fields import origin_of
 from commentsvc.linkbacks.fetch import Fetcher
 from commentsvc.linkbacks.fetch import FetchError
+from commentsvc.linkbacks.urls import host_of
 from commentsvc.linkbacks.verify import MAX_AUTHOR
 from commentsvc.linkbacks.verify import MAX_TITLE
 from commentsvc.linkbacks.verify import MAX_URL
@@ -182,25 +183,27 @@ def _http_url(value: object) -> str | None:
 
 
 def _refuse_own_page(source: str, ctx: Context) -> None:
-    parts = urlsplit(source)
-    if parts.netloc in ctx.own_hosts and not parts.path.startswith(ctx.own_pages_allowed or "\0"):
+    if is_own_page(source, ctx):
         raise SourceNotAllowed(
             "The source is a page of this comment service; it cannot be a linkback's source.",
             field="source",
         )
 
 
+def is_own_page(url: str, ctx: Context) -> bool:
+    """Tell whether url is one of the service's own pages (asked of every redirect too)."""
+    if not ctx.own_hosts or host_of(url) not in ctx.own_hosts:
+        return False
+    return not urlsplit(url).path.startswith(ctx.own_pages_allowed or "\0")
+
+
 def own_hosts(*urls: str) -> tuple[str, ...]:
-    """Return the normalised host[:port] of each URL (or bare host) that is one."""
-    hosts = []
-    for url in urls:
-        if not url:
-            continue
-        try:
-            hosts.append(urlsplit(normalise_url(url if "//" in url else f"http://{url}")).netloc)
-        except ValueError:
-            continue
-    return tuple(hosts)
+    """Return the normalised host[:port] of each URL or bare host, as http and https see it."""
+    hosts = set()
+    for url in filter(None, urls):
+        bare = url.split("//", 1)[-1].split("/", 1)[0]
+        hosts.update(host_of(f"{scheme}://{bare}") for scheme in ("http", "https"))
+    return tuple(sorted(hosts - {""}))
 
 
 def resolve_target(target: str) -> Target:
@@ -291,10 +294,16 @@ def fetch_source(source: str, ctx: Context, *, background: bool = False):
     upstream error, so that the mention is kept and tried again later.
     """
     try:
-        return ctx.fetcher.get(source, requested_by=ctx.requested_by)
+        return ctx.fetcher.get(
+            source, requested_by=ctx.requested_by, refuse=lambda url: is_own_page(url, ctx)
+        )
     except FetchError as error:
         if background and error.status == 410:
             return None
+        if error.kind == "own_page":
+            raise SourceNotAllowed(
+                "The source redirects to a page of this comment service.", field="source"
+            ) from None
         message = f"The source could not be fetched: {error.message}."
         if error.kind == "timeout" or (error.status or 0) >= 500:
             raise UpstreamError(message, field="source") from None
@@ -535,7 +544,7 @@ def reverify(comment: Comment, ctx: Context) -> str:
     target_url = origin_of(site.url) + comment.thread.uri
     target = Target(site, comment.thread.uri, comment.thread)
     try:
-        fetched = ctx.fetcher.get(comment.source_url)
+        fetched = ctx.fetcher.get(comment.source_url, refuse=lambda url: is_own_page(url, ctx))
     except FetchError as error:
         return f"The source could not be fetched ({error.message}); the linkback is kept."
     found = find_link(fetched, target_url)

@@ -8,15 +8,17 @@ from dataclasses import dataclass
 from dataclasses import replace
 from urllib.parse import urljoin
 from urllib.parse import urlsplit
-from urllib.parse import urlunsplit
 
-import idna
 import mf2py
 import webencodings
 from bs4 import BeautifulSoup
 
 from commentsvc.linkbacks.fetch import Fetched
 from commentsvc.linkbacks.markup import tidy_html
+from commentsvc.linkbacks.urls import normalise_url
+from commentsvc.linkbacks.urls import same_url
+
+__all__ = ["Found", "decode_html", "find_link", "normalise_url", "same_url"]
 
 EXCERPT_SIDE = 100
 # What a stored linkback may hold, in code points: a source cannot grow a thread beyond this.
@@ -104,47 +106,6 @@ def _encoding(label: str | None, in_page: bool):
         # A page cannot be UTF-16 and say so in ASCII: browsers read it as UTF-8.
         return webencodings.UTF8
     return encoding
-
-
-def normalise_url(url: str) -> str:
-    """Return the one spelling of a URL that linkback identity compares and stores.
-
-    Scheme and host in lower case, the host in IDNA (ASCII) form without a trailing dot, no
-    default port, no credentials, no fragment, no empty query, "/" for an empty path.
-
-    :raise ValueError: when it is no URL with a host (or the host is no valid name).
-    """
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").rstrip(".")
-    if not host:
-        raise ValueError("a URL without a host")
-    if ":" in host:
-        host = f"[{host}]"
-    elif not host.isascii():
-        host = idna.encode(host, uts46=True).decode("ascii")
-    else:
-        _check_labels(host)
-    port = parts.port
-    if port is not None and (scheme, port) not in (("http", 80), ("https", 443)):
-        host = f"{host}:{port}"
-    return urlunsplit((scheme, host, parts.path or "/", parts.query, ""))
-
-
-def _check_labels(host: str) -> None:
-    for label in host.split("."):
-        if not label or len(label) > 63:
-            raise ValueError("a host name with an empty or overlong label")
-        if label.startswith("xn--"):
-            idna.decode(label)  # an A-label that decodes to nothing valid names no host
-
-
-def same_url(a: str, b: str) -> bool:
-    """Tell whether two URLs name the same page (after normalise_url); invalid ones never do."""
-    try:
-        return normalise_url(a) == normalise_url(b)
-    except ValueError:
-        return False
 
 
 def clip(text: str, limit: int) -> str:
