@@ -17,6 +17,7 @@ class ServiceError(Exception):
 
     status = 400
     code = "bad_request"
+    fault = 0  # the Pingback fault code when it refuses a pingback (0: a generic fault)
 
     def __init__(self, message: str, field: str | None = None, code: str | None = None):
         super().__init__(message)
@@ -41,6 +42,7 @@ class ValidationError(ServiceError):
 class Forbidden(ServiceError):
     status = 403
     code = "forbidden"
+    fault = 0x31
 
 
 class NotFound(ServiceError):
@@ -61,10 +63,65 @@ class UnsupportedMediaType(ServiceError):
 class RateLimited(ServiceError):
     status = 429
     code = "rate_limited"
+    fault = 0x31
 
     def __init__(self, message: str, retry_after: int):
         super().__init__(message)
         self.retry_after = max(1, int(retry_after))
+
+
+# Linkbacks: each refusal has its HTTP status and code (Webmention) and its Pingback 1.0 fault
+# (0x10 source missing, 0x11 no link, 0x20 no target, 0x21 target not usable, 0x30 registered
+# already, 0x31 access denied, 0x32 upstream error). Bans are Forbidden, floods RateLimited.
+
+
+class InvalidSource(ValidationError):
+    fault = 0x10
+
+
+class InvalidTarget(ValidationError):
+    fault = 0x20
+
+
+class SourceNotFound(ServiceError):
+    status = 400
+    code = "source_not_found"
+    fault = 0x10
+
+
+class SourceNotAllowed(ServiceError):
+    status = 400
+    code = "source_not_allowed"
+    fault = 0x31
+
+
+class NoLinkToTarget(ServiceError):
+    status = 400
+    code = "no_link"
+    fault = 0x11
+
+
+class TargetNotFound(ServiceError):
+    status = 400
+    code = "target_not_found"
+    fault = 0x20
+
+
+class TargetNotAccepted(ServiceError):
+    status = 400
+    code = "target_not_accepted"
+    fault = 0x21
+
+
+class AlreadyRegistered(Conflict):
+    code = "already_registered"
+    fault = 0x30
+
+
+class UpstreamError(ServiceError):
+    status = 502
+    code = "upstream_error"
+    fault = 0x32
 
 
 # Pages answered in HTML (admin, demo) keep Werkzeug's pages; everything else is JSON.

@@ -542,8 +542,10 @@ def _paths() -> dict[str, Any]:
                 "pingback.extensions.getPingbacks(url), over XML-RPC.",
                 "description": "Faults: 0x10 source missing, 0x11 no link to the target, 0x20 "
                 "target missing, 0x21 target unusable, 0x30 already registered, 0x31 access "
-                "denied, 0x32 upstream error, 0 other; -32700 / -32601 / -32602 for malformed "
-                "calls. No DOCTYPE, no Content-Encoding, at most 16 KiB.",
+                "denied (banned, too many pings, too many at once, or a page of this service), "
+                "0x32 upstream error, 0 other; -32700 not well-formed XML, -32600 no "
+                "methodCall, -32601 no such method, -32602 wrong parameters. No DOCTYPE, no "
+                "Content-Encoding, at most 16 KiB.",
                 "requestBody": {
                     "required": True,
                     "content": {"text/xml": {"schema": {"type": "string"}}},
@@ -565,6 +567,9 @@ def _paths() -> dict[str, Any]:
             "post": {
                 "operationId": "webmention",
                 "summary": "Webmention (W3C): checked at once, verified in the background.",
+                "description": "Error codes: 400 `invalid` (field named), `same_page`, "
+                "`source_not_allowed` (a page of this service), `target_not_accepted`; 403 "
+                "`forbidden` (a banned source); 429 `rate_limited`.",
                 "requestBody": {
                     "required": True,
                     "content": {
@@ -595,7 +600,7 @@ def _paths() -> dict[str, Any]:
                         ),
                         "headers": {"Location": {"schema": {"type": "string"}, "required": True}},
                     },
-                    **_errors(400, 413, 415, 429),
+                    **_errors(400, 403, 413, 415, 429),
                 },
             },
         },

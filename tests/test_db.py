@@ -83,3 +83,63 @@ def test_four_processes_writing_at_once_lose_nothing(app, database_url, tmp_path
         assert len(texts) == 4 * PER_PROCESS
         assert len(set(texts)) == 4 * PER_PROCESS
         assert db.session.scalar(select(Thread.likes)) == 4 * PER_PROCESS
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="a fresh database file per run")
+def test_linkback_urls_are_normalised_by_migration(tmp_path):
+    """Linkbacks stored before URLs had one spelling match the pings that come now."""
+    from flask_migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    then = "2026-01-01 00:00:00"
+    app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "x"})
+    with app.app_context():
+        directory = app.extensions["migrate"].directory
+        upgrade(directory=directory, revision="0003")
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO sites (id, name, url, created) VALUES (1, 'b', 'https://b.org', :t)"
+                ),
+                {"t": then},
+            )
+            conn.execute(
+                text("INSERT INTO threads (id, site_id, uri, created) VALUES (1, 1, '/p', :t)"),
+                {"t": then},
+            )
+            for n, source in enumerate(
+                [
+                    "HTTP://A.example.org:80/x#c",
+                    "https://a.example.org/y",
+                    "https://A.example.org/y?",
+                ],
+                start=1,
+            ):
+                conn.execute(
+                    text(
+                        "INSERT INTO comments (id, thread_id, kind, source_url, created) "
+                        "VALUES (:id, 1, 'pingback', :source, :t)"
+                    ),
+                    {"id": n, "source": source, "t": then},
+                )
+            conn.execute(
+                text(
+                    "INSERT INTO mentions (id, key, source, target, created, updated) "
+                    "VALUES (1, 'k', 'https://A.example.org/z#x', 'https://B.org/p?', :t, :t)"
+                ),
+                {"t": then},
+            )
+        upgrade(directory=directory, revision="0009")
+        with db.engine.connect() as conn:
+            sources = (
+                conn.execute(text("SELECT source_url FROM comments ORDER BY id")).scalars().all()
+            )
+            mention = conn.execute(text("SELECT source, target FROM mentions")).one()
+        db.engine.dispose()
+    # The third spells the second: it stays, for the owner to merge, rather than collide.
+    assert list(sources) == [
+        "http://a.example.org/x",
+        "https://a.example.org/y",
+        "https://A.example.org/y?",
+    ]
+    assert tuple(mention) == ("https://a.example.org/z", "https://b.org/p")

@@ -226,4 +226,4 @@ def test_webhooks_to_private_addresses_are_refused(mail_app, clock):
     run_queue(mail_app)
     with mail_app.app_context():
         job = db.session.scalar(select(Job).where(Job.kind == "webhook"))
-        assert job.status == "queued" and "forbidden address" in job.last_error
+        assert job.status == "queued" and "address is not allowed" in job.last_error

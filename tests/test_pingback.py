@@ -157,17 +157,34 @@ def test_malformed_calls_get_interop_faults_not_python_errors(service):
         code, message = fault_of(attempt)
         assert code == expected
         assert "Traceback" not in message and "Exception" not in message
-    for body in (
-        b"not xml",
-        b"<methodCall><methodName>x</methodName><params><param>",
-        b"<?xml version='1.0'?><methodCall></methodCall>",
-        b"",
+    fault_response = xmlrpc.client.dumps(xmlrpc.client.Fault(4, "no"), methodresponse=True)
+    for body, expected in (
+        (b"not xml", -32700),
+        (b"<methodCall><methodName>x</methodName><params><param>", -32700),
+        (b"", -32700),
+        (b"<?xml version='1.0'?><methodCall></methodCall>", -32600),
+        # Answers and other XML are no calls: they used to give 500 (a Fault raised by loads).
+        (fault_response.encode(), -32600),
+        (xmlrpc.client.dumps(("x",), methodresponse=True).encode(), -32600),
+        (b"<methodResponse><fault><value><int>1</int></value></fault></methodResponse>", -32600),
+        (b"<html><body>hi</body></html>", -32600),
+        (
+            b"<methodCall><methodName>pingback.ping</methodName><params><param><value>"
+            b"<dateTime.iso8601>never</dateTime.iso8601></value></param></params></methodCall>",
+            -32600,
+        ),
+        (
+            b"<methodCall><methodName>pingback.ping</methodName><params><param><value>"
+            b"<struct><member><value>1</value></member></struct></value></param></params>"
+            b"</methodCall>",
+            -32600,
+        ),
     ):
         response = requests.post(service.url + "/xmlrpc", data=body, timeout=10)
-        assert response.status_code == 200
+        assert response.status_code == 200, body
         with pytest.raises(xmlrpc.client.Fault) as info:
             xmlrpc.client.loads(response.content)
-        assert info.value.faultCode == -32700
+        assert info.value.faultCode == expected, body
     assert requests.get(service.url + "/xmlrpc", timeout=10).status_code == 405
 
 
@@ -250,7 +267,12 @@ def test_loopback_sources_are_refused_unless_private_fetching_is_on(app, live_se
     target = ours.url + "/post/1"
     source = theirs.page("/e", post_linking_to(target))
     code, message = fault_of(lambda: call(service, "pingback.ping", source, target))
-    assert code == 0x10 and "forbidden address" in message
+    assert code == 0x10 and "address is not allowed" in message
+    # A name that resolves to a private address: the message does not say which address.
+    named = source.replace("127.0.0.1", "localhost")
+    code, message = fault_of(lambda: call(service, "pingback.ping", named, target))
+    assert code == 0x10 and "address is not allowed" in message
+    assert "127.0.0.1" not in message and "::1" not in message
     assert theirs.hits("/e") == 0
     assert stored(app) == []
 
@@ -319,9 +341,9 @@ def test_a_ping_goes_through_moderation(app, service, ours, theirs):
 
 
 def test_fetches_per_source_host_are_limited_and_failures_are_remembered(app, ours, theirs):
+    from commentsvc.errors import ServiceError
     from commentsvc.linkbacks.receive import SOURCE_HOST_LIMITS
     from commentsvc.linkbacks.receive import Context
-    from commentsvc.linkbacks.receive import LinkbackError
     from commentsvc.linkbacks.receive import receive_pingback
     from commentsvc.models import utcnow
 
@@ -336,9 +358,9 @@ def test_fetches_per_source_host_are_limited_and_failures_are_remembered(app, ou
             now=utcnow(),
             address=f"client-{client}",
         )
-        with app.app_context(), pytest.raises(LinkbackError) as info:
+        with app.app_context(), pytest.raises(ServiceError) as info:
             receive_pingback(source, target, ctx)
-        return info.value.code
+        return info.value.fault
 
     # Many clients (a botnet, say) pinging with sources on one host: that host is not hammered.
     codes = [ping(theirs.page(f"/n{n}", "<p>no link</p>"), n) for n in range(per_minute + 2)]
@@ -358,3 +380,115 @@ def test_fetches_per_source_host_are_limited_and_failures_are_remembered(app, ou
         assert other.hits("/nolink") == 1
     finally:
         other.close()
+
+
+# --- hardening -------------------------------------------------------------------------------------
+
+
+def test_the_gate_bounds_verifications_in_all_per_client_and_per_source_host():
+    from commentsvc.errors import RateLimited
+    from commentsvc.linkbacks.receive import Gate
+
+    gate = Gate(total=2, per_key=1, wait=0.01)
+    with gate.hold("client:a", "host:x"):
+        for keys in (("client:a", "host:y"), ("client:b", "host:x")):
+            with pytest.raises(RateLimited) as info, gate.hold(*keys):
+                pass
+            assert info.value.fault == 0x31 and info.value.retry_after > 0
+        with gate.hold("client:b", "host:y"):
+            assert gate.running() == 2
+            with pytest.raises(RateLimited), gate.hold("client:c", "host:z"):
+                pass
+    assert gate.running() == 0
+    with gate.hold("client:a", "host:x"):
+        assert gate.running() == 1
+
+
+def test_slow_sources_from_one_client_do_not_hold_the_workers(app, live_server, ours, theirs):
+    """8 pings with slow sources used to hold all 4 threads of a worker for the whole fetch
+    deadline, /healthz with them."""
+    import threading
+
+    deadline = 8
+    service = live_server(workers=1, GUARD="off", FETCH_TIMEOUT=str(deadline))
+    target = ours.url + "/post/1"
+    sources = []
+    for n in range(8):
+        theirs.pages[f"/slow{n}"] = Page(writer=drip(deadline * 2))
+        sources.append(theirs.url + f"/slow{n}")
+    codes = []
+
+    def ping(source):
+        try:
+            call(service, "pingback.ping", source, target)
+            codes.append("ok")
+        except xmlrpc.client.Fault as fault:
+            codes.append(fault.faultCode)
+
+    threads = [threading.Thread(target=ping, args=(s,)) for s in sources]
+    for thread in threads:
+        thread.start()
+    while not any(theirs.hits(f"/slow{n}") for n in range(8)):
+        threads[0].join(0.05)
+    # While a slow source is being read, the service still answers within the fetch deadline.
+    assert requests.get(service.url + "/healthz", timeout=deadline).status_code == 200
+    for thread in threads:
+        thread.join(deadline * 3)
+    assert sorted(codes, key=str) == [0x31] * 7 + [0x32]  # one verified at a time; 0x32: too slow
+    assert sum(theirs.hits(f"/slow{n}") for n in range(8)) == 1
+
+
+def _answer(content_type: str, body: bytes, content_length: str | None = None):
+    def write(handler):
+        handler.send_response(200)
+        handler.send_header("Content-Type", content_type)
+        handler.send_header("Content-Length", content_length or str(len(body)))
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    return write
+
+
+def test_odd_charsets_bad_lengths_and_own_pages(app, service, ours, theirs):
+    target = ours.url + "/post/1"
+    page = post_linking_to(target).encode()
+    theirs.pages["/rot13"] = Page(writer=_answer("text/html; charset=rot13", page))
+    theirs.pages["/base64"] = Page(writer=_answer("text/html", b'<meta charset="base64">' + page))
+    theirs.pages["/length"] = Page(writer=_answer("text/html", page, content_length="\u00b2"))
+    # These gave 500 (a LookupError or ValueError from the page's declarations).
+    assert "registered" in call(service, "pingback.ping", theirs.url + "/rot13", target)
+    assert "registered" in call(service, "pingback.ping", theirs.url + "/base64", target)
+    code, message = fault_of(lambda: call(service, "pingback.ping", theirs.url + "/length", target))
+    assert code == 0x10 and "Content-Length" in message
+    # The service's own pages are no source (the thread page holds commenters' links).
+    own = service.url + "/t/blog?uri=/post/1"
+    code, _ = fault_of(lambda: call(service, "pingback.ping", own, target))
+    assert code == 0x31
+    theirs.pages["/hop"] = Page(status=302, headers={"Location": own})
+    code, message = fault_of(lambda: call(service, "pingback.ping", theirs.url + "/hop", target))
+    assert code == 0x31 and "redirects to a page of this comment service" in message
+    code, _ = fault_of(
+        lambda: call(service, "pingback.ping", own.upper().replace("/T/", "/t/"), target)
+    )
+    assert code == 0x31
+
+
+def test_spellings_of_one_source_are_registered_once(app, service, ours, theirs):
+    target = ours.url + "/post/1"
+    source = theirs.page("/entry", post_linking_to(target))
+    assert "registered" in call(service, "pingback.ping", source, target)
+    for spelling in (source + "#x", source + "?", source.replace("http://", "HTTP://")):
+        code, _ = fault_of(lambda s=spelling: call(service, "pingback.ping", s, target + "#c"))
+        assert code == 0x30
+    assert [c.source_url for c in stored(app)] == [source]
+
+
+def test_the_gate_forgets_clients_once_they_are_done():
+    from commentsvc.linkbacks.receive import Gate
+
+    gate = Gate()
+    for n in range(100):
+        with gate.hold(f"client:{n}", f"host:{n}"):
+            pass
+    assert dict(gate._running) == {"": 0}

@@ -266,3 +266,61 @@ def test_pingback_end_to_end_through_our_own_xmlrpc(app, cli, mine, live_server)
     with xmlrpc.client.ServerProxy(service.url + "/xmlrpc") as proxy:
         assert proxy.pingback.extensions.getPingbacks(target) == [source]
     theirs.close()
+
+
+def _answer(headers: list[tuple[str, str]], body: bytes):
+    def write(handler):
+        handler.send_response(200)
+        for name, value in headers:
+            handler.send_header(name, value)
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    return write
+
+
+def test_odd_charsets_bad_lengths_and_broken_links_do_not_crash_send(cli, mine):
+    """Each of these targets (and the post's own charset) made `commentsvc send` crash."""
+    other = Blog()
+    body = b'<link rel="webmention" href="/endpoint"><p>hello</p>'
+    other.pages["/rot13"] = Page(
+        writer=_answer([("Content-Type", "text/html; charset=rot13")], body)
+    )
+    other.pages["/length"] = Page(
+        writer=_answer([("Content-Type", "text/html"), ("Content-Length", "\u00b2")], body)
+    )
+    other.pages["/link"] = Page(
+        writer=_answer(
+            [("Content-Type", "text/html"), ("Link", "<http://[broken>; rel=webmention")],
+            b'<a rel="webmention" href="http://[::1">x</a>',
+        )
+    )
+    other.pages["/endpoint"] = Page("", status=202)
+    targets = "".join(f'<a href="{other.url}{p}">t</a> ' for p in ("/rot13", "/length", "/link"))
+    source = mine.url + "/post"
+    mine.pages["/post"] = Page(
+        writer=_answer(
+            [("Content-Type", "text/html; charset=base64")],
+            (targets + '<a href="http://[::1">broken</a>').encode(),
+        )
+    )
+    try:
+        result = cli("send", source)
+    finally:
+        other.close()
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert "3 link(s): 1 sent, 1 failed" in result.output, result.output
+    assert "no-endpoint" in result.output
+
+
+def test_spellings_of_a_page_are_one_page_to_send_for(cli, mine):
+    elsewhere = Blog()
+    try:
+        elsewhere.page("/quiet", "<p>No endpoint here.</p>")
+        source = mine.page("/post", f'<a href="{elsewhere.url}/quiet">q</a>')
+        assert "no-endpoint" in cli("send", source + "#top").output
+        again = cli("send", source.replace("http://", "HTTP://") + "?")
+        assert "skipped" in again.output and "1 link(s): 0 sent" in again.output
+    finally:
+        elsewhere.close()

@@ -1,6 +1,7 @@
 """Finding the link in a source page: exact, after decoding and resolution, with context."""
 
 import gzip
+import re
 import time
 
 import pytest
@@ -195,11 +196,192 @@ def test_forbidden_destinations(url):
 
 
 def test_reserved_names_are_refused_before_any_lookup():
-    from commentsvc.linkbacks.fetch import FetchError
     from commentsvc.linkbacks.fetch import Fetcher
+    from commentsvc.linkbacks.fetch import FetchError
 
     fetcher = Fetcher(user_agent="test", allow_loopback=True)
     for url in ("https://blog.example.org/post", "http://a.test/", "http://x.invalid./p"):
         with pytest.raises(FetchError) as refused:
             fetcher.get(url)
         assert refused.value.kind == "refused" and "reserved" in refused.value.message
+
+
+# --- hostile pages: linear, bounded work ----------------------------------------------------------
+
+MEGABYTE = 1024 * 1024
+
+
+def _hostile_pages():
+    """Pages of about 1 MB, each built against one way of making a parser slow."""
+    link = f'<a href="{TARGET}">x</a>'
+    return {
+        "unclosed links": "<a href=/p/0>y" * (MEGABYTE // 14) + link,
+        "deep nesting": "<div><span>" * (MEGABYTE // 11) + link,
+        "many distinct attributes": "<a "
+        + "".join(f"a{i}=1 " for i in range(MEGABYTE // 9))
+        + f' href="{TARGET}">x</a>',
+        "unclosed end tags": "</" * (MEGABYTE // 2),
+        "unclosed comments": "<!--" * (MEGABYTE // 4),
+        "unclosed quotes": "<a b='" * (MEGABYTE // 6),
+        "lone brackets": "<" * MEGABYTE,
+        "formatting soup": "<b><i><u><s><font>" * (MEGABYTE // 19) + link,
+        "microformats": '<div class="h-entry"><a class="u-like-of p-author h-card" href=/x>y</a>'
+        * (MEGABYTE // 70),
+    }
+
+
+@pytest.mark.parametrize("name", list(_hostile_pages()))
+def test_hostile_pages_are_read_into_a_bounded_tidy_copy(name):
+    from commentsvc.linkbacks import markup
+
+    tidy = markup.tidy_html(_hostile_pages()[name])
+    assert tidy.elements <= markup.MAX_ELEMENTS
+    assert tidy.depth <= markup.MAX_DEPTH
+    assert "<!--" not in tidy.html
+    # Every tag of the copy has at most MAX_ATTRIBUTES attributes, and no <a> is inside an <a>.
+    depth_of_a = 0
+    for tag in re.finditer(r"<(/?)([a-z0-9-]+)([^>]*)>", tidy.html):
+        assert tag.group(3).count('="') <= markup.MAX_ATTRIBUTES
+        if tag.group(2) == "a":
+            depth_of_a += -1 if tag.group(1) else 1
+            assert depth_of_a in (0, 1)
+
+
+def test_verifying_a_hostile_megabyte_takes_bounded_cpu_time():
+    """An order-of-magnitude bound on CPU seconds, not a timing test: before the tidy copy, a
+    469 KB page of unclosed links took 15 s of CPU (quadratic), a 1 MB one about a minute."""
+    for name, html in _hostile_pages().items():
+        started = time.process_time()
+        find_link(page(html), TARGET, media=True)
+        assert time.process_time() - started < 5, name
+
+
+@pytest.mark.parametrize(
+    ("html", "found"),
+    [
+        # A new <a> closes the open one, as browsers do: the link still counts.
+        (f'<p>Read <a href="/elsewhere">this and <a href="{TARGET}">that</a> now.</p>', True),
+        (f'<a href="{TARGET}" href="/other">x</a>', True),  # the first of two attributes wins
+        (f'<!-- unclosed comment <a href="{TARGET}">x</a>', False),
+        (f'<script>"</scr" + "ipt>"; <a href="{TARGET}">x</a>', False),
+        (f'<textarea><a href="{TARGET}">x</a></textarea>', False),
+        (f'<a\nhref\n=\n"{TARGET}"\n>x</a>', True),
+        (f"<A HREF='{TARGET}'>x</A>", True),
+    ],
+)
+def test_the_tidy_copy_reads_links_as_browsers_do(html, found):
+    assert (find_link(page(html), TARGET) is not None) is found
+
+
+# --- charsets and Content-Length that are not what they say ---------------------------------------
+
+
+@pytest.mark.parametrize("label", ["rot13", "base64", "zlib", "hex", "uu", "iso-2022-kr", "x-\0"])
+def test_charsets_that_name_no_text_encoding_fall_back(label):
+    body = f'<a href="{TARGET}">caf\u00e9</a>'.encode()
+    assert decode_html(body, f"text/html; charset={label}") == body.decode()
+    with_meta = f'<meta charset="{label}">'.encode() + body
+    assert "caf\u00e9" in decode_html(with_meta, "text/html")
+    fetched = Fetched(
+        url="https://o.example.org/", status=200, headers={"content-type": "text/html"}, body=body
+    )
+    for headers in ({"content-type": f"text/html; charset={label}"},):
+        assert find_link(Fetched(**{**fetched.__dict__, "headers": headers}), TARGET)
+
+
+def _raw_answer(content_length: str, body: bytes = b"<p>hello</p>"):
+    def write(handler):
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/html")
+        handler.send_header("Content-Length", content_length)
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    return write
+
+
+@pytest.mark.parametrize("length", ["\u00b2", "-1", "1e3", "12, 12", "99999999999999999999999"])
+def test_a_bad_content_length_is_a_fetch_error(blog, length):
+    blog.pages["/bad"] = Page(writer=_raw_answer(length))
+    fetcher = Fetcher(user_agent="test", allow_loopback=True, deadline=3)
+    with pytest.raises(FetchError):
+        fetcher.get(blog.url + "/bad")
+
+
+def test_refusals_do_not_say_what_a_name_resolves_to():
+    fetcher = Fetcher(user_agent="test", allow_loopback=False, deadline=3)
+    with pytest.raises(FetchError) as info:
+        fetcher.get("http://localhost:1/")
+    assert info.value.kind == "refused"
+    assert "127.0.0.1" not in info.value.message and "::1" not in info.value.message
+
+
+# --- what is stored: capped, cut between words, one spelling of each URL ---------------------------
+
+
+def test_excerpts_are_cut_between_words_at_both_ends_without_markers():
+    before = "abcdefghi " * 30 + "tail"  # 100 characters back from the link fall mid-word
+    after = "xyzzy " * 40  # and so do 100 characters on
+    found = find_link(page(f'<p>{before} <a href="{TARGET}">the link</a> {after}</p>'), TARGET)
+    words = found.excerpt.split()
+    assert set(words) == {"abcdefghi", "tail", "the", "link", "xyzzy"}
+    assert "the link" in found.excerpt and "[" not in found.excerpt
+    assert len(found.excerpt) <= 2 * 100 + len(" the link ")
+
+
+def test_titles_authors_and_excerpts_are_capped():
+    from commentsvc.linkbacks import verify
+
+    long_name = "Name " * 200
+    html = (
+        f"<title>{'Title ' * 500}</title><div class='h-entry'><p class='p-author h-card'>"
+        f"<a class='u-url p-name' href='https://a.example.org/{'x' * 3000}'>{long_name}</a></p>"
+        f"<p class='e-content'>{'w' * 5000} <a href='{TARGET}'>{'link ' * 500}</a></p></div>"
+    )
+    found = find_link(page(html), TARGET)
+    assert len(found.title) <= verify.MAX_TITLE
+    assert len(found.author) <= verify.MAX_AUTHOR and found.author.startswith("Name")
+    assert len(found.excerpt) <= verify.MAX_EXCERPT
+    assert found.author_url == ""  # longer than any URL stored
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[…] quoted words […]", "[...] quoted words [...]", "… quoted words …", "quoted words"],
+)
+def test_stored_excerpts_carry_no_markers_of_their_own(text):
+    from commentsvc.linkbacks.verify import clip_excerpt
+
+    assert clip_excerpt(text) == "quoted words"
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "https://blog.example.org/p/1",
+        "HTTPS://BLOG.example.org/p/1",
+        "https://blog.example.org/p/1#comments",
+        "https://blog.example.org/p/1?",
+        "https://blog.example.org:443/p/1",
+        "https://blog.example.org./p/1",
+        "https://user:pw@blog.example.org/p/1",
+        " https://blog.example.org/p/1 ",
+    ],
+)
+def test_one_spelling_of_each_url(spelling):
+    from commentsvc.linkbacks.verify import normalise_url
+
+    assert normalise_url(spelling) == TARGET
+
+
+def test_idna_hosts_are_stored_in_ascii():
+    from commentsvc.linkbacks.verify import normalise_url
+
+    assert normalise_url("http://BÜCHER.example/a") == "http://xn--bcher-kva.example/a"
+    assert normalise_url("http://xn--bcher-kva.example/a") == "http://xn--bcher-kva.example/a"
+    assert normalise_url("http://example.org") == "http://example.org/"
+    assert normalise_url("http://example.org:8080/a?b=1") == "http://example.org:8080/a?b=1"
+    for bad in ("http:///nohost", "http://example.org:99999/", "http://xn--/"):
+        with pytest.raises(ValueError):
+            normalise_url(bad)

@@ -11,6 +11,7 @@ from commentsvc import queue
 from commentsvc.db import db
 from commentsvc.models import Comment
 from commentsvc.models import Job
+from commentsvc.models import Mention
 from commentsvc.models import utcnow
 
 
@@ -20,6 +21,13 @@ def reply_page(target: str, title: str = "A reply", author: str = "Bea") -> str:
 <span class="p-author h-card"><img class="u-photo" src="/me.png"><a class="u-url p-name" href="https://bea.example.org">{author}</a></span>
 <div class="e-content"><p>Replying to <a class="u-in-reply-to" href="{target}">your post</a>: yes!</p></div>
 </article></body></html>"""
+
+
+def like_page(target: str) -> str:
+    return (
+        f'<div class="h-entry"><a class="u-like-of" href="{target}">liked</a>'
+        '<a class="p-author h-card" href="https://cy.example.org">Cy</a></div>'
+    )
 
 
 def send(client, source, target):
@@ -207,3 +215,197 @@ def test_the_worker_command_runs_queued_jobs(app, client, cli, ours, theirs):
     assert result.exit_code == 0, result.output
     assert "ran 3 job(s)" in result.output  # the mention, the thread's title, Bea's photo
     assert thread(client)["count"] == 1
+
+
+# --- hardening: charsets, identity, moderation of changes, own pages, error codes ---------------
+
+
+def _answer(content_type: str, body: bytes, content_length: str | None = None):
+    def write(handler):
+        handler.send_response(200)
+        handler.send_header("Content-Type", content_type)
+        handler.send_header("Content-Length", content_length or str(len(body)))
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    return write
+
+
+def test_odd_charsets_verify_and_a_bad_content_length_is_rejected(app, client, ours, theirs):
+    from tests.blogs import Page
+
+    target = ours.url + "/post/1"
+    page = reply_page(target).encode()
+    theirs.pages["/rot13"] = Page(writer=_answer("text/html; charset=rot13", page))
+    theirs.pages["/base64"] = Page(writer=_answer("text/html", b'<meta charset="base64">' + page))
+    theirs.pages["/length"] = Page(writer=_answer("text/html", page, content_length="\u00b2"))
+    answers = {
+        path: send(client, theirs.url + path, target) for path in ("/rot13", "/base64", "/length")
+    }
+    run_queue(app)
+    reports = {path: status(client, response) for path, response in answers.items()}
+    assert reports["/rot13"]["status"] == "verified"
+    assert reports["/base64"]["status"] == "verified"
+    # Used to stay pending for ever: the job failed on a ValueError.
+    assert reports["/length"]["status"] == "rejected"
+    assert "Content-Length" in reports["/length"]["reason"]
+
+
+def test_spellings_of_one_source_are_one_mention(app, client, ours, theirs):
+    target = ours.url + "/post/1"
+    source = theirs.page("/like", like_page(target))
+    host = source.replace("http://127.0.0.1", "HTTP://127.0.0.1")
+    spellings = [source, source + "#x", source + "?", host, source.replace("/like", "/like#a")]
+    for spelling in spellings:
+        assert send(client, spelling, target + "#comments").status_code == 201
+    run_queue(app)
+    data = thread(client)
+    assert data["likes"] == 1
+    with app.app_context():
+        rows = db.session.scalars(select(Comment)).all()
+        mentions = db.session.scalars(select(Mention)).all()
+    assert [c.source_url for c in rows] == [source]
+    assert [(m.source, m.target) for m in mentions] == [(source, target)]
+
+
+def test_changed_content_is_moderated_again(app, client, ours, theirs):
+    from commentsvc.sites import update_site
+
+    with app.app_context():
+        update_site("blog", moderation_words="casino")
+    target = ours.url + "/post/1"
+    source = theirs.page("/reply", reply_page(target))
+    send(client, source, target)
+    run_queue(app)
+    [mention] = thread(client)["comments"]
+    assert mention["source"]["title"] == "A reply"
+
+    theirs.page("/reply", reply_page(target, title="Best casino bonus"))
+    response = send(client, source, target)
+    run_queue(app)
+    assert thread(client)["comments"] == []  # held again, not published unseen
+    with app.app_context():
+        [comment] = db.session.scalars(select(Comment)).all()
+        assert comment.status == "pending"
+        assert comment.reason.startswith("changed by its source")
+        assert "casino" in comment.reason
+    assert status(client, response)["status"] == "verified"
+
+
+def test_the_services_own_pages_are_no_source(make_app, ours):
+    app = make_app(PUBLIC_URL="https://comments.example.org")  # ours made the site 'blog'
+    client = app.test_client()
+    target = ours.url + "/post/1"
+    for source in (
+        "https://comments.example.org/t/blog?uri=/post/1",
+        "https://COMMENTS.example.org./api/comments.html?site=blog&uri=/post/1",
+        "http://localhost/t/blog?uri=/post/1",  # the request's own host
+    ):
+        response = send(client, source, target)
+        assert response.status_code == 400, source
+        assert response.get_json()["error"] == {
+            "code": "source_not_allowed",
+            "field": "source",
+            "message": response.get_json()["error"]["message"],
+        }
+
+
+def test_a_banned_source_is_forbidden_not_rate_limited(app, client, ours, theirs):
+    from commentsvc.db import write_transaction
+    from commentsvc.models import Ban
+
+    with app.app_context(), write_transaction() as session:
+        session.add(Ban(kind="domain", value="127.0.0.1"))
+    response = send(
+        client, theirs.page("/reply", reply_page(ours.url + "/post/1")), ours.url + "/post/1"
+    )
+    assert response.status_code == 403
+    assert response.get_json()["error"]["code"] == "forbidden"
+    assert "Retry-After" not in response.headers
+
+
+def test_a_flood_is_rate_limited_with_retry_after(make_app, ours, theirs):
+    from commentsvc.linkbacks.receive import CLIENT_LIMITS
+
+    app = make_app(GUARD=True)  # ours made the site 'blog'
+    client = app.test_client()
+    target = ours.url + "/post/1"
+    per_minute = int(CLIENT_LIMITS[0].split()[0])
+    # Twice the limit and one more: whatever minute boundary falls between them, one window
+    # holds more than the limit (the limiter's windows follow the real clock).
+    answers = [send(client, theirs.url + f"/r{n}", target) for n in range(2 * per_minute + 1)]
+    limited = [a for a in answers if a.status_code != 201]
+    assert limited and {a.status_code for a in limited} == {429}
+    assert limited[0].get_json()["error"]["code"] == "rate_limited"
+    assert int(limited[0].headers["Retry-After"]) > 0
+
+
+def test_store_and_import_cap_what_a_linkback_holds(app, ours):
+    """One pingback stored 1 MB: every stored field of a linkback has a cap, on every path."""
+    from commentsvc.importers import Record
+    from commentsvc.importers import import_records
+    from commentsvc.linkbacks import verify
+    from commentsvc.linkbacks.jobs import app_context
+    from commentsvc.linkbacks.receive import resolve_target
+    from commentsvc.linkbacks.receive import store
+    from commentsvc.models import Site
+
+    huge = "word " * 200_000
+    found = verify.Found(
+        title=huge,
+        excerpt="[…] " + huge + " […]",
+        author=huge,
+        author_url="https://a.example.org/" + "x" * 5000,
+        author_photo="javascript:alert(1)",
+    )
+    with app.test_request_context():
+        target = resolve_target(ours.url + "/post/1")
+        comment = store(
+            target, "https://a.example.org/p", found, kind="webmention", ctx=app_context()
+        )
+        assert len(comment.source_title) <= verify.MAX_TITLE
+        assert len(comment.author) <= verify.MAX_AUTHOR
+        assert (
+            len(comment.excerpt) <= verify.MAX_EXCERPT and len(comment.text) <= verify.MAX_EXCERPT
+        )
+        assert comment.excerpt.startswith("word") and comment.excerpt.endswith("word")
+        assert comment.website == "" and comment.author_photo == ""
+
+        site = db.session.scalar(select(Site))
+        record = Record(
+            key="1",
+            uri="/post/2",
+            title="A post",
+            kind="pingback",
+            status="approved",
+            author=huge,
+            email="",
+            website="HTTP://Other.example.org/entry#x",
+            address="",
+            created=utcnow(),
+            body="[...] " + huge + " [...]",
+        )
+        import_records(site, [record], secret="s", now=utcnow())
+        imported = db.session.scalar(select(Comment).where(Comment.kind == "pingback"))
+        assert imported.source_url == "http://other.example.org/entry"
+        assert len(imported.source_title) <= verify.MAX_TITLE
+        assert len(imported.excerpt) <= verify.MAX_EXCERPT
+        assert not imported.excerpt.startswith("[") and not imported.excerpt.endswith("]")
+        assert len(imported.text) <= verify.MAX_EXCERPT
+
+
+def test_a_source_that_redirects_to_the_service_is_refused(make_app, ours, theirs):
+    """The service never fetches itself as a source, not even at the end of a redirect."""
+    from tests.blogs import Page
+
+    app = make_app(PUBLIC_URL=ours.url)  # as if the service ran where our blog is
+    client = app.test_client()
+    target = ours.url + "/post/1"
+    theirs.pages["/hop"] = Page(status=302, headers={"Location": ours.url + "/post/1#x"})
+    response = send(client, theirs.url + "/hop", target)
+    assert response.status_code == 201
+    run_queue(app)
+    report = status(client, response)
+    assert report["status"] == "rejected" and "this comment service" in report["reason"]
+    assert ours.hits("/post/1") == 0

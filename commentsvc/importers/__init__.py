@@ -17,6 +17,11 @@ from sqlalchemy import select
 from commentsvc import comments
 from commentsvc.db import write_transaction
 from commentsvc.errors import ValidationError
+from commentsvc.linkbacks.verify import MAX_TITLE
+from commentsvc.linkbacks.verify import MAX_URL
+from commentsvc.linkbacks.verify import clip
+from commentsvc.linkbacks.verify import clip_excerpt
+from commentsvc.linkbacks.verify import normalise_url
 from commentsvc.models import Comment
 from commentsvc.models import ModerationEvent
 from commentsvc.models import Site
@@ -244,7 +249,7 @@ def _store(session, site, records, uris, report, *, secret, now, progress) -> No
         uri = uris[id(record)]
         linkback = record.kind in ("pingback", "trackback")
         try:
-            text = excerpt_of(record.body) if linkback else to_markdown(record.body)
+            text = clip_excerpt(excerpt_of(record.body)) if linkback else to_markdown(record.body)
             rendered = render_markdown(text)
         except (ValueError, RecursionError) as exc:
             # One unusable body (e.g. HTML nested a thousand deep) must not stop the import.
@@ -257,7 +262,7 @@ def _store(session, site, records, uris, report, *, secret, now, progress) -> No
         thread = comments.get_or_create_thread(site, uri, now=now, title=record.title[:300])
         # A linkback is its source in the thread; a comment, its time, author and text.
         same = (
-            [Comment.source_url == record.website[:1000]]
+            [Comment.source_url == _source_url(record.website)]
             if linkback
             else [
                 Comment.created == record.created,
@@ -289,9 +294,9 @@ def _store(session, site, records, uris, report, *, secret, now, progress) -> No
             by_owner=record.by_owner and not linkback,
         )
         if linkback:
-            comment.source_url = record.website[:1000] or None
-            comment.source_title = record.author[:500]
-            comment.excerpt = text[:400]
+            comment.source_url = _source_url(record.website) or None
+            comment.source_title = clip(record.author, MAX_TITLE)
+            comment.excerpt = text
             comment.html = f"<p>{html.escape(comment.excerpt)}</p>" if comment.excerpt else ""
             comment.author = ""
         session.add(comment)
@@ -325,6 +330,14 @@ def _store(session, site, records, uris, report, *, secret, now, progress) -> No
             )
         else:
             comment.parent_id = parent.id
+
+
+def _source_url(url: str) -> str:
+    """Return a linkback's source as received linkbacks store it, so that the two match."""
+    try:
+        return normalise_url(url)[:MAX_URL]
+    except ValueError:
+        return url[:MAX_URL]
 
 
 def _kinds(report: Report) -> str:

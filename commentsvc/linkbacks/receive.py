@@ -1,9 +1,19 @@
-"""Receiving linkbacks: check, verify by fetching the source, store under the site's rules."""
+"""Receiving linkbacks: check, verify by fetching the source, store under the site's rules.
+
+Refusals are the named errors of errors.py; each carries its HTTP status and code (Webmention)
+and its Pingback fault code, so that both endpoints answer the same refusal the same way.
+"""
 
 from __future__ import annotations
 
 import html
+import logging
 import secrets
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -17,11 +27,31 @@ from commentsvc import queue
 from commentsvc import spam
 from commentsvc.db import db
 from commentsvc.db import write_transaction
+from commentsvc.errors import AlreadyRegistered
+from commentsvc.errors import Forbidden
+from commentsvc.errors import InvalidSource
+from commentsvc.errors import InvalidTarget
+from commentsvc.errors import NoLinkToTarget
+from commentsvc.errors import RateLimited
+from commentsvc.errors import ServiceError
+from commentsvc.errors import SourceNotAllowed
+from commentsvc.errors import SourceNotFound
+from commentsvc.errors import TargetNotAccepted
+from commentsvc.errors import TargetNotFound
+from commentsvc.errors import UpstreamError
+from commentsvc.errors import ValidationError
 from commentsvc.fields import origin_of
 from commentsvc.fields import url_host
 from commentsvc.linkbacks.fetch import Fetcher
 from commentsvc.linkbacks.fetch import FetchError
+from commentsvc.linkbacks.urls import host_of
+from commentsvc.linkbacks.verify import MAX_AUTHOR
+from commentsvc.linkbacks.verify import MAX_TITLE
+from commentsvc.linkbacks.verify import MAX_URL
 from commentsvc.linkbacks.verify import Found
+from commentsvc.linkbacks.verify import clip
+from commentsvc.linkbacks.verify import clip_excerpt
+from commentsvc.linkbacks.verify import clip_url
 from commentsvc.linkbacks.verify import find_link
 from commentsvc.linkbacks.verify import normalise_url
 from commentsvc.models import Comment
@@ -32,30 +62,65 @@ from commentsvc.ratelimit import Limiter
 from commentsvc.sites import list_sites
 from commentsvc.sites import thread_uri
 
-# Pingback 1.0's fault codes; Webmention answers with the same reasons in words.
-GENERIC = 0
-SOURCE_MISSING = 0x10
-NO_LINK = 0x11
-TARGET_MISSING = 0x20
-TARGET_UNUSABLE = 0x21
-ALREADY_REGISTERED = 0x30
-ACCESS_DENIED = 0x31
-UPSTREAM_ERROR = 0x32
+log = logging.getLogger(__name__)
 
-MAX_URL_LENGTH = 1000
+MAX_URL_LENGTH = MAX_URL
 CLIENT_LIMITS = ("10 per minute", "200 per day")
 SOURCE_HOST_LIMITS = ("20 per minute", "500 per day")
 FAILURE_MEMORY = "1 per 10 minutes"
-VERIFY_FAULTS = (SOURCE_MISSING, NO_LINK, TARGET_MISSING, UPSTREAM_ERROR)
+# Verification failures remembered for a while (by their Pingback fault code).
+VERIFY_FAILURES = {
+    error.fault: error for error in (SourceNotFound, NoLinkToTarget, TargetNotFound, UpstreamError)
+}
 
 
-class LinkbackError(Exception):
-    """A linkback that is refused, with its Pingback fault code and a plain message."""
+class Gate:
+    """Bound the synchronous verifications of one process: in all, and per client and source.
 
-    def __init__(self, code: int, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
+    A pingback is verified while its caller waits; without this, a few slow sources from one
+    client hold every worker thread (and /healthz with them) for the whole fetch deadline.
+    """
+
+    def __init__(self, total: int = 2, per_key: int = 1, wait: float = 1.0):
+        self.total, self.per_key, self.wait = total, per_key, wait
+        self._running: Counter[str] = Counter()
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def hold(self, *keys: str) -> Iterator[None]:
+        """Run the block once a place is free for every key; refuse after a short wait.
+
+        :raise RateLimited: when no place is free within the wait.
+        """
+        deadline = time.monotonic() + self.wait
+        with self._changed:
+            while not self._free(keys):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise RateLimited(
+                        "Too many linkbacks are being verified at once; try again in a minute.",
+                        retry_after=30,
+                    )
+                self._changed.wait(remaining)
+            self._running.update(("", *keys))
+        try:
+            yield
+        finally:
+            with self._changed:
+                for key in ("", *keys):
+                    self._running[key] -= 1
+                    if key and self._running[key] <= 0:
+                        del self._running[key]  # one entry per client ever seen would pile up
+                self._changed.notify_all()
+
+    def running(self) -> int:
+        """Return how many verifications hold a place now."""
+        return self._running[""]
+
+    def _free(self, keys: tuple[str, ...]) -> bool:
+        return self._running[""] < self.total and all(
+            self._running[key] < self.per_key for key in keys
+        )
 
 
 @dataclass(frozen=True)
@@ -69,6 +134,11 @@ class Context:
     address: str = ""  # the keyed hash of the client's address
     requested_by: str = ""  # the client's address, named in the User-Agent of the fetch
     secret: str = ""  # the app's secret key, which names stored author photos
+    gate: Gate | None = None
+    # The service's own hosts (host[:port]): its pages are never a linkback's source, except
+    # those under own_pages_allowed (the demo blog's pages, when the demo is on).
+    own_hosts: tuple[str, ...] = ()
+    own_pages_allowed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -81,56 +151,92 @@ class Target:
 # --- checks before any fetch -------------------------------------------------------------------
 
 
-def check_urls(source: object, target: object) -> tuple[str, str]:
-    """Return both URLs when they are usable http(s) URLs that differ; refuse otherwise."""
-    if not _is_http_url(source):
-        raise LinkbackError(SOURCE_MISSING, "The source must be an http or https URL.")
-    if not _is_http_url(target):
-        raise LinkbackError(TARGET_MISSING, "The target must be an http or https URL.")
-    if normalise_url(source) == normalise_url(target):
-        raise LinkbackError(GENERIC, "The source and the target are the same page.")
-    return source.strip(), target.strip()
+def check_urls(source: object, target: object, ctx: Context | None = None) -> tuple[str, str]:
+    """Return both URLs, normalised, when they are usable http(s) URLs that differ.
+
+    :raise InvalidSource, InvalidTarget: (0x10, 0x20) for anything but an http(s) URL.
+    :raise SourceNotAllowed: (0x31) for a page of the service itself.
+    """
+    source_url = _http_url(source)
+    if source_url is None:
+        raise InvalidSource("The source must be an http or https URL.", field="source")
+    target_url = _http_url(target)
+    if target_url is None:
+        raise InvalidTarget("The target must be an http or https URL.", field="target")
+    if source_url == target_url:
+        raise ValidationError(
+            "The source and the target are the same page.", field="target", code="same_page"
+        )
+    if ctx is not None:
+        _refuse_own_page(source_url, ctx)
+    return source_url, target_url
 
 
-def _is_http_url(value: object) -> bool:
+def _http_url(value: object) -> str | None:
     if not isinstance(value, str) or len(value) > MAX_URL_LENGTH or not value.strip():
-        return False
+        return None
+    value = value.strip()
+    if any(c.isspace() or not c.isprintable() for c in value):
+        return None
     try:
-        parts = urlsplit(value.strip())
-        parts.port  # noqa: B018 - raises on a malformed port
+        url = normalise_url(value)
     except ValueError:
+        return None
+    return url if urlsplit(url).scheme in ("http", "https") else None
+
+
+def _refuse_own_page(source: str, ctx: Context) -> None:
+    if is_own_page(source, ctx):
+        raise SourceNotAllowed(
+            "The source is a page of this comment service; it cannot be a linkback's source.",
+            field="source",
+        )
+
+
+def is_own_page(url: str, ctx: Context) -> bool:
+    """Tell whether url is one of the service's own pages (asked of every redirect too)."""
+    if not ctx.own_hosts or host_of(url) not in ctx.own_hosts:
         return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in value.strip()
+    return not urlsplit(url).path.startswith(ctx.own_pages_allowed or "\0")
+
+
+def own_hosts(*urls: str) -> tuple[str, ...]:
+    """Return the normalised host[:port] of each URL or bare host, as http and https see it."""
+    hosts = set()
+    for url in filter(None, urls):
+        bare = url.split("//", 1)[-1].split("/", 1)[0]
+        hosts.update(host_of(f"{scheme}://{bare}") for scheme in ("http", "https"))
+    return tuple(sorted(hosts - {""}))
 
 
 def resolve_target(target: str) -> Target:
     """Return the site and thread a target URL belongs to.
 
-    :raise LinkbackError: 0x21 when it is under no site or the site takes no linkbacks.
+    :raise TargetNotAccepted: (0x21) under no site, or the site takes no linkbacks.
     """
     for site in list_sites():
         uri = thread_uri(site, target)
         if uri is not None:
             if not site.linkbacks:
-                raise LinkbackError(TARGET_UNUSABLE, "This site does not accept linkbacks.")
+                raise TargetNotAccepted("This site does not accept linkbacks.", field="target")
             return Target(site, uri, comments.get_thread(site, uri))
-    raise LinkbackError(TARGET_UNUSABLE, "The target is not a page of a site served here.")
+    raise TargetNotAccepted("The target is not a page of a site served here.", field="target")
 
 
 def limit_client(ctx: Context) -> None:
-    """Refuse a flood of linkbacks from one client (0x31)."""
+    """Refuse a flood of linkbacks from one client (429, 0x31)."""
     if not (ctx.guard and ctx.limiter):
         return
     for limit in CLIENT_LIMITS:
         if ctx.limiter.hit(limit, "linkback-client", ctx.address):
-            raise LinkbackError(ACCESS_DENIED, "Too many linkbacks from your address; try later.")
+            raise RateLimited("Too many linkbacks from your address; try later.", retry_after=60)
 
 
 def refuse_banned(site: Site, source: str, address: str) -> None:
-    """Refuse a source whose domain (or whose sender) is banned (0x31)."""
+    """Refuse a source whose domain (or whose sender) is banned (403, 0x31)."""
     ban = spam.find_ban(site, spam.Submission(text="", html="", website=source, address=address))
     if ban:
-        raise LinkbackError(ACCESS_DENIED, "Linkbacks from this source are not accepted here.")
+        raise Forbidden("Linkbacks from this source are not accepted here.", field="source")
 
 
 def existing_linkback(target: Target, source: str) -> Comment | None:
@@ -151,70 +257,83 @@ def verify(source: str, target: Target, target_url: str, ctx: Context, *, media:
     _refuse_recent_failure(source, target_url, ctx)
     try:
         return _verify(source, target, target_url, ctx, media=media)
-    except LinkbackError as error:
-        if ctx.limiter and error.code in VERIFY_FAULTS:
-            ctx.limiter.hit(FAILURE_MEMORY, "linkback-failed", str(error.code), source, target_url)
+    except ServiceError as error:
+        if ctx.limiter and error.fault in VERIFY_FAILURES:
+            ctx.limiter.hit(FAILURE_MEMORY, "linkback-failed", str(error.fault), source, target_url)
         raise
 
 
 def _refuse_recent_failure(source: str, target_url: str, ctx: Context) -> None:
     if not ctx.limiter:
         return
-    for code in VERIFY_FAULTS:
-        if ctx.limiter.seen(FAILURE_MEMORY, "linkback-failed", str(code), source, target_url):
-            raise LinkbackError(
-                code,
+    for fault, error in VERIFY_FAILURES.items():
+        if ctx.limiter.seen(FAILURE_MEMORY, "linkback-failed", str(fault), source, target_url):
+            raise error(
                 "This source was checked a moment ago and did not verify; "
                 "try again in a few minutes.",
+                field="source",
             )
 
 
 def _verify(source: str, target: Target, target_url: str, ctx: Context, *, media: bool) -> Found:
+    host = url_host(source)
     if ctx.guard and ctx.limiter:
-        host = url_host(source)
         for limit in SOURCE_HOST_LIMITS:
             if ctx.limiter.hit(limit, "linkback-host", host):
-                raise LinkbackError(ACCESS_DENIED, f"Too many linkbacks from {host}; try later.")
+                raise RateLimited(f"Too many linkbacks from {host}; try later.", retry_after=60)
     fetched = fetch_source(source, ctx)
     found = find_link(fetched, target_url, media=media)
     if found is None:
-        raise LinkbackError(NO_LINK, "The source does not link to the target.")
+        raise NoLinkToTarget("The source does not link to the target.", field="source")
     if target.thread is None:
         _check_target_exists(target_url, ctx)
     return found
 
 
 def fetch_source(source: str, ctx: Context, *, background: bool = False):
-    """Fetch the source page; map what went wrong to the Pingback fault that says so.
+    """Fetch the source page; map what went wrong to the refusal that says so.
 
     In the background (Webmention), a 410 answers None, and an unreachable server counts as an
     upstream error, so that the mention is kept and tried again later.
     """
     try:
-        return ctx.fetcher.get(source, requested_by=ctx.requested_by)
+        return ctx.fetcher.get(
+            source, requested_by=ctx.requested_by, refuse=lambda url: is_own_page(url, ctx)
+        )
     except FetchError as error:
         if background and error.status == 410:
             return None
-        upstream = error.kind == "timeout" or (error.status or 0) >= 500
-        if upstream or (background and error.kind == "unreachable"):
-            code = UPSTREAM_ERROR
-        else:
-            code = SOURCE_MISSING
-        raise LinkbackError(code, f"The source could not be fetched: {error.message}.") from None
+        if error.kind == "own_page":
+            raise SourceNotAllowed(
+                "The source redirects to a page of this comment service.", field="source"
+            ) from None
+        message = f"The source could not be fetched: {error.message}."
+        if error.kind == "timeout" or (error.status or 0) >= 500:
+            raise UpstreamError(message, field="source") from None
+        if background and error.kind == "unreachable":
+            raise UpstreamError(message, field="source") from None
+        raise SourceNotFound(message, field="source") from None
 
 
 def _check_target_exists(target_url: str, ctx: Context) -> None:
     try:
         ctx.fetcher.get(target_url, requested_by=ctx.requested_by)
     except FetchError:
-        raise LinkbackError(TARGET_MISSING, "The target page does not exist.") from None
+        raise TargetNotFound("The target page does not exist.", field="target") from None
 
 
 # --- storing -------------------------------------------------------------------------------------
 
 
 def store(target: Target, source: str, found: Found, *, kind: str, ctx: Context) -> Comment:
-    """Store (or update) the linkback of source in the target's thread, moderated like a comment."""
+    """Store (or update) the linkback of source in the target's thread, moderated like a comment.
+
+    New content, and changed content of a published linkback, go through the site's rules; a
+    held or spam linkback stays as the rules or the owner left it.
+    """
+    title = clip(found.title, MAX_TITLE)
+    excerpt = clip_excerpt(found.excerpt)
+    author = clip(found.author or "", MAX_AUTHOR)
     with write_transaction():
         site = db.session.get(Site, target.site.id)
         thread = comments.get_or_create_thread(site, target.uri, now=ctx.now)
@@ -231,30 +350,39 @@ def store(target: Target, source: str, found: Found, *, kind: str, ctx: Context)
                 remote_hash=ctx.address,
             )
             db.session.add(comment)
-        else:
-            comment.modified = ctx.now
-        comment.source_title = found.title
-        comment.excerpt = found.excerpt
-        comment.author = found.author or ""
-        comment.website = found.author_url or ""
-        comment.author_photo = found.author_photo
-        comment.mention_type = found.mention_type if kind == "webmention" else ""
-        comment.text = found.excerpt
-        # Text from the source is escaped, never trusted as HTML.
-        comment.html = f"<p>{html.escape(found.excerpt)}</p>" if found.excerpt else ""
-        submission = spam.Submission(
-            text=f"{found.title}\n{found.excerpt}",
-            html="",
-            author=comment.author,
-            website=source,
-            address=ctx.address,
+        changed = (comment.source_title, comment.excerpt, comment.author) != (
+            title,
+            excerpt,
+            author,
         )
-        if created or comment.status == "deleted":
+        if not created:
+            comment.modified = ctx.now
+        comment.source_title = title
+        comment.excerpt = excerpt
+        comment.author = author
+        comment.website = clip_url(found.author_url or "")
+        comment.author_photo = clip_url(found.author_photo or "")
+        comment.mention_type = found.mention_type if kind == "webmention" else ""
+        comment.text = excerpt
+        # Text from the source is escaped, never trusted as HTML.
+        comment.html = f"<p>{html.escape(excerpt)}</p>" if excerpt else ""
+        if created or comment.status == "deleted" or (changed and comment.status == "approved"):
+            submission = spam.Submission(
+                text=f"{title}\n{excerpt}",
+                html="",
+                author=author,
+                website=source,
+                address=ctx.address,
+            )
             decision = spam.assess(site, submission, now=ctx.now, guard=False, form_check=None)
-            comment.status, comment.reason = decision.status, decision.reason
+            fresh = created or comment.status == "deleted"
+            reason = decision.reason if fresh else f"changed by its source; {decision.reason}"
+            comment.status, comment.reason = decision.status, reason[:500]
             db.session.flush()
-            comments.record_event(comment, "rules", decision.status, decision.reason, ctx.now)
-            notify.on_comment(comment, "new", ctx.now)
+            comments.record_event(comment, "rules", decision.status, comment.reason, ctx.now)
+            if fresh or decision.status != "approved":
+                # Held again: the owner hears of it as of a new one, to moderate it.
+                notify.on_comment(comment, "new", ctx.now)
         if comment.status != "spam":  # spam shows no photo: nothing to fetch and keep for it
             photos.request_photo(ctx.secret, comment.author_photo, now=ctx.now)
         db.session.flush()
@@ -275,24 +403,34 @@ def remove(target: Target, source: str, reason: str, now: datetime) -> Comment |
 
 
 def receive_pingback(source: object, target_url: object, ctx: Context) -> str:
-    """Verify and store a pingback; return the success string, or raise its fault."""
-    source, target_url = check_urls(source, target_url)
+    """Verify and store a pingback; return the success string, or raise its refusal.
+
+    The verification runs while the caller waits, through ctx.gate: one client, or one source
+    host, holds at most one of the process's few verification places.
+    """
+    source, target_url = check_urls(source, target_url, ctx)
     limit_client(ctx)
     target = resolve_target(target_url)
     existing = existing_linkback(target, source)
     if existing is not None and existing.status != "deleted":
-        raise LinkbackError(ALREADY_REGISTERED, "This pingback is registered already.")
+        raise AlreadyRegistered("This pingback is registered already.", field="source")
     refuse_banned(target.site, source, ctx.address)
-    found = verify(source, target, target_url, ctx, media=False)
+    host = urlsplit(source).hostname or ""
+    if ctx.gate is None:
+        found = verify(source, target, target_url, ctx, media=False)
+    else:
+        with ctx.gate.hold(f"client:{ctx.address}", f"host:{host}"):
+            found = verify(source, target, target_url, ctx, media=False)
     store(target, source, found, kind="pingback", ctx=ctx)
     return f"Thanks: the pingback from {source} to {target_url} is registered."
 
 
 def pingbacks_of(target_url: object) -> list[str]:
     """Return the sources of the published pingbacks to a page (pingback.extensions)."""
-    if not _is_http_url(target_url):
-        raise LinkbackError(TARGET_MISSING, "The URL must be an http or https URL.")
-    target = resolve_target(target_url.strip())
+    url = _http_url(target_url)
+    if url is None:
+        raise InvalidTarget("The URL must be an http or https URL.", field="target")
+    target = resolve_target(url)
     if target.thread is None:
         return []
     return list(
@@ -313,7 +451,7 @@ def pingbacks_of(target_url: object) -> list[str]:
 
 def receive_webmention(source: object, target_url: object, ctx: Context) -> Mention:
     """Check a Webmention at once and queue its verification; return its status record."""
-    source, target_url = check_urls(source, target_url)
+    source, target_url = check_urls(source, target_url, ctx)
     limit_client(ctx)
     target = resolve_target(target_url)
     refuse_banned(target.site, source, ctx.address)
@@ -373,10 +511,14 @@ def process_webmention(mention_id: int, ctx: Context) -> Mention:
             comment,
             ctx,
         )
-    except LinkbackError as error:
-        if error.code == UPSTREAM_ERROR:
-            raise queue.Retry(error.message) from None
+    except UpstreamError as error:
+        raise queue.Retry(error.message) from None
+    except ServiceError as error:
         _settle(mention, "rejected", error.message, None, ctx)
+    except Exception:  # noqa: BLE001 - whatever the source did, the mention gets an answer
+        db.session.rollback()
+        log.exception("verifying Webmention %s failed", mention_id)
+        _settle(mention, "rejected", "The source could not be read.", None, ctx)
     return mention
 
 
@@ -407,7 +549,7 @@ def reverify(comment: Comment, ctx: Context) -> str:
     target_url = origin_of(site.url) + comment.thread.uri
     target = Target(site, comment.thread.uri, comment.thread)
     try:
-        fetched = ctx.fetcher.get(comment.source_url)
+        fetched = ctx.fetcher.get(comment.source_url, refuse=lambda url: is_own_page(url, ctx))
     except FetchError as error:
         return f"The source could not be fetched ({error.message}); the linkback is kept."
     found = find_link(fetched, target_url)

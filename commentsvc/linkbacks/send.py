@@ -20,6 +20,7 @@ from commentsvc.errors import ValidationError
 from commentsvc.linkbacks.fetch import Fetched
 from commentsvc.linkbacks.fetch import Fetcher
 from commentsvc.linkbacks.fetch import FetchError
+from commentsvc.linkbacks.markup import tidy_html
 from commentsvc.linkbacks.verify import decode_html
 from commentsvc.linkbacks.verify import normalise_url
 from commentsvc.models import SentLink
@@ -41,9 +42,19 @@ class Outcome:
 
 
 def _soup(fetched: Fetched) -> BeautifulSoup:
-    return BeautifulSoup(
-        decode_html(fetched.body, fetched.headers.get("content-type", "")), "html.parser"
-    )
+    # Targets' pages are strangers' pages: read through the bounded tidy copy (see markup).
+    text = decode_html(fetched.body, fetched.headers.get("content-type", ""))
+    return BeautifulSoup(tidy_html(text).html, "html.parser")
+
+
+def _join(base: str, href: str) -> str | None:
+    """Return href resolved against base, or None when it is no URL at all."""
+    try:
+        url = urljoin(base, href.strip())
+        urlsplit(url).port  # noqa: B018 - raises on a malformed host or port
+    except ValueError:
+        return None
+    return url
 
 
 def discover(fetched: Fetched) -> Endpoint | None:
@@ -55,20 +66,25 @@ def discover(fetched: Fetched) -> Endpoint | None:
     """
     for link in parse_header_links(fetched.headers.get("link", "")):
         if "webmention" in link.get("rel", "").lower().split():
-            return Endpoint("webmention", urljoin(fetched.url, link.get("url", "")))
+            url = _join(fetched.url, link.get("url", ""))
+            if url:
+                return Endpoint("webmention", url)
     is_html = fetched.content_type in ("text/html", "application/xhtml+xml")
     soup = _soup(fetched) if is_html else None
     if soup is not None:
         for tag in soup.find_all(["link", "a"]):
             rels = [r.lower() for r in tag.get("rel") or []]
-            if "webmention" in rels and tag.has_attr("href"):
-                return Endpoint("webmention", urljoin(fetched.url, tag["href"].strip()))
-    if fetched.headers.get("x-pingback"):
-        return Endpoint("pingback", urljoin(fetched.url, fetched.headers["x-pingback"].strip()))
+            url = _join(fetched.url, tag["href"]) if tag.has_attr("href") else None
+            if "webmention" in rels and url:
+                return Endpoint("webmention", url)
+    header = _join(fetched.url, fetched.headers.get("x-pingback", ""))
+    if fetched.headers.get("x-pingback") and header:
+        return Endpoint("pingback", header)
     if soup is not None:
         tag = soup.find("link", rel="pingback", href=True)
-        if tag:
-            return Endpoint("pingback", urljoin(fetched.url, tag["href"].strip()))
+        url = _join(fetched.url, tag["href"]) if tag else None
+        if url:
+            return Endpoint("pingback", url)
     return None
 
 
@@ -80,12 +96,12 @@ def outgoing_links(fetched: Fetched) -> list[str]:
     page = normalise_url(fetched.url)
     links: list[str] = []
     for tag in scope.find_all("a", href=True):
-        url = urljoin(fetched.url, tag["href"].strip()).split("#")[0]
-        if (
-            urlsplit(url).scheme in ("http", "https")
-            and normalise_url(url) != page
-            and url not in links
-        ):
+        url = _join(fetched.url, tag["href"])
+        try:
+            url = normalise_url(url) if url else None
+        except ValueError:
+            continue
+        if url and urlsplit(url).scheme in ("http", "https") and url != page and url not in links:
             links.append(url)
     return links
 
@@ -100,6 +116,10 @@ def send_linkbacks(
 ) -> list[Outcome]:
     """Send linkbacks for the links of one of the site's pages; only what changed, unless
     everything. Links that were removed get one more Webmention, so that receivers drop them."""
+    try:
+        source = normalise_url(source)
+    except ValueError:
+        raise ValidationError(f"{source[:200]} is not a URL.", field="url") from None
     if not any(thread_uri(site, source) is not None for site in list_sites()):
         raise ValidationError(f"{source} is not a page of any site here.", field="url")
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import xmlrpc.client
-from xml.parsers.expat import ExpatError
 
 import defusedxml.ElementTree
 from defusedxml import DefusedXmlException
@@ -18,7 +17,7 @@ from flask import url_for
 from commentsvc import spam
 from commentsvc.db import db
 from commentsvc.errors import NotFound
-from commentsvc.errors import RateLimited
+from commentsvc.errors import ServiceError
 from commentsvc.errors import UnsupportedMediaType
 from commentsvc.errors import ValidationError
 from commentsvc.linkbacks import receive
@@ -30,6 +29,7 @@ bp = Blueprint("linkbacks", __name__)
 MAX_XMLRPC_BYTES = 16 * 1024
 # XML-RPC's interoperability fault codes (specs.xmlrpc.com "fault code interoperability").
 PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
 
@@ -38,7 +38,7 @@ def _context():
     address = spam.address_hash(current_app.config["SECRET_KEY"], request.remote_addr or "")
     # The fetch names who asked by the keyed hash, which the owner can ban; the raw address
     # goes neither to the source's server nor into the job table.
-    return app_context(address=address, requested_by=address)
+    return app_context(address=address, requested_by=address, host=request.host)
 
 
 # --- Pingback over XML-RPC ---------------------------------------------------------------------
@@ -73,17 +73,19 @@ def _parse_call(body: bytes) -> tuple[tuple, str]:
     # defusedxml first: no DOCTYPE, no entity, no external reference gets past it. Only then
     # does xmlrpc.client (plain expat) decode the call.
     try:
-        defusedxml.ElementTree.fromstring(body, forbid_dtd=True)
+        root = defusedxml.ElementTree.fromstring(body, forbid_dtd=True)
     except DefusedXmlException:
         raise _Fault(PARSE_ERROR, "DOCTYPEs and entities are not accepted.") from None
     except Exception:  # noqa: BLE001 - any parser complaint is the client's malformed XML
         raise _Fault(PARSE_ERROR, "The request is not well-formed XML.") from None
+    if root.tag != "methodCall":
+        raise _Fault(INVALID_REQUEST, "The request is not an XML-RPC methodCall.")
     try:
         params, method = xmlrpc.client.loads(body, use_builtin_types=True)
-    except (ExpatError, xmlrpc.client.ResponseError, ValueError, TypeError, KeyError, IndexError):
-        raise _Fault(PARSE_ERROR, "The request is not a valid XML-RPC call.") from None
-    if not isinstance(method, str):
-        raise _Fault(PARSE_ERROR, "The request names no method.")
+    except Exception:  # noqa: BLE001 - whatever xmlrpc.client objects to, the call is malformed
+        raise _Fault(INVALID_REQUEST, "The request is not a valid XML-RPC call.") from None
+    if not isinstance(method, str) or not method:
+        raise _Fault(INVALID_REQUEST, "The request names no method.")
     return params, method
 
 
@@ -92,8 +94,8 @@ def _call(function, params: tuple, arity: int, context: bool = True):
         return _fault(INVALID_PARAMS, f"This method takes {arity} string parameter(s).")
     try:
         result = function(*params, _context()) if context else function(*params)
-    except receive.LinkbackError as error:
-        return _fault(error.code, error.message)
+    except ServiceError as error:
+        return _fault(error.fault, error.message)
     return _xml(xmlrpc.client.dumps((result,), methodresponse=True, allow_none=False))
 
 
@@ -123,13 +125,7 @@ def webmention_endpoint():
     for name, value in (("source", source), ("target", target)):
         if not value:
             raise ValidationError(f"{name} is required.", field=name)
-    try:
-        mention = receive.receive_webmention(source, target, _context())
-    except receive.LinkbackError as error:
-        if error.code == receive.ACCESS_DENIED:
-            raise RateLimited(error.message, retry_after=60) from None
-        field = "source" if error.code == receive.SOURCE_MISSING else "target"
-        raise ValidationError(error.message, field=field) from None
+    mention = receive.receive_webmention(source, target, _context())
     location = url_for("linkbacks.webmention_status", key=mention.key, _external=True)
     response = jsonify(status=mention.status, location=location)
     response.status_code = 201

@@ -1,0 +1,57 @@
+"""One error hierarchy: each error's HTTP status, stable code and Pingback fault, in one table."""
+
+import pytest
+
+from commentsvc import errors
+
+TABLE = [
+    # error, HTTP status, code, Pingback fault
+    (errors.ValidationError, 400, "invalid", 0),
+    (errors.InvalidSource, 400, "invalid", 0x10),
+    (errors.InvalidTarget, 400, "invalid", 0x20),
+    (errors.SourceNotFound, 400, "source_not_found", 0x10),
+    (errors.NoLinkToTarget, 400, "no_link", 0x11),
+    (errors.TargetNotFound, 400, "target_not_found", 0x20),
+    (errors.TargetNotAccepted, 400, "target_not_accepted", 0x21),
+    (errors.AlreadyRegistered, 409, "already_registered", 0x30),
+    (errors.Forbidden, 403, "forbidden", 0x31),
+    (errors.SourceNotAllowed, 400, "source_not_allowed", 0x31),
+    (errors.UpstreamError, 502, "upstream_error", 0x32),
+    (errors.NotFound, 404, "not_found", 0),
+]
+
+
+@pytest.mark.parametrize(("error", "status", "code", "fault"), TABLE)
+def test_each_error_has_one_status_code_and_fault(error, status, code, fault):
+    instance = error("Some words.", field="source")
+    assert isinstance(instance, errors.ServiceError)
+    assert (instance.status, instance.code, instance.fault) == (status, code, fault)
+    assert instance.to_dict() == {
+        "error": {"code": code, "message": "Some words.", "field": "source"}
+    }
+
+
+def test_a_rate_limit_is_429_with_retry_after_and_fault_0x31(app):
+    limited = errors.RateLimited("Slow down.", retry_after=60)
+    assert (limited.status, limited.code, limited.fault, limited.retry_after) == (
+        429,
+        "rate_limited",
+        0x31,
+        60,
+    )
+
+    @app.get("/limited")
+    def limited_view():
+        raise limited
+
+    response = app.test_client().get("/limited")
+    assert response.status_code == 429 and response.headers["Retry-After"] == "60"
+
+
+def test_linkback_refusals_are_service_errors_with_faults():
+    """No second error system: every refusal that receive raises comes from errors.py."""
+    from commentsvc.linkbacks import receive
+
+    assert not hasattr(receive, "LinkbackError")
+    for fault, error in receive.VERIFY_FAILURES.items():
+        assert issubclass(error, errors.ServiceError) and error.fault == fault
