@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy import delete
+from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -15,8 +17,10 @@ from commentsvc.db import write_transaction
 from commentsvc.errors import NotFound
 from commentsvc.errors import ValidationError
 from commentsvc.models import MODERATION_POLICIES
+from commentsvc.models import Comment
 from commentsvc.models import Site
 from commentsvc.models import SiteOrigin
+from commentsvc.models import Thread
 
 # The settings a site carries besides its name, URL and origins, with their validators.
 SETTINGS = {
@@ -94,6 +98,32 @@ def update_site(
             site.origins.extend(SiteOrigin(origin=o) for o in allowed)
         _flush_unique(session)
     return site
+
+
+def site_contents(name: str) -> tuple[int, int]:
+    """Return how many threads and comments (linkbacks included) the site holds.
+
+    :raise NotFound: when there is no such site.
+    """
+    site = get_site(name)
+    threads = db.session.scalar(select(func.count(Thread.id)).where(Thread.site_id == site.id))
+    count = db.session.scalar(
+        select(func.count(Comment.id)).join(Thread).where(Thread.site_id == site.id)
+    )
+    return threads, count
+
+
+def remove_site(name: str) -> tuple[int, int]:
+    """Remove a site with its threads, comments, likes and bans; return how many threads and
+    comments went with it.
+
+    :raise NotFound: when there is no such site.
+    """
+    with write_transaction() as session:
+        threads, count = site_contents(name)
+        # The database cascades to threads, comments, likes, bans and origins.
+        session.execute(delete(Site).where(Site.name == name))
+    return threads, count
 
 
 def thread_uri(site: Site, url: str) -> str | None:
