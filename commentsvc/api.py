@@ -17,6 +17,8 @@ from flask import url_for
 
 from commentsvc import avatars
 from commentsvc import comments
+from commentsvc import fields
+from commentsvc import photos
 from commentsvc import sites
 from commentsvc import spam
 from commentsvc.comments import Guard
@@ -64,7 +66,7 @@ def check_write_origin(site: Site) -> None:
     origin = request.headers.get("Origin")
     if origin is None:
         return  # not a browser, or a same-origin GET-like request: nothing to forge
-    if origin.lower() not in {o.origin for o in site.origins}:
+    if fields.normal_origin(origin) not in {o.origin for o in site.origins}:
         raise Forbidden(f"The site {site.name!r} does not accept comments from {origin}.")
 
 
@@ -111,7 +113,11 @@ def answer_preflight():
 def add_cors_headers(response: Response) -> Response:
     response.vary.add("Origin")
     origin = request.headers.get("Origin")
-    if origin and sites.site_for_origin(origin) is not None:
+    if (
+        origin
+        and "Access-Control-Allow-Origin" not in response.headers
+        and (sites.site_for_origin(origin) is not None)
+    ):
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSE
         if request.method == "OPTIONS":
@@ -153,16 +159,34 @@ def comment_json(comment: Comment, site: Site, replies: list[Node] | None = None
 
 
 def avatar_url(comment: Comment, site: Site) -> str:
+    """Return the address of a comment's avatar: always on this service, except Gravatar's
+    when the site turned it on."""
     if comment.author_photo:
-        return comment.author_photo
+        # Never the sender's own address for the photo: the service fetched it (or draws the
+        # identicon in its place) and serves it itself.
+        key = photos.photo_key(current_app.config["SECRET_KEY"], comment.author_photo)
+        return f"{_photo_prefix()}{key}"
     if site.gravatar and comment.email:
         digest = hashlib.md5(comment.email.encode(), usedforsecurity=False).hexdigest()
         return f"https://www.gravatar.com/avatar/{digest}?d=identicon&s=96"
-    seed = comment.email or comment.author or comment.remote_hash or str(comment.id)
     key = hmac.new(
-        current_app.config["SECRET_KEY"].encode(), f"avatar\x00{seed}".encode(), hashlib.sha256
+        current_app.config["SECRET_KEY"].encode(),
+        f"avatar\x00{_avatar_seed(comment, site)}".encode(),
+        hashlib.sha256,
     ).hexdigest()[:20]
     return f"{_avatar_prefix()}{key}.svg"
+
+
+def _avatar_seed(comment: Comment, site: Site) -> str:
+    # The email alone would be an oracle: whoever posts with a guessed address would get the
+    # same picture as its owner. Bound to the sender's address hash too, a guess from elsewhere
+    # draws another picture, while one commenter keeps theirs from comment to comment.
+    if comment.by_owner:
+        return f"owner\x00{site.id}"
+    if comment.email:
+        return f"email\x00{comment.email}\x00{comment.remote_hash}"
+    # Without an email, nothing ties two comments together: each has its own picture.
+    return f"comment\x00{comment.id}"
 
 
 def _avatar_prefix() -> str:
@@ -170,6 +194,12 @@ def _avatar_prefix() -> str:
     if "avatar_prefix" not in g:
         g.avatar_prefix = url_for("api.avatar", key="k", _external=True)[: -len("k.svg")]
     return g.avatar_prefix
+
+
+def _photo_prefix() -> str:
+    if "photo_prefix" not in g:
+        g.photo_prefix = url_for("api.photo", key="k", _external=True)[: -len("k")]
+    return g.photo_prefix
 
 
 def _iso(moment: datetime) -> str:
@@ -194,6 +224,7 @@ def get_comments():
         "uri": uri,
         "title": page.thread.title if page.thread else "",
         "count": page.count,
+        "counts": {"comments": page.counts.comments, "mentions": page.counts.mentions},
         "likes": page.likes,
         "comments": [comment_json(n.comment, site, n.replies) for n in page.nodes],
         "next": page.next_cursor,
@@ -254,7 +285,7 @@ def get_comment(comment_id: int):
 def patch_comment(comment_id: int):
     """The author changes their comment inside the edit window."""
     data = json_body()
-    _check_comment_origin(comment_id)
+    _check_comment_origin(comment_id, request.headers.get("X-Edit-Token"))
     changes = comments.parse_edit(data, max_length=max_length())
     comment, token = comments.edit_comment(
         comment_id, request.headers.get("X-Edit-Token"), changes, now=now(), guard=guard()
@@ -265,7 +296,7 @@ def patch_comment(comment_id: int):
 @bp.delete("/comments/<int:comment_id>")
 def delete_comment(comment_id: int):
     """The author deletes their comment inside the edit window."""
-    _check_comment_origin(comment_id)
+    _check_comment_origin(comment_id, request.headers.get("X-Edit-Token"))
     comments.delete_comment(
         comment_id,
         request.headers.get("X-Edit-Token"),
@@ -275,29 +306,63 @@ def delete_comment(comment_id: int):
     return Response(status=204)
 
 
-def _check_comment_origin(comment_id: int) -> None:
+def _check_comment_origin(comment_id: int, token: str | None = None) -> None:
     comment = comments.find_comment(comment_id)
-    if comment is not None:
+    if comment is None:
+        return
+    # Only a comment the caller may know of names its site: a published one, or their own.
+    # For anything else the domain call answers as it does for a comment that does not exist.
+    known = comment.status == "approved" or comments.holds_token(
+        current_app.config["SECRET_KEY"], comment, token
+    )
+    if known:
         check_write_origin(comment.thread.site)
 
 
 @bp.post("/comments/<int:comment_id>/like")
 def like_comment(comment_id: int):
-    """A visitor likes a comment, once."""
+    """A visitor likes a comment once, or takes the like back (`{"like": false}`)."""
+    # The body is optional here: a bare POST likes, counted by the client's address.
+    data = json_body() if request.content_length or request.mimetype else {}
     _check_comment_origin(comment_id)
-    likes = comments.like_comment(comment_id, client_address(), now=now(), guard=guard())
+    visitor, like = comments.parse_like(data)
+    address = client_address()
+    likes = comments.like_comment(
+        comment_id, visitor or address, now=now(), guard=guard(), address=address, like=like
+    )
     return jsonify(likes=likes)
 
 
 @bp.post("/likes")
 def like_page():
-    """A visitor likes the page itself, once."""
+    """A visitor likes the page itself once, or takes the like back (`{"like": false}`)."""
     data = json_body()
     site = site_named(data.get("site"))
     check_write_origin(site)
     uri = comments.parse_uri(data.get("uri"))
-    likes = comments.like_page(site, uri, client_address(), now=now(), guard=guard())
+    visitor, like = comments.parse_like(data)
+    address = client_address()
+    likes = comments.like_page(
+        site, uri, visitor or address, now=now(), guard=guard(), address=address, like=like
+    )
     return jsonify(likes=likes)
+
+
+@bp.get("/origin")
+def get_origin():
+    """Whether the site accepts the asking page's origin: readable from any origin, so that
+    the widget on a page the site does not list can tell its owner what to change."""
+    name = request.args.get("site")
+    if not name:
+        raise ValidationError("site is required.", field="site")
+    site = sites.find_site(name)
+    origin = request.headers.get("Origin")
+    allowed = bool(site and origin and origin.lower() in {o.origin for o in site.origins})
+    response = jsonify(site=name, exists=site is not None, origin=origin, allowed=allowed)
+    # Nothing private in this answer, and no credentials: any page may read it.
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/counts")
@@ -307,7 +372,12 @@ def get_counts():
     uris = [comments.parse_uri(u) for u in request.args.getlist("uri")]
     if not uris:
         raise ValidationError("Name at least one uri.", field="uri")
-    return jsonify(counts=comments.count_comments(site, uris))
+    found = comments.count_comments(site, uris)
+    return jsonify(
+        counts={uri: c.total for uri, c in found.items()},
+        comments={uri: c.comments for uri, c in found.items()},
+        mentions={uri: c.mentions for uri, c in found.items()},
+    )
 
 
 @bp.post("/preview")
@@ -325,6 +395,24 @@ def avatar(key: str):
     response = Response(avatars.identicon_svg(key), mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response
+
+
+@bp.get("/photo/<key>")
+def photo(key: str):
+    """An author's photo, fetched once from a linkback's source; the identicon until then."""
+    if not avatars.valid_key(key):
+        raise NotFound("There is no such photo.")
+    stored = photos.stored_photo(key)
+    if stored is None:
+        response = Response(avatars.identicon_svg(key), mimetype="image/svg+xml")
+        # Short-lived: once the photo has been fetched, readers get it.
+        response.headers["Cache-Control"] = "public, max-age=300"
+    else:
+        response = Response(stored.data, mimetype=stored.content_type)
+        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 

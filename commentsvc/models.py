@@ -11,6 +11,7 @@ from sqlalchemy import Float
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
 from sqlalchemy import Integer
+from sqlalchemy import LargeBinary
 from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy import UniqueConstraint
@@ -167,12 +168,16 @@ class Like(db.Model):
             sqlite_where=sql_text("comment_id IS NOT NULL"),
             postgresql_where=sql_text("comment_id IS NOT NULL"),
         ),
+        # How many visitors one address has liked a page or comment for (the stuffing cap).
+        Index("ix_likes_thread_address", "thread_id", "address"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"))
     comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"))
+    # Keyed hashes: of the random id the widget keeps, and of the client's address.
     visitor: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64), default="", server_default="")
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -290,3 +295,22 @@ class AdminSession(db.Model):
     expires: Mapped[datetime] = mapped_column(DateTime)
 
     admin: Mapped[Admin] = relationship()
+
+
+class Photo(db.Model):
+    """An author's photo named by a linkback source, fetched once and served by the service,
+    so that no reader's browser asks the sender's server for it."""
+
+    __tablename__ = "photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # A keyed hash of the URL: the widget's address for the photo, which names no other server.
+    key: Mapped[str] = mapped_column(String(32), unique=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    # pending (not fetched yet), ok, or failed (the identicon stands in).
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    reason: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    content_type: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    fetched: Mapped[datetime | None] = mapped_column(DateTime)

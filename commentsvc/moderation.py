@@ -14,6 +14,7 @@ from sqlalchemy.orm import joinedload
 from commentsvc import comments
 from commentsvc import fields
 from commentsvc import notify
+from commentsvc import spam
 from commentsvc.db import db
 from commentsvc.db import write_transaction
 from commentsvc.errors import NotFound
@@ -244,10 +245,11 @@ def ban_value(kind: str, value: str) -> str:
     """Return the ban's value in the form the rules compare: lower case; a domain, not a URL."""
     fields.choice(kind, "kind", BAN_KINDS)
     value = fields.text_field(value, "value", max_length=320, required=True).lower()
-    if kind == "domain" and "/" in value:
-        value = (urlsplit(value if "://" in value else "https://" + value).hostname or "").lower()
-    if kind == "domain" and value.startswith("www."):
-        value = value[4:]
+    if kind == "domain":
+        value = fields.url_host(value if "://" in value else "https://" + value)
+        value = value.removeprefix("www.")
+    if kind == "email":
+        value = spam.normal_email(value)
     if not value:
         raise ValidationError("Say what to ban.", field="value")
     return value
@@ -353,19 +355,6 @@ def recent_events(limit: int = 200) -> list[LogEntry]:
     ]
     entries.sort(key=lambda entry: entry.created, reverse=True)
     return entries[:limit]
-
-
-def record_import(site: str, count: int, actor: str, now: datetime) -> None:
-    """Log one import as one event: how many comments went into which site, and who did it."""
-    with write_transaction() as session:
-        session.add(
-            ModerationEvent(
-                actor=actor,
-                action="import",
-                reason=f"{count} comment(s) imported into {site}",
-                created=now,
-            )
-        )
 
 
 def mention_of(comment: Comment) -> Mention | None:

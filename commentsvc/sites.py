@@ -35,6 +35,16 @@ SETTINGS = {
     "webhook_url": lambda v: fields.http_url(v, "webhook_url"),
 }
 
+# What a new site gets when its owner names nothing else; like WordPress, a first-time
+# commenter's comment waits for approval.
+DEFAULTS = {
+    "moderation": "first-time",
+    "link_limit": 2,
+    "edit_window": 900,
+    "linkbacks": True,
+    "gravatar": False,
+}
+
 
 def get_site(name: str) -> Site:
     """Return the site called name.
@@ -47,6 +57,11 @@ def get_site(name: str) -> Site:
     return site
 
 
+def find_site(name: str) -> Site | None:
+    """Return the site called name, or None."""
+    return db.session.scalar(select(Site).where(Site.name == name))
+
+
 def list_sites() -> list[Site]:
     """Return every site, by name."""
     return list(db.session.scalars(select(Site).order_by(Site.name)))
@@ -54,17 +69,19 @@ def list_sites() -> list[Site]:
 
 def site_for_origin(origin: str) -> Site | None:
     """Return the site that lists origin among its allowed origins."""
-    return db.session.scalar(
-        select(Site).join(SiteOrigin).where(SiteOrigin.origin == origin.lower())
-    )
+    normal = fields.normal_origin(origin)
+    if normal is None:
+        return None
+    return db.session.scalar(select(Site).join(SiteOrigin).where(SiteOrigin.origin == normal))
 
 
 def add_site(name: str, url: str, origins: Iterable[str] = (), **settings: Any) -> Site:
-    """Create a site; without origins, the origin of its URL is allowed."""
+    """Create a site; without origins, the origin of its URL is allowed; settings not given
+    take DEFAULTS."""
     name = fields.name_field(name)
     url = _site_url(url)
     allowed = _origins(origins) or [fields.origin_of(url)]
-    values = _settings(settings)
+    values = {**DEFAULTS, **_settings(settings)}
     with write_transaction() as session:
         if session.scalar(select(Site.id).where(Site.name == name)) is not None:
             raise ValidationError(f"A site called {name!r} exists already.", field="name")
@@ -128,13 +145,12 @@ def remove_site(name: str) -> tuple[int, int]:
 
 def thread_uri(site: Site, url: str) -> str | None:
     """Return the thread uri (the path) for a URL under the site's URL, or None."""
-    base = urlsplit(site.url)
-    target = urlsplit(url)
-    if (target.scheme, (target.hostname or "").lower(), target.port) != (
-        base.scheme,
-        (base.hostname or "").lower(),
-        base.port,
-    ):
+    try:
+        base = urlsplit(site.url)
+        target = urlsplit(url)
+        if fields.origin_of(url) != fields.origin_of(site.url):
+            return None
+    except ValueError:
         return None
     prefix = base.path.rstrip("/")
     path = target.path or "/"

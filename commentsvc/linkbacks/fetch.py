@@ -147,9 +147,10 @@ class Fetcher:
                 allow_redirects=False,
                 timeout=(timeout, timeout),
             )
-        except InvalidIPAddress as exc:
+        except InvalidIPAddress:
+            # Which address it is stays unsaid: the answer must not map a stranger's network.
             raise FetchError(
-                "refused", f"{urlsplit(url).hostname} resolves to a forbidden address ({exc})"
+                "refused", f"{urlsplit(url).hostname} resolves to a forbidden address"
             ) from None
         except requests.Timeout:
             raise FetchError(

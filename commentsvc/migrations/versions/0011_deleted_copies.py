@@ -1,7 +1,7 @@
 """deleted copies: what an owner's delete erased, kept for undo
 
 Revision ID: 0011
-Revises: 0003
+Revises: 0006
 Create Date: 2026-11-28 09:00:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0003"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
