@@ -7,6 +7,8 @@ import hmac
 import secrets
 from functools import wraps
 from typing import Any
+from urllib.parse import parse_qsl
+from urllib.parse import urlencode
 
 from flask import Blueprint
 from flask import Response
@@ -18,6 +20,7 @@ from flask import render_template
 from flask import request
 from flask import url_for
 from itsdangerous import BadData
+from itsdangerous import BadSignature
 from itsdangerous import URLSafeTimedSerializer
 
 from commentsvc import admins
@@ -26,7 +29,11 @@ from commentsvc import notify
 from commentsvc import sites
 from commentsvc import spam
 from commentsvc import titles
+from commentsvc.comments import UNDO_WINDOW
+from commentsvc.errors import Forbidden
 from commentsvc.errors import ServiceError
+from commentsvc.errors import ValidationError
+from commentsvc.fields import NAME_RULE
 from commentsvc.linkbacks import receive
 from commentsvc.linkbacks.jobs import app_context
 from commentsvc.models import BAN_KINDS
@@ -106,7 +113,12 @@ def security_headers(response: Response) -> Response:
 
 @bp.app_context_processor
 def template_helpers() -> dict[str, Any]:
-    return {"csrf_token": lambda: g.session.csrf if g.get("session") else ""}
+    return {
+        "csrf_token": lambda: g.session.csrf if g.get("session") else "",
+        "undo_offer": _undo_offer,
+        "status_actions": moderation.status_actions,
+        "no_admins": lambda: not admins.list_admins(),
+    }
 
 
 def _set_cookie(response: Response, name: str, value: str, max_age: int | None = None) -> None:
@@ -266,16 +278,65 @@ def act():
         action = request.form.get("bulk", "")
         ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
     changed = moderation.act(ids, action, actor=actor(), now=now())
-    return redirect(_back(f"{action}: {changed} comment(s)"))
+    after = moderation.ACTIONS.get(action)
+    undo = [[i, before, after] for i, before in changed] if after else []
+    return redirect(
+        _back(f"{action}: {len(changed)} comment(s)", undo={"comments": undo} if undo else None)
+    )
 
 
-def _back(done: str) -> str:
+def _back(done: str, undo: dict | None = None) -> str:
     back = request.form.get("back", "")
     target = (
         back if back.startswith("/admin") and not back.startswith("//") else url_for("admin.queue")
     )
+    # The page's last message and its undo give way to the new ones.
+    path, _, query = target.partition("?")
+    kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k not in MESSAGE_ARGS]
+    target = path + (f"?{urlencode(kept)}" if kept else "")
     separator = "&" if "?" in target else "?"
-    return f"{target}{separator}done={done}"
+    offer = f"&undo={_undo_token(undo)}" if undo else ""
+    return f"{target}{separator}done={done}{offer}"
+
+
+# --- undo: the message after an action offers to take it back ----------------------------------
+
+
+MESSAGE_ARGS = ("done", "undo")
+
+
+def _undo_signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="admin-undo")
+
+
+def _undo_token(undo: dict) -> str:
+    return _undo_signer().dumps(undo)
+
+
+def _undo_offer() -> dict[str, str] | None:
+    token = request.args.get("undo", "")
+    if not token:
+        return None
+    kept = [(k, v) for k, v in request.args.items(multi=True) if k not in MESSAGE_ARGS]
+    return {"token": token, "back": request.path + (f"?{urlencode(kept)}" if kept else "")}
+
+
+@bp.post("/undo")
+@handle_errors
+def undo():
+    """Take back the action just done: statuses go back, a ban is lifted."""
+    try:
+        data = _undo_signer().loads(
+            request.form.get("undo", ""), max_age=int(UNDO_WINDOW.total_seconds())
+        )
+    except BadSignature:
+        raise Forbidden("This can no longer be undone.") from None
+    if "ban" in data:
+        moderation.lift_ban(data["ban"], actor=actor(), now=now())
+        return redirect(_back("ban lifted"))
+    changes = [(i, before, after) for i, before, after in data["comments"]]
+    undone = moderation.undo(changes, actor=actor(), now=now())
+    return redirect(_back(f"undone: {undone} comment(s)"))
 
 
 @bp.get("/comments/<int:comment_id>")
@@ -283,10 +344,15 @@ def _back(done: str) -> str:
 def comment_page(comment_id: int):
     """One comment: edit it, reply as the owner, ban its author."""
     comment = moderation.get_comment(comment_id)
+    parent, replies = moderation.comment_context(comment)
     return render_template(
         "admin/comment.html",
         comment=comment,
         mention=moderation.mention_of(comment),
+        parent=parent,
+        replies=replies,
+        live_url=moderation.live_url(comment),
+        actions=moderation.status_actions(comment),
         ban_kinds=BAN_KINDS,
         done=request.args.get("done"),
     )
@@ -332,7 +398,7 @@ def thread_title(comment_id: int):
 @handle_errors
 def ban_author(comment_id: int):
     ban = moderation.ban_author(comment_id, request.form.get("kind", ""), actor=actor(), now=now())
-    return redirect(_back(f"banned {ban.kind} {ban.value}"))
+    return redirect(_back(f"banned {ban.kind} {ban.value}", undo={"ban": ban.id}))
 
 
 @bp.post("/comments/<int:comment_id>/verify")
@@ -359,7 +425,13 @@ def bans():
             actor=actor(),
             now=now(),
         )
-        return redirect(url_for("admin.bans", done=f"banned {ban.kind} {ban.value}"))
+        return redirect(
+            url_for(
+                "admin.bans",
+                done=f"banned {ban.kind} {ban.value}",
+                undo=_undo_token({"ban": ban.id}),
+            )
+        )
     return render_template(
         "admin/bans.html",
         bans=moderation.list_bans(),
@@ -420,13 +492,67 @@ def site_form(name: str | None = None):
                 site.name, url=form.get("url", ""), origins=origins or None, **settings
             )
         return redirect(url_for("admin.sites_page", done=f"saved {site.name}"))
-    return render_template("admin/site_form.html", site=site, policies=MODERATION_POLICIES)
+    return render_template(
+        "admin/site_form.html", site=site, policies=MODERATION_POLICIES, name_rule=NAME_RULE
+    )
+
+
+@bp.route("/sites/<name>/remove", methods=["GET", "POST"])
+@handle_errors
+def remove_site(name: str):
+    """Remove a site and everything in it, after saying how much that is."""
+    if request.method == "POST":
+        threads, count = sites.remove_site(name)
+        done = f"removed {name} with {threads} thread(s) and {count} comment(s)"
+        return redirect(url_for("admin.sites_page", done=done))
+    threads, count = sites.site_contents(name)
+    return render_template("admin/site_remove.html", name=name, threads=threads, count=count)
+
+
+# --- admins -------------------------------------------------------------------------------------
+
+
+@bp.get("/admins")
+def admins_page():
+    """The admins; remove one; change one's own password."""
+    return render_template(
+        "admin/admins.html",
+        admins=admins.list_admins(),
+        min_password=admins.MIN_PASSWORD_LENGTH,
+        done=request.args.get("done"),
+    )
+
+
+@bp.post("/admins/<username>/remove")
+@handle_errors
+def remove_admin(username: str):
+    admins.remove_admin(username)
+    if username == g.admin.username:
+        return redirect(url_for("admin.login"))
+    return redirect(url_for("admin.admins_page", done=f"removed admin {username}"))
+
+
+@bp.post("/password")
+@handle_errors
+def change_password():
+    """Change one's own password with the current one; one's other sessions end."""
+    form = request.form
+    if form.get("password", "") != form.get("confirm", ""):
+        raise ValidationError("The new password and its repetition differ.", field="confirm")
+    admins.change_password(
+        g.admin.username,
+        form.get("current", ""),
+        form.get("password", ""),
+        keep_session=request.cookies.get(SESSION_COOKIE, ""),
+    )
+    done = "password changed; your other sessions have ended"
+    return redirect(url_for("admin.admins_page", done=done))
 
 
 @bp.get("/log")
 def log():
     """Who did what, when, and why."""
-    return render_template("admin/log.html", events=moderation.recent_events())
+    return render_template("admin/log.html", entries=moderation.recent_events())
 
 
 @bp.route("/mail/<token>", methods=["GET", "POST"])

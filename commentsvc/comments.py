@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from dataclasses import field
 from datetime import UTC
 from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import select
@@ -24,16 +26,19 @@ from sqlalchemy.orm import defer
 
 from commentsvc import fields
 from commentsvc import notify
+from commentsvc import queue
 from commentsvc import spam
 from commentsvc import titles
 from commentsvc.db import db
 from commentsvc.db import insert_ignore
 from commentsvc.db import write_transaction
+from commentsvc.errors import Conflict
 from commentsvc.errors import Forbidden
 from commentsvc.errors import NotFound
 from commentsvc.errors import RateLimited
 from commentsvc.errors import ValidationError
 from commentsvc.models import Comment
+from commentsvc.models import DeletedCopy
 from commentsvc.models import Like
 from commentsvc.models import ModerationEvent
 from commentsvc.models import Site
@@ -410,12 +415,21 @@ def _erase(comment: Comment, now: datetime) -> None:
 
 
 def set_status(comment: Comment, status: str, *, actor: str, reason: str, now: datetime) -> None:
-    """Move a comment to approved, pending, spam or deleted, recording who did it and why."""
+    """Move a comment to approved, pending, spam or deleted, recording who did it and why.
+
+    Deleting erases the comment at once but keeps a copy for UNDO_WINDOW, so that a later status
+    change within it restores the comment.
+
+    :raise Conflict: when a deleted comment is moved out of deleted after its copy is gone.
+    """
     fields.choice(status, "status", ("approved", "pending", "spam", "deleted"))
     was_published = comment.status == PUBLISHED
     if status == "deleted":
+        _keep_copy(comment, now)
         _erase(comment, now)
     else:
+        if comment.status == "deleted":
+            _restore_copy(comment)
         comment.status = status
     comment.reason = reason
     record_event(comment, actor, status, reason, now)
@@ -423,6 +437,60 @@ def set_status(comment: Comment, status: str, *, actor: str, reason: str, now: d
         notify.on_comment(comment, "approved", now)
     elif status == "deleted" and was_published:
         notify.on_comment(comment, "deleted", now)
+
+
+# How long an owner's delete can be undone; the copy is erased by a queued job after that.
+UNDO_WINDOW = timedelta(hours=24)
+
+
+def _keep_copy(comment: Comment, now: datetime) -> None:
+    session = db.session()
+    session.execute(delete(DeletedCopy).where(DeletedCopy.comment_id == comment.id))
+    session.add(
+        DeletedCopy(
+            comment_id=comment.id,
+            status=comment.status,
+            author=comment.author,
+            email=comment.email,
+            website=comment.website,
+            text=comment.text,
+            html=comment.html,
+            notify=comment.notify,
+            deleted=now,
+        )
+    )
+    queue.enqueue("erase-copy", {"comment": comment.id}, now=now + UNDO_WINDOW)
+
+
+def _restore_copy(comment: Comment) -> None:
+    copy = db.session.get(DeletedCopy, comment.id)
+    if copy is None:
+        raise Conflict("This comment was erased for good; it cannot be restored.")
+    comment.author, comment.email, comment.website = copy.author, copy.email, copy.website
+    comment.text, comment.html, comment.notify = copy.text, copy.html, copy.notify
+    db.session.delete(copy)
+
+
+def deleted_copy(comment: Comment) -> DeletedCopy | None:
+    """Return what deleting the comment erased, while it can still be restored."""
+    if comment.status != "deleted":
+        return None
+    return db.session.get(DeletedCopy, comment.id)
+
+
+def erase_copies(now: datetime) -> int:
+    """Erase the copies of deleted comments older than UNDO_WINDOW; return how many."""
+    with write_transaction() as session:
+        result = session.execute(
+            delete(DeletedCopy).where(DeletedCopy.deleted <= now - UNDO_WINDOW)
+        )
+        return result.rowcount
+
+
+@queue.handler("erase-copy")
+def erase_copy(payload: dict) -> None:
+    """Erase deleted comments' copies once they can no longer be undone."""
+    erase_copies(current_app.extensions["clock"]())
 
 
 # --- reading -----------------------------------------------------------------------------------

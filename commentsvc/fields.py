@@ -155,15 +155,15 @@ def origin_of(url: str) -> str:
     return f"{scheme}://{host}:{port}"
 
 
+# What a name (of a site, of an admin) may contain, as forms and errors say it.
+NAME_RULE = "1-64 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit"
+
+
 def name_field(value: Any, field: str = "name") -> str:
     """Return a short identifier: lower-case letters, digits, '.', '_' and '-'."""
     value = text_field(value, field, max_length=64, required=True)
     if not _NAME.match(value):
-        raise ValidationError(
-            f"{field} must be 1-64 lower-case letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit.",
-            field=field,
-        )
+        raise ValidationError(f"{field} must be {NAME_RULE}.", field=field)
     return value
 
 

@@ -128,6 +128,25 @@ class Comment(db.Model):
     thread: Mapped[Thread] = relationship()
 
 
+class DeletedCopy(db.Model):
+    """What an owner's delete erased from a comment, kept for a while so that it can be undone."""
+
+    __tablename__ = "deleted_copies"
+
+    comment_id: Mapped[int] = mapped_column(
+        ForeignKey("comments.id", ondelete="CASCADE"), primary_key=True
+    )
+    # The status the comment had before it was deleted: undo puts it back.
+    status: Mapped[str] = mapped_column(String(16))
+    author: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    email: Mapped[str] = mapped_column(String(320), default="", server_default="")
+    website: Mapped[str] = mapped_column(String(2048), default="", server_default="")
+    text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    html: Mapped[str] = mapped_column(Text, default="", server_default="")
+    notify: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_text("false"))
+    deleted: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
 class Like(db.Model):
     """One visitor's like of a page (comment_id NULL) or of a comment."""
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -29,7 +30,14 @@ from commentsvc.models import Site
 from commentsvc.models import Thread
 from commentsvc.sanitize import render_markdown
 
-ACTIONS = {"approve": "approved", "spam": "spam", "delete": "deleted", "hold": "pending"}
+ACTIONS = {
+    "approve": "approved",
+    "hold": "pending",
+    "spam": "spam",
+    "delete": "deleted",
+    # Takes a deleted comment back to the status it had (its copy says which).
+    "restore": "",
+}
 PAGE_SIZE = 50
 
 
@@ -108,24 +116,82 @@ def get_comment(comment_id: int) -> Comment:
     return comment
 
 
-def act(ids: list[int], action: str, *, actor: str, now: datetime) -> int:
-    """Approve, mark as spam, delete or hold the comments; return how many changed."""
+def act(ids: list[int], action: str, *, actor: str, now: datetime) -> list[tuple[int, str]]:
+    """Approve, mark as spam, delete or hold the comments; return (id, status before) of each
+    one changed, which is what undo needs."""
     status = ACTIONS.get(action)
     if status is None:
         raise ValidationError(f"Unknown action {action!r}.", field="action")
     if not ids:
         raise ValidationError("Select at least one comment.", field="ids")
-    changed = 0
+    changed = []
     with write_transaction():
         for comment_id in ids:
             comment = comments.find_comment(comment_id)
-            if comment is None or comment.status == status:
+            if comment is None:
                 continue
+            target = status or _status_before_delete(comment)
+            if not target or comment.status == target or not _can_leave(comment):
+                continue
+            changed.append((comment.id, comment.status))
             comments.set_status(
-                comment, status, actor=actor, reason=f"{action} by {actor}", now=now
+                comment, target, actor=actor, reason=f"{action} by {actor}", now=now
             )
-            changed += 1
     return changed
+
+
+def _status_before_delete(comment: Comment) -> str:
+    copy = comments.deleted_copy(comment)
+    return copy.status if copy is not None else ""
+
+
+def _can_leave(comment: Comment) -> bool:
+    # A deleted comment whose copy is erased has nothing left to show again.
+    return comment.status != "deleted" or comments.deleted_copy(comment) is not None
+
+
+def undo(changes: list[tuple[int, str, str]], *, actor: str, now: datetime) -> int:
+    """Put comments back to their status before an action: (id, before, after) for each.
+
+    A comment changed by anyone since (its status is no longer `after`) is left alone.
+    """
+    undone = 0
+    with write_transaction():
+        for comment_id, before, after in changes:
+            comment = comments.find_comment(comment_id)
+            if comment is None or comment.status != after or before not in STATUSES:
+                continue
+            if not _can_leave(comment):
+                continue
+            comments.set_status(comment, before, actor=actor, reason=f"undone by {actor}", now=now)
+            undone += 1
+    return undone
+
+
+def status_actions(comment: Comment) -> list[str]:
+    """Return the actions that change this comment's status, in the order the pages show them."""
+    if comment.status == "deleted":
+        return ["restore"] if comments.deleted_copy(comment) is not None else []
+    if comment.status == "spam":
+        return ["approve", "delete"]  # "Not spam" publishes it
+    return [a for a in ("approve", "hold", "spam", "delete") if ACTIONS[a] != comment.status]
+
+
+def comment_context(comment: Comment) -> tuple[Comment | None, list[Comment]]:
+    """Return the comment's parent and its direct replies (any status, oldest first)."""
+    parent = comments.find_comment(comment.parent_id) if comment.parent_id else None
+    replies = db.session.scalars(
+        select(Comment)
+        .where(Comment.parent_id == comment.id)
+        .order_by(Comment.created, Comment.id)
+        .limit(200)
+    )
+    return parent, list(replies)
+
+
+def live_url(comment: Comment) -> str | None:
+    """Return the comment's address on the site's page, when readers can see it there."""
+    return notify.comment_url(comment) if comment.status == comments.PUBLISHED else None
 
 
 def edit(comment_id: int, text: str, *, actor: str, now: datetime, max_length: int) -> Comment:
@@ -245,15 +311,50 @@ def list_bans() -> list[Ban]:
 # --- the log and linkbacks ----------------------------------------------------------------------
 
 
-def recent_events(limit: int = 200) -> list[ModerationEvent]:
-    """Return the latest moderation decisions, newest first."""
-    return list(
-        db.session.scalars(
-            select(ModerationEvent)
-            .order_by(ModerationEvent.created.desc(), ModerationEvent.id.desc())
-            .limit(limit)
-        )
-    )
+@dataclass(frozen=True)
+class LogEntry:
+    """One line of the log: an event with its comment, or one whole import."""
+
+    created: datetime
+    actor: str
+    action: str
+    reason: str
+    comment: Comment | None = None
+    comment_id: int | None = None
+    count: int = 1
+
+
+# The importer records one event per comment, all with the same actor and time.
+IMPORT_ACTOR = "import"
+
+
+def recent_events(limit: int = 200) -> list[LogEntry]:
+    """Return the latest moderation decisions, newest first, each import as one line."""
+    single = db.session.execute(
+        select(ModerationEvent, Comment)
+        .outerjoin(Comment, ModerationEvent.comment_id == Comment.id)
+        .options(joinedload(Comment.thread).joinedload(Thread.site))
+        .where(or_(ModerationEvent.actor != IMPORT_ACTOR, ModerationEvent.comment_id.is_(None)))
+        .order_by(ModerationEvent.created.desc(), ModerationEvent.id.desc())
+        .limit(limit)
+    ).all()
+    imports = db.session.execute(
+        select(ModerationEvent.created, func.count())
+        .where(ModerationEvent.actor == IMPORT_ACTOR, ModerationEvent.comment_id.is_not(None))
+        .group_by(ModerationEvent.created)
+        .order_by(ModerationEvent.created.desc())
+        .limit(limit)
+    ).all()
+    entries = [
+        LogEntry(e.created, e.actor, e.action, e.reason, comment=c, comment_id=e.comment_id)
+        for e, c in single
+    ]
+    entries += [
+        LogEntry(created, IMPORT_ACTOR, "import", f"{count} imported", count=count)
+        for created, count in imports
+    ]
+    entries.sort(key=lambda entry: entry.created, reverse=True)
+    return entries[:limit]
 
 
 def mention_of(comment: Comment) -> Mention | None:

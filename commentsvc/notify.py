@@ -175,7 +175,8 @@ def _send(message: EmailMessage) -> None:
         raise queue.Retry(f"mail not sent: {type(exc).__name__}: {exc}") from None
 
 
-def _page_url(comment: Comment) -> str:
+def comment_url(comment: Comment) -> str:
+    """Return the comment's address on the site's page: the page and the widget's anchor."""
     site = comment.thread.site
     base = site.url.rstrip("/")
     origin = f"{urlsplit(base).scheme}://{urlsplit(base).netloc}"
@@ -216,7 +217,7 @@ def mail_owner(payload: dict) -> None:
             site=site,
             state=state,
             links=links,
-            page=_page_url(comment),
+            page=comment_url(comment),
             admin=f"{payload['base']}/admin/comments/{comment.id}",
         )
     )
@@ -239,7 +240,7 @@ def mail_reply(payload: dict) -> None:
         "reply",
         reply=reply,
         parent=parent,
-        page=_page_url(reply),
+        page=comment_url(reply),
         unsubscribe=unsubscribe,
     )
     message["List-Unsubscribe"] = f"<{unsubscribe}>"

@@ -331,7 +331,7 @@ def test_ban_the_author_see_and_lift_bans(admin_app, alice):
     alice.post(f"/admin/comments/{comment}/ban", kind="domain")
     alice.post("/admin/bans", kind="address", value="abc123", reason="by hand")
     page = alice.page("/admin/bans")
-    assert "troll@example.org" in page and "<td>spam.example</td>" in page and "abc123" in page
+    assert "troll@example.org" in page and ">spam.example</td>" in page and "abc123" in page
     again = post_comment(admin_app, email="troll@example.org", text="again")
     assert status_of(admin_app, again) == "spam"
     with admin_app.app_context():
@@ -441,3 +441,289 @@ def test_verify_again_rechecks_linkbacks(admin_app, alice, theirs):
     with admin_app.app_context():
         assert db.session.scalar(select(Job).where(Job.status == "queued")) is not None
     ours.close()
+
+
+# --- the owner's tools: status actions, the comment's page, undo --------------------------------
+
+
+def flash(response) -> tuple[str, str]:
+    """Follow an action's redirect; return the page and its undo token ("" when none)."""
+    from urllib.parse import parse_qs
+    from urllib.parse import urlsplit
+
+    assert response.status_code == 302, response.get_data(as_text=True)
+    query = parse_qs(urlsplit(response.headers["Location"]).query)
+    return response.headers["Location"], query.get("undo", [""])[0]
+
+
+def message(response) -> str:
+    """Return the message an action's redirect carries."""
+    from urllib.parse import parse_qs
+    from urllib.parse import urlsplit
+
+    return parse_qs(urlsplit(response.headers["Location"]).query)["done"][0]
+
+
+def buttons(page: str, comment_id: int) -> list[str]:
+    return re.findall(rf'name="one" value="(\w+):{comment_id}"', page)
+
+
+def test_lists_offer_only_the_actions_that_change_the_status(admin_app, alice):
+    held, published, junk = (post_comment(admin_app, text=f"c{n}") for n in range(3))
+    alice.post("/admin/act", one=f"approve:{published}")
+    alice.post("/admin/act", one=f"spam:{junk}")
+    page = alice.page("/admin/comments")
+    assert buttons(page, held) == ["approve", "spam", "delete"]
+    assert buttons(page, published) == ["hold", "spam", "delete"]
+    assert buttons(page, junk) == ["approve", "delete"]
+    assert re.search(rf'value="approve:{junk}"[^>]*>Not spam<', page)
+    assert 'name="bulk" value="hold"' in page and "h hold" in page
+
+
+def test_hold_takes_a_published_comment_back_to_the_queue(admin_app, alice):
+    first, second = post_comment(admin_app, text="one"), post_comment(admin_app, text="two")
+    alice.client.post(
+        "/admin/act", data={"csrf": alice.csrf(), "bulk": "approve", "ids": [first, second]}
+    )
+    alice.post("/admin/act", one=f"hold:{first}")
+    assert status_of(admin_app, first) == "pending"
+    alice.client.post("/admin/act", data={"csrf": alice.csrf(), "bulk": "hold", "ids": [second]})
+    assert status_of(admin_app, second) == "pending"
+    thread = admin_app.test_client().get("/api/comments?site=blog&uri=/post/1").get_json()
+    assert thread["comments"] == []
+    assert f'data-id="{first}"' in alice.page("/admin/")
+
+
+def test_the_reason_is_prominent_only_while_held_or_spam(admin_app, alice):
+    held, published = post_comment(admin_app, text="a"), post_comment(admin_app, text="b")
+    alice.post("/admin/act", one=f"approve:{published}")
+    page = alice.page("/admin/comments")
+    rows = {int(i): body for i, body in re.findall(r'data-id="(\d+)"(.*?)</li>', page, re.S)}
+    assert 'class="reason reason-held"' in rows[held]
+    assert 'class="reason reason-quiet"' in rows[published]
+
+
+def test_the_comment_page_acts_and_shows_the_thread_around_it(admin_app, alice):
+    parent = post_comment(admin_app, text="The parent", author="Pat")
+    alice.post("/admin/act", one=f"approve:{parent}")
+    child = post_comment(admin_app, text="The child", author="Kim", parent=parent)
+    alice.post("/admin/act", one=f"approve:{child}")
+    grandchild = post_comment(admin_app, text="The grandchild", author="Lou", parent=child)
+
+    page = alice.page(f"/admin/comments/{child}")
+    assert buttons(page, child) == ["hold", "spam", "delete"]
+    assert f'href="/admin/comments/{parent}"' in page and "The parent" in page
+    assert f'href="/admin/comments/{grandchild}"' in page and "The grandchild" in page
+    assert f'href="https://blog.example.org/post/1#csvc-comment-{child}"' in page
+    assert 'class="reason reason-quiet"' in page
+
+    response = alice.post("/admin/act", one=f"spam:{child}", back=f"/admin/comments/{child}")
+    location, _undo = flash(response)
+    assert location.startswith(f"/admin/comments/{child}?done=")
+    assert status_of(admin_app, child) == "spam"
+    page = alice.page(location)
+    assert buttons(page, child) == ["approve", "delete"] and "csvc-comment-" not in page
+    held = alice.page(f"/admin/comments/{grandchild}")
+    assert buttons(held, grandchild) == ["approve", "spam", "delete"]
+    assert "Not a reply." in alice.page(f"/admin/comments/{parent}")
+
+
+def test_the_anchor_is_the_one_the_widget_renders():
+    from tests.conftest import ROOT_DIR
+
+    embed = (ROOT_DIR / "static" / "embed.js").read_text()
+    assert 'id: P + "comment-" + comment.id' in embed and 'const P = "csvc-"' in embed
+
+
+def test_delete_can_be_undone_from_the_message(admin_app, alice, clock):
+    comment = post_comment(admin_app, text="Worth keeping", author="Ann", email="ann@example.org")
+    alice.post("/admin/act", one=f"approve:{comment}")
+    location, undo = flash(
+        alice.post("/admin/act", one=f"delete:{comment}", back="/admin/comments")
+    )
+    with admin_app.app_context():
+        erased = db.session.get(Comment, comment)
+        assert (erased.status, erased.text, erased.author, erased.email) == ("deleted", "", "", "")
+    page = alice.page(location)
+    assert 'action="/admin/undo"' in page and undo in page
+    assert 'name="back" value="/admin/comments"' in page
+    response = alice.post("/admin/undo", undo=undo, back="/admin/comments")
+    assert "undone: 1 comment(s)" in response.headers["Location"].replace("%20", " ")
+    with admin_app.app_context():
+        back = db.session.get(Comment, comment)
+        assert (back.status, back.text, back.author, back.email) == (
+            "approved",
+            "Worth keeping",
+            "Ann",
+            "ann@example.org",
+        )
+    thread = admin_app.test_client().get("/api/comments?site=blog&uri=/post/1").get_json()
+    assert thread["comments"][0]["html"] == "<p>Worth keeping</p>"
+    # Undoing twice changes nothing more.
+    again = alice.post("/admin/undo", undo=undo)
+    assert "undone: 0 comment(s)" in again.headers["Location"].replace("%20", " ")
+
+
+def test_a_deleted_comment_is_erased_for_good_after_the_undo_window(admin_app, alice, clock):
+    from commentsvc import queue
+    from commentsvc.comments import UNDO_WINDOW
+    from commentsvc.models import DeletedCopy
+
+    comment = post_comment(admin_app, text="Gone soon")
+    _location, undo = flash(alice.post("/admin/act", one=f"delete:{comment}"))
+    assert buttons(alice.page(f"/admin/comments/{comment}"), comment) == ["restore"]
+    clock.advance(seconds=UNDO_WINDOW.total_seconds() + 1)
+    alice.login()  # the session of a day ago has expired
+    with admin_app.app_context():
+        assert db.session.get(DeletedCopy, comment) is not None
+        assert queue.run_pending(now=clock()) >= 1
+        assert db.session.get(DeletedCopy, comment) is None
+    page = alice.page(f"/admin/comments/{comment}")
+    assert buttons(page, comment) == [] and "Erased for good" in page
+    alice.post("/admin/undo", undo=undo)
+    alice.post("/admin/act", one=f"approve:{comment}")
+    assert status_of(admin_app, comment) == "deleted"
+
+
+def test_spam_undo_restores_each_comments_own_status(admin_app, alice):
+    held, published = post_comment(admin_app, text="a"), post_comment(admin_app, text="b")
+    alice.post("/admin/act", one=f"approve:{published}")
+    response = alice.client.post(
+        "/admin/act", data={"csrf": alice.csrf(), "bulk": "spam", "ids": [held, published]}
+    )
+    _location, undo = flash(response)
+    assert status_of(admin_app, held) == status_of(admin_app, published) == "spam"
+    alice.post("/admin/undo", undo=undo)
+    assert (status_of(admin_app, held), status_of(admin_app, published)) == ("pending", "approved")
+    assert "undone by admin:alice" in alice.page("/admin/log")
+
+
+def test_a_ban_can_be_undone_and_undo_tokens_cannot_be_forged(admin_app, alice):
+    comment = post_comment(admin_app, email="troll@example.org")
+    location, undo = flash(
+        alice.post(
+            f"/admin/comments/{comment}/ban", kind="email", back=f"/admin/comments/{comment}"
+        )
+    )
+    assert "Undo" in alice.page(location)
+    with admin_app.app_context():
+        assert db.session.scalar(select(Ban.value)) == "troll@example.org"
+    alice.post("/admin/undo", undo=undo)
+    with admin_app.app_context():
+        assert db.session.scalar(select(Ban.value)) is None
+    _location, undo = flash(alice.post("/admin/bans", kind="domain", value="spam.example"))
+    alice.post("/admin/undo", undo=undo)
+    assert ">spam.example</td>" not in alice.page("/admin/bans")
+    forged = alice.post("/admin/undo", undo=undo[:-2] + "xx")
+    assert forged.status_code == 403 and "no longer be undone" in forged.get_data(as_text=True)
+
+
+def test_the_log_names_author_page_and_text_and_an_import_is_one_line(admin_app, alice, clock):
+    from commentsvc.importers import Record
+    from commentsvc.importers import import_records
+    from commentsvc.models import ModerationEvent
+    from commentsvc.sites import get_site
+
+    comment = post_comment(admin_app, text="A rather memorable remark", author="Quinn")
+    alice.post("/admin/act", one=f"approve:{comment}")
+    with admin_app.app_context():
+        records = [
+            Record(
+                key=str(n),
+                uri=f"/old/{n}",
+                title="Old",
+                kind="comment",
+                status="approved",
+                author=f"Reader {n}",
+                email="",
+                website="",
+                body=f"Old comment {n}",
+                created=clock(),
+                parent="",
+                address="",
+            )
+            for n in range(5)
+        ]
+        import_records(get_site("blog"), records, secret="x", now=clock())
+        # Imports before the importer logged one line logged one event per comment.
+        older = clock().replace(year=2020)
+        ids = db.session.scalars(select(Comment.id).where(Comment.author.like("Reader %")))
+        db.session.add_all(
+            ModerationEvent(comment_id=i, actor="import", action="approved", created=older)
+            for i in ids
+        )
+        db.session.commit()
+    log = alice.page("/admin/log")
+    assert "Quinn" in log and "A rather memorable remark" in log and "/post/1" in log
+    assert log.count("Reader ") == 0 and "5 comments imported" in log
+    assert "5 comment(s) imported into blog" in log
+    assert log.count('class="action-import"') == 2
+
+
+# --- lifecycle ------------------------------------------------------------------------------------
+
+
+def test_a_site_is_removed_after_a_confirmation_that_counts_what_goes(admin_app, alice):
+    add_site(admin_app, "other", url="https://other.example.org")
+    post_comment(admin_app, text="one")
+    post_comment(admin_app, text="two", uri="/post/2")
+    assert 'href="/admin/sites/blog/remove"' in alice.page("/admin/sites")
+    page = alice.page("/admin/sites/blog/remove")
+    assert "2 thread(s)" in page and "2 comment(s)" in page
+    response = alice.post("/admin/sites/blog/remove")
+    assert message(response) == "removed blog with 2 thread(s) and 2 comment(s)"
+    page = alice.page("/admin/sites")
+    assert "/admin/sites/blog" not in page and "/admin/sites/other" in page
+    assert "Nothing here." in alice.page("/admin/comments")
+    assert alice.client.get("/admin/sites/blog/remove").status_code == 404
+
+
+def test_admins_are_listed_and_removed_but_never_the_last(admin_app, alice):
+    page = alice.page("/admin/admins")
+    assert 'data-admin="alice"' in page and 'data-admin="bob"' in page
+    alice.post("/admin/admins/bob/remove")
+    page = alice.page("/admin/admins")
+    assert 'data-admin="bob"' not in page and "the last admin stays" in page
+    last = alice.post("/admin/admins/alice/remove")
+    assert last.status_code == 409 and "last admin" in last.get_data(as_text=True)
+    assert alice.post("/admin/admins/nobody/remove").status_code == 404
+
+
+def test_removing_oneself_ends_ones_session(admin_app, alice):
+    response = alice.post("/admin/admins/alice/remove")
+    assert response.headers["Location"] == "/admin/login"
+    assert alice.client.get("/admin/").status_code == 302
+
+
+def test_changing_ones_password_needs_the_current_one_and_ends_other_sessions(admin_app, alice):
+    other = AdminActions(admin_app.test_client())
+    assert other.login().status_code == 302
+    new = "another long password"
+    wrong = alice.post("/admin/password", current="not it at all", password=new, confirm=new)
+    assert wrong.status_code == 400 and "current password" in wrong.get_data(as_text=True)
+    differ = alice.post("/admin/password", current=PASSWORD, password=new, confirm=new + "!")
+    assert differ.status_code == 400
+    short = alice.post("/admin/password", current=PASSWORD, password="short", confirm="short")
+    assert short.status_code == 400
+    ok = alice.post("/admin/password", current=PASSWORD, password=new, confirm=new)
+    assert ok.status_code == 302
+    assert alice.client.get("/admin/").status_code == 200
+    assert other.client.get("/admin/").status_code == 302
+    assert AdminActions(admin_app.test_client()).login().status_code == 401
+    assert AdminActions(admin_app.test_client()).login(password=new).status_code == 302
+
+
+def test_the_login_page_says_how_to_add_the_first_admin(app):
+    hint = "commentsvc admin add USERNAME"
+    assert hint in app.test_client().get("/admin/login").get_data(as_text=True)
+    with app.app_context():
+        add_admin("alice", PASSWORD)
+    assert hint not in app.test_client().get("/admin/login").get_data(as_text=True)
+
+
+def test_the_new_site_form_says_what_a_name_may_contain(admin_app, alice):
+    from commentsvc.fields import NAME_RULE
+
+    page = alice.page("/admin/sites/new")
+    assert NAME_RULE.replace("'", "&#39;") in page
+    assert "lower-case letters, digits" in NAME_RULE

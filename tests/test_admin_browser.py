@@ -115,3 +115,79 @@ def test_a_moderation_session(page, service):
     page.goto(service.url + "/admin/")
     page.wait_for_url(lambda url: "/admin/login?next=" in url)
     assert page.errors == []
+
+
+def log_in(page, service):
+    page.goto(service.url + "/admin/login")
+    page.fill("#username", "alice")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(service.url + "/admin/")
+
+
+def act(service_page, comment_id, action):
+    row(service_page, comment_id).locator(f'button[value="{action}:{comment_id}"]').click()
+    service_page.wait_for_selector(".done")
+
+
+PAGES = ("/admin/comments", "/admin/log", "/admin/bans", "/admin/", "/admin/sites", "/admin/admins")
+
+
+def test_admin_pages_never_scroll_sideways_and_know_dark_mode(page, service):
+    code = "```\n" + "x = 1; " * 120 + "\n```"
+    published = post(service, f"Look at this:\n\n{code}", author="Coder")
+    held = post(service, "A" * 300, author="Held " * 10, email="someone." * 8 + "@example.org")
+    log_in(page, service)
+    act(page, published, "approve")
+    page.goto(service.url + "/admin/bans")
+    page.fill('input[name="value"]', "very-long-subdomain-" * 8 + ".example.org")
+    page.select_option('select[name="kind"]', "domain")
+    page.fill('input[name="reason"]', "a reason that is long enough to need a second line " * 3)
+    page.click("form.add-ban button[type=submit]")
+    page.wait_for_selector(".done")
+
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        for path in PAGES:
+            page.goto(service.url + path)
+            scroll = page.evaluate("document.documentElement.scrollWidth")
+            assert scroll <= width, (path, width, scroll)
+
+    page.goto(service.url + "/admin/comments")
+    weights = {
+        comment: row(page, comment)
+        .locator(".reason")
+        .evaluate("e => getComputedStyle(e).fontWeight")
+        for comment in (published, held)
+    }
+    assert int(weights[held]) >= 600 and int(weights[published]) < 600
+
+    page.emulate_media(color_scheme="dark")
+    page.goto(service.url + "/admin/comments")
+    scheme = page.locator('select[name="status"]').evaluate("e => getComputedStyle(e).colorScheme")
+    assert "dark" in scheme
+    assert page.errors == []
+
+
+def test_hold_by_key_and_undo_from_the_message(page, service):
+    comment = post(service, "Published, then held, then deleted and back")
+    log_in(page, service)
+    act(page, comment, "approve")
+    page.goto(service.url + "/admin/comments")
+    page.keyboard.press("j")
+    page.keyboard.press("a")  # approved already: no Approve button, nothing happens
+    page.keyboard.press("h")
+    page.wait_for_selector(".done")
+    assert "hold: 1 comment(s)" in page.text_content(".done")
+    assert thread(service)["comments"] == []
+
+    page.goto(service.url + f"/admin/comments/{comment}")
+    page.click(f'.status-actions button[value="delete:{comment}"]')
+    page.wait_for_selector(".done form.undo")
+    assert "Published, then held" not in page.text_content("main .text")
+    page.click(".done form.undo button")
+    page.wait_for_selector(".done")
+    assert "undone: 1 comment(s)" in page.text_content(".done")
+    assert "Published, then held" in page.text_content("main .text")
+    assert page.text_content("h1 .status") == "pending"
+    assert page.errors == []

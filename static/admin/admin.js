@@ -3,6 +3,8 @@
   "use strict";
   const rows = () => Array.from(document.querySelectorAll(".row[data-id]"));
   let current = -1;
+  // A row offers only the actions that change its status: a key without a button does nothing.
+  const ACTIONS = { a: "approve", h: "hold", s: "spam", d: "delete" };
 
   function focusRow(index) {
     const all = rows();
@@ -27,9 +29,9 @@
     else if (event.key === "x" && row) {
       const box = row.querySelector('input[name="ids"]');
       box.checked = !box.checked;
-    } else if ("asd".includes(event.key) && event.key.length === 1) {
+    } else if (Object.hasOwn(ACTIONS, event.key)) {
       const selected = document.querySelectorAll('.row input[name="ids"]:checked');
-      const action = { a: "approve", s: "spam", d: "delete" }[event.key];
+      const action = ACTIONS[event.key];
       const button = selected.length
         ? document.querySelector(`.bulk button[value="${action}"]`)
         : row && row.querySelector(`button[data-key="${event.key}"]`);
