@@ -21,6 +21,7 @@ from flask import url_for
 from commentsvc import admins
 from commentsvc import moderation
 from commentsvc import notify
+from commentsvc import queue as job_queue
 from commentsvc import sites
 from commentsvc import spam
 from commentsvc.errors import ServiceError
@@ -101,7 +102,10 @@ def security_headers(response: Response) -> Response:
 
 @bp.app_context_processor
 def template_helpers() -> dict[str, Any]:
-    return {"csrf_token": lambda: g.session.csrf if g.get("session") else ""}
+    return {
+        "csrf_token": lambda: g.session.csrf if g.get("session") else "",
+        "mail_warning": notify.mail_warning(current_app.config),
+    }
 
 
 def _set_cookie(response: Response, name: str, value: str, max_age: int | None = None) -> None:
@@ -404,11 +408,26 @@ def log():
     return render_template("admin/log.html", events=moderation.recent_events())
 
 
+@bp.get("/jobs")
+def jobs():
+    """Background work that failed: its kind, error, attempts and time, each to retry."""
+    return render_template(
+        "admin/jobs.html", jobs=job_queue.failed_jobs(), done=request.args.get("done")
+    )
+
+
+@bp.post("/jobs/<int:job_id>/retry")
+def retry_job(job_id: int):
+    """Queue a failed job again (the admin's CSRF check guards every POST)."""
+    done = "Queued again." if job_queue.retry(job_id, now()) else "That job is not failed any more."
+    return redirect(url_for("admin.jobs", done=done))
+
+
 @bp.route("/mail/<token>", methods=["GET", "POST"])
 @handle_errors
 def mail_action(token: str):
     """A one-click link from the owner's mail: GET asks to confirm, POST acts (once)."""
-    comment, action = notify.check_action_token(token, now())
+    comment, action = notify.check_action_token(current_app.config["SECRET_KEY"], token, now())
     if request.method == "GET":
         return render_template("admin/mail_action.html", comment=comment, action=action, done=None)
     moderation.act([comment.id], action, actor="mail link", now=now())

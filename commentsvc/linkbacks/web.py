@@ -35,10 +35,10 @@ INVALID_PARAMS = -32602
 
 
 def _context():
-    address = request.remote_addr or ""
-    return app_context(
-        address=spam.address_hash(current_app.config["SECRET_KEY"], address), requested_by=address
-    )
+    # Only the keyed hash of the client's address is kept, in jobs too, and named to the pages
+    # fetched (so that their owner can report abuse without learning the address).
+    hashed = spam.address_hash(current_app.config["SECRET_KEY"], request.remote_addr or "")
+    return app_context(address=hashed, requested_by=f"client {hashed}")
 
 
 # --- Pingback over XML-RPC ---------------------------------------------------------------------
@@ -130,7 +130,10 @@ def webmention_endpoint():
             raise RateLimited(error.message, retry_after=60) from None
         field = "source" if error.code == receive.SOURCE_MISSING else "target"
         raise ValidationError(error.message, field=field) from None
-    location = url_for("linkbacks.webmention_status", key=mention.key, _external=True)
+    # Absolute from COMMENTSVC_PUBLIC_URL only, never from the request's Host; relative without.
+    location = current_app.config["PUBLIC_URL"].rstrip("/") + url_for(
+        "linkbacks.webmention_status", key=mention.key
+    )
     response = jsonify(status=mention.status, location=location)
     response.status_code = 201
     response.headers["Location"] = location
