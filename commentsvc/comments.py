@@ -16,6 +16,7 @@ from datetime import UTC
 from datetime import datetime
 from typing import Any
 
+import email_validator
 from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import select
@@ -110,13 +111,18 @@ def parse_uri(value: Any) -> str:
 
 
 def parse_email(value: Any) -> str:
-    """Validate an optional email address (never shown publicly)."""
+    """Validate an optional email address (never shown publicly): exactly one address, by
+    email-validator's rules (no DNS lookup), normalised and lower-cased."""
     email = fields.text_field(value, "email", max_length=254)
-    if email and (email.count("@") != 1 or any(ch.isspace() for ch in email)):
-        raise ValidationError("email is not an email address.", field="email")
-    if email and not all(email.split("@")):
-        raise ValidationError("email is not an email address.", field="email")
-    return email.lower()
+    if not email:
+        return ""
+    try:
+        checked = email_validator.validate_email(email, check_deliverability=False)
+    except email_validator.EmailNotValidError:
+        raise ValidationError(
+            "email is not an email address.", field="email", code="invalid"
+        ) from None
+    return checked.normalized.lower()
 
 
 def parse_website(value: Any) -> str:

@@ -351,3 +351,43 @@ def test_a_failing_job_records_why(mail_app, clock):
         job = db.session.get(Job, job_id)
         assert job.status == "failed" and job.attempts == 1
         assert "malformed payload" in job.last_error
+
+
+# --- one recipient per reader ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "a@example.org,b@example.org",
+        "a,b@example.org",
+        "a@example.org,b",
+        "a@example.org, b@example.org",
+        "a@example.org;b@example.org",
+        "Ann <a@example.org>",
+        '"a,b"@example.org',
+        "a@example.org\nBcc: b@example.org",
+        "a@",
+        "@example.org",
+        "a@@example.org",
+        "a@example..org",
+        "a@-example.org",
+    ],
+)
+def test_a_readers_email_is_exactly_one_address(client, site, value):
+    response = client.post(
+        "/api/comments", json={"site": "blog", "uri": "/post/1", "text": "Hi", "email": value}
+    )
+    assert response.status_code == 400, value
+    error = response.get_json()["error"]
+    assert (error["field"], error["code"]) == ("email", "invalid")
+
+
+def test_a_readers_email_is_normalised(app, client, site):
+    response = client.post(
+        "/api/comments",
+        json={"site": "blog", "uri": "/post/1", "text": "Hi", "email": "Ann@Example.ORG"},
+    )
+    assert response.status_code == 201
+    with app.app_context():
+        assert db.session.get(Comment, response.get_json()["id"]).email == "ann@example.org"
