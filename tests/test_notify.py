@@ -391,3 +391,26 @@ def test_a_readers_email_is_normalised(app, client, site):
     assert response.status_code == 201
     with app.app_context():
         assert db.session.get(Comment, response.get_json()["id"]).email == "ann@example.org"
+
+
+# --- mail links are used up by any change ------------------------------------------------------
+
+
+def test_a_mail_link_is_used_up_when_the_status_comes_back(mail_app, inbox, clock):
+    from commentsvc import moderation
+
+    add_site(mail_app, moderation="all", owner_email="owner@example.org")
+    comment = post(mail_app)
+    run_queue(mail_app)
+    text = parts(inbox.messages[0])[0]
+    approve, spam = link(text, "Approve"), link(text, "Spam")
+    client = mail_app.test_client()
+    assert client.post(approve).status_code == 200
+    assert status(mail_app, comment) == "approved"
+    with mail_app.app_context():  # the owner holds it again in the moderation pages
+        moderation.act([comment], "hold", actor="admin:alice", now=clock())
+    assert status(mail_app, comment) == "pending"
+    assert client.get(approve).status_code == 403
+    assert client.post(approve).status_code == 403
+    assert client.post(spam).status_code == 403
+    assert status(mail_app, comment) == "pending"
