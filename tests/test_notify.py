@@ -414,3 +414,58 @@ def test_a_mail_link_is_used_up_when_the_status_comes_back(mail_app, inbox, cloc
     assert client.post(approve).status_code == 403
     assert client.post(spam).status_code == 403
     assert status(mail_app, comment) == "pending"
+
+
+# --- no raw client address is kept -----------------------------------------------------------
+
+
+def linking_page(target: str, title: str) -> str:
+    return (
+        f"<html><head><title>{title}</title></head><body><article class='h-entry'>"
+        f"<p class='e-content'>See <a class='u-in-reply-to' href='{target}'>this</a>.</p>"
+        "</article></body></html>"
+    )
+
+
+def test_no_table_keeps_a_raw_client_address(make_app, inbox, clock):
+    import xmlrpc.client
+
+    from sqlalchemy import select as select_all
+
+    address = "203.0.113.77"
+    ours, theirs = Blog(), Blog()
+    try:
+        ours.page("/post/1", "<title>Our post</title><p>Hello.</p>")
+        target = ours.url + "/post/1"
+        pinging = theirs.page("/ping", linking_page(target, "A ping"))
+        mentioning = theirs.page("/mention", linking_page(target, "A mention"))
+        app = make_app(
+            SMTP_URL=f"smtp://127.0.0.1:{inbox.port}", PUBLIC_URL="https://comments.example.org"
+        )
+        app.extensions["clock"] = clock
+        add_site(app, url=ours.url, owner_email="owner@example.org")
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = address
+        body = {"site": "blog", "uri": "/post/1", "text": "Hi", "email": "ann@example.org"}
+        first = client.post("/api/comments", json={**body, "notify": True}).get_json()["id"]
+        reply = {**body, "email": "bo@example.org", "parent": first, "text": "A reply"}
+        assert client.post("/api/comments", json=reply).status_code == 201
+        assert client.post(f"/api/comments/{first}/like").status_code == 200
+        ping = xmlrpc.client.dumps((pinging, target), "pingback.ping")
+        answer = client.post("/xmlrpc", data=ping, content_type="text/xml")
+        assert "registered" in answer.get_data(as_text=True)
+        mention = client.post("/webmention", data={"source": mentioning, "target": target})
+        assert mention.status_code == 201
+        run_queue(app)
+        assert len(inbox.messages) >= 2  # the owner's and the reader's mail went out
+        with app.app_context():
+            kinds = {job.kind for job in db.session.scalars(select(Job))}
+            assert {"mail-owner", "mail-reply", "webmention"} <= kinds
+            for table in db.metadata.sorted_tables:
+                for row in db.session.execute(select_all(table)):
+                    assert address not in repr(tuple(row)), (table.name, row)
+        for _method, _path, headers, _body in theirs.requests:
+            assert address not in repr(headers)
+    finally:
+        ours.close()
+        theirs.close()

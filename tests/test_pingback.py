@@ -64,7 +64,8 @@ def test_a_valid_ping_lands_in_the_thread_with_title_and_excerpt(app, service, o
     assert thread["count"] == 1
     # The verification fetch says who we are and who asked.
     agent = next(h["User-Agent"] for m, p, h, b in theirs.requests if p == "/entry")
-    assert agent.startswith("commentsvc/") and "127.0.0.1" in agent
+    # The agent names the asking client by the keyed hash of its address, never the address.
+    assert agent.startswith("commentsvc/") and "127.0.0.1" not in agent and "client " in agent
 
     code, _ = fault_of(lambda: call(service, "pingback.ping", source, target))
     assert code == 0x30

@@ -65,7 +65,7 @@ class Context:
     guard: bool
     now: datetime
     address: str = ""  # the keyed hash of the client's address
-    requested_by: str = ""  # the client's address, named in the User-Agent of the fetch
+    requested_by: str = ""  # "client <keyed hash of its address>", named in the fetch's User-Agent
 
 
 @dataclass(frozen=True)
