@@ -26,6 +26,7 @@ from sqlalchemy.orm import defer
 from commentsvc import fields
 from commentsvc import notify
 from commentsvc import spam
+from commentsvc import tokens
 from commentsvc.db import db
 from commentsvc.db import insert_ignore
 from commentsvc.db import write_transaction
@@ -275,12 +276,13 @@ def record_event(comment: Comment, actor: str, action: str, reason: str, now: da
 def edit_token(secret: str, comment: Comment, site: Site) -> str:
     """Return a token that lets the author edit this comment, as it is now, inside the window."""
     expires = int(_epoch(comment.created) + site.edit_window)
-    return f"{comment.id}.{expires}.{_token_mac(secret, comment, expires)}"
+    return tokens.dump(secret, tokens.EDIT, [comment.id, expires, _content_key(comment)])
 
 
 def token_expiry(token: str) -> datetime:
-    """Return when an edit token made by edit_token stops working."""
-    return datetime.fromtimestamp(int(token.split(".")[1]), UTC).replace(tzinfo=None)
+    """Return when an edit token just made by edit_token stops working."""
+    _comment_id, expires, _content = tokens.peek(tokens.EDIT, token)
+    return tokens.from_epoch(expires)
 
 
 def check_edit_token(
@@ -288,26 +290,23 @@ def check_edit_token(
 ) -> None:
     """Accept a token made for this comment and its current content, inside its window.
 
-    :raise Forbidden: otherwise.
+    :raise Forbidden: otherwise (any malformed token included).
     """
-    parts = (token or "").split(".")
-    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
-        raise Forbidden("The edit token is missing or malformed.", field="X-Edit-Token")
-    comment_id, expires, mac = int(parts[0]), int(parts[1]), parts[2]
-    if comment_id != comment.id or not hmac.compare_digest(
-        mac, _token_mac(secret, comment, expires)
-    ):
+    try:
+        comment_id, expires, content = tokens.load(secret, tokens.EDIT, token, length=3)
+        expires = tokens.whole_number(expires)
+    except tokens.BadToken:
+        raise Forbidden("The edit token is missing or malformed.", field="X-Edit-Token") from None
+    if comment_id != comment.id or content != _content_key(comment):
         raise Forbidden("The edit token is not valid for this comment.", field="X-Edit-Token")
     if for_edit and _epoch(now) > expires:
         raise Forbidden("The time to edit or delete this comment is over.", code="edit_window")
 
 
-def _token_mac(secret: str, comment: Comment, expires: int) -> str:
-    content = hashlib.sha256(
-        "\x00".join((comment.text, comment.author, comment.website)).encode()
-    ).hexdigest()
-    message = f"edit\x00{comment.id}\x00{expires}\x00{content}".encode()
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+def _content_key(comment: Comment) -> str:
+    """Return a digest of what the author wrote: an edit by anyone else uses the token up."""
+    content = "\x00".join((comment.text, comment.author, comment.website))
+    return hashlib.sha256(content.encode()).hexdigest()[:32]
 
 
 def _epoch(moment: datetime) -> float:

@@ -60,6 +60,17 @@ def load(secret: str, purpose: str, token: object, *, length: int | None = None)
     return data
 
 
+def peek(purpose: str, token: str) -> list[Any]:
+    """Return the data of a token this service just made, without checking its signature.
+
+    Only for reading back what we signed ourselves (an expiry to show); never to trust input.
+    """
+    _valid, data = _serializer("unchecked", purpose).loads_unsafe(token)
+    if not isinstance(data, list):
+        raise BadToken("malformed token")
+    return data
+
+
 def epoch(moment: datetime) -> int:
     """Return a naive UTC datetime as whole seconds since 1970 (the expiries inside tokens)."""
     return int(moment.replace(tzinfo=UTC).timestamp())
