@@ -379,6 +379,8 @@ def send_webhook(payload: dict) -> None:
             "POST", site.webhook_url, data=body, headers=headers
         )
     except FetchError as error:
+        if error.kind == "refused":  # a forbidden address or scheme: trying again cannot help
+            raise queue.Permanent(f"webhook not delivered: {error.message}") from None
         raise queue.Retry(f"webhook not delivered: {error.message}") from None
     if answer.status >= 500:
         raise queue.Retry(f"webhook answered {answer.status}")

@@ -226,7 +226,8 @@ def test_webhooks_to_private_addresses_are_refused(mail_app, clock):
     run_queue(mail_app)
     with mail_app.app_context():
         job = db.session.scalar(select(Job).where(Job.kind == "webhook"))
-        assert job.status == "queued" and "forbidden address" in job.last_error
+        # Refused for good (not retried as if the receiver were down), with the reason.
+        assert (job.status, job.attempts) == ("failed", 1) and "forbidden address" in job.last_error
 
 
 # --- links come from PUBLIC_URL only -------------------------------------------------------------
