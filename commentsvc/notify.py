@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 LINK_LIFETIME = timedelta(days=7)
 MAIL_ACTIONS = ("approve", "spam", "delete")
 WEBHOOK_EVENTS = ("new", "approved", "deleted")
+# Controls, line and paragraph separators, format characters (bidi overrides) and lone
+# surrogates; the zero-width joiner stays, as emoji are made with it.
+UNSAFE_IN_HEADERS = ("Cc", "Cf", "Zl", "Zp", "Cs")
+ZWJ = "\u200d"
 MAX_HEADER_TEXT = 150  # characters of a title or name that go into a header
 NO_PUBLIC_URL = (
     "mail is not sent: COMMENTSVC_SMTP_URL is set but COMMENTSVC_PUBLIC_URL is not "
@@ -76,7 +80,7 @@ def mail_warning(config) -> str:
 def header_text(value: str, limit: int = MAX_HEADER_TEXT) -> str:
     """Return text fit for a mail header: line separators and controls become spaces, bounded."""
     cleaned = "".join(
-        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs") else ch for ch in value
+        " " if unicodedata.category(ch) in UNSAFE_IN_HEADERS and ch != ZWJ else ch for ch in value
     )
     cleaned = " ".join(cleaned.split())
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1].rstrip() + "\u2026"
