@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from functools import wraps
@@ -24,6 +23,7 @@ from commentsvc import notify
 from commentsvc import queue as job_queue
 from commentsvc import sites
 from commentsvc import spam
+from commentsvc import tokens
 from commentsvc.errors import ServiceError
 from commentsvc.linkbacks import receive
 from commentsvc.linkbacks.jobs import app_context
@@ -86,7 +86,8 @@ def _check_same_origin() -> None:
 
 def _token_matches(expected: str) -> bool:
     given = request.form.get("csrf", "")
-    return bool(given) and hmac.compare_digest(given, expected)
+    # As bytes: compare_digest refuses non-ASCII text with a TypeError (a 500).
+    return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
 
 
 @bp.after_request
@@ -137,8 +138,8 @@ def handle_errors(view):
 
 
 def _login_token(nonce: str) -> str:
-    key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, f"admin-login\x00{nonce}".encode(), hashlib.sha256).hexdigest()
+    # Double submit: the form's token is the login cookie's nonce, signed (see tokens.py).
+    return tokens.dump(current_app.config["SECRET_KEY"], tokens.ADMIN_LOGIN, [nonce])
 
 
 @bp.route("/login", methods=["GET", "POST"])

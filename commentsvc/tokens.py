@@ -20,7 +20,8 @@ EDIT = "edit"  # X-Edit-Token: the author's right to edit or delete, until the w
 FORM = "form"  # X-Form-Token: when the thread was loaded (the time trap)
 MAIL_ACTION = "mail-action"  # the owner's one-click approve/spam/delete links
 UNSUBSCRIBE = "unsubscribe"  # a reader's unsubscribe link for replies
-PURPOSES = (EDIT, FORM, MAIL_ACTION, UNSUBSCRIBE)
+ADMIN_LOGIN = "admin-login"  # the login form's CSRF token, bound to the login cookie's nonce
+PURPOSES = (EDIT, FORM, MAIL_ACTION, UNSUBSCRIBE, ADMIN_LOGIN)
 
 MAX_TOKEN_LENGTH = 1000  # longer input is refused before any decoding
 

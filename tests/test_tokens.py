@@ -219,3 +219,16 @@ def test_a_mail_link_token_does_not_unsubscribe_and_back(make_app, inbox, clock)
     client = mail_app.test_client()
     assert client.get(f"/unsubscribe/{token}").status_code == 404
     assert client.get(approve).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "value", ["", "²", "1²", "a\nb", "x" * 10 * 1024, "\u2028"], ids=hostile_ids
+)
+def test_hostile_admin_csrf_tokens_are_forbidden(app, value):
+    client = app.test_client()
+    client.get("/admin/login")  # sets the login cookie
+    response = client.post(
+        "/admin/login", data={"csrf": value, "username": "alice", "password": "x"}
+    )
+    assert response.status_code == 403
+    assert client.post("/admin/logout", data={"csrf": value}).status_code in (302, 403)
