@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from commentsvc.models import utcnow
 from commentsvc.ratelimit import init_limiter
 
 __version__ = "0.1.0"
+
+log = logging.getLogger(__name__)
 
 COMPRESSED_TYPES = [
     "text/javascript",
@@ -71,13 +74,38 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from commentsvc import admin
     from commentsvc import api
+    from commentsvc import comments
     from commentsvc import notify
     from commentsvc import pages
+    from commentsvc import photos
+    from commentsvc import queue
+    from commentsvc import titles
+    from commentsvc.linkbacks import jobs as linkback_jobs
     from commentsvc.linkbacks import web as linkbacks
 
-    app.extensions["mailer"] = (
-        notify.SMTPMailer(settings["SMTP_URL"]) if settings["SMTP_URL"] else None
+    # Every kind of queued work, known to the web and the worker processes alike.
+    queue.register(
+        app,
+        [
+            notify.mail_owner,
+            notify.mail_reply,
+            notify.send_webhook,
+            linkback_jobs.run_webmention,
+            photos.run_fetch_photo,
+            titles.run_fetch_title,
+            comments.erase_copy,
+        ],
     )
+    mailer = notify.SMTPMailer(settings["SMTP_URL"]) if settings["SMTP_URL"] else None
+    app.extensions["mailer"] = mailer
+    app.extensions["notifier"] = notify.Notifier(
+        public_url=settings["PUBLIC_URL"].rstrip("/"),
+        mailer=mailer,
+        sender=notify.default_sender(settings["MAIL_FROM"], settings["PUBLIC_URL"]),
+        secret=app.config["SECRET_KEY"],
+    )
+    if notify.mail_warning(settings):
+        log.warning("%s", notify.mail_warning(settings))
     app.jinja_env.filters["paragraphs"] = notify.html_text
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)

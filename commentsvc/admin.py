@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from functools import wraps
@@ -26,9 +25,11 @@ from itsdangerous import URLSafeTimedSerializer
 from commentsvc import admins
 from commentsvc import moderation
 from commentsvc import notify
+from commentsvc import queue as job_queue
 from commentsvc import sites
 from commentsvc import spam
 from commentsvc import titles
+from commentsvc import tokens
 from commentsvc.comments import UNDO_WINDOW
 from commentsvc.errors import Forbidden
 from commentsvc.errors import ServiceError
@@ -97,7 +98,8 @@ def _check_same_origin() -> None:
 
 def _token_matches(expected: str) -> bool:
     given = request.form.get("csrf", "")
-    return bool(given) and hmac.compare_digest(given, expected)
+    # As bytes: compare_digest refuses non-ASCII text with a TypeError (a 500).
+    return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
 
 
 @bp.after_request
@@ -118,6 +120,7 @@ def template_helpers() -> dict[str, Any]:
         "undo_offer": _undo_offer,
         "status_actions": moderation.status_actions,
         "no_admins": lambda: not admins.list_admins(),
+        "mail_warning": notify.mail_warning(current_app.config),
     }
 
 
@@ -150,8 +153,8 @@ def handle_errors(view):
 
 
 def _login_token(nonce: str) -> str:
-    key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, f"admin-login\x00{nonce}".encode(), hashlib.sha256).hexdigest()
+    # Double submit: the form's token is the login cookie's nonce, signed (see tokens.py).
+    return tokens.dump(current_app.config["SECRET_KEY"], tokens.ADMIN_LOGIN, [nonce])
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -555,11 +558,26 @@ def log():
     return render_template("admin/log.html", entries=moderation.recent_events())
 
 
+@bp.get("/jobs")
+def jobs():
+    """Background work that failed: its kind, error, attempts and time, each to retry."""
+    return render_template(
+        "admin/jobs.html", jobs=job_queue.failed_jobs(), done=request.args.get("done")
+    )
+
+
+@bp.post("/jobs/<int:job_id>/retry")
+def retry_job(job_id: int):
+    """Queue a failed job again (the admin's CSRF check guards every POST)."""
+    done = "Queued again." if job_queue.retry(job_id, now()) else "That job is not failed any more."
+    return redirect(url_for("admin.jobs", done=done))
+
+
 @bp.route("/mail/<token>", methods=["GET", "POST"])
 @handle_errors
 def mail_action(token: str):
     """A one-click link from the owner's mail: GET asks to confirm, POST acts (once)."""
-    comment, action = notify.check_action_token(token, now())
+    comment, action = notify.check_action_token(current_app.config["SECRET_KEY"], token, now())
     if request.method == "GET":
         return render_template("admin/mail_action.html", comment=comment, action=action, done=None)
     moderation.act([comment.id], action, actor="mail link", now=now())

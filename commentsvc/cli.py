@@ -183,6 +183,7 @@ def worker(once: bool, interval: float) -> None:
 
     while True:
         ran = queue.run_pending()
+        queue.purge_if_due()
         if ran:
             click.echo(f"ran {ran} job(s)")
         if once:

@@ -5,33 +5,48 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import smtplib
 import ssl
+import unicodedata
 from dataclasses import dataclass
-from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
+from typing import Protocol
 from urllib.parse import unquote
 from urllib.parse import urlsplit
 
 from flask import current_app
-from flask import has_request_context
 from flask import render_template
-from flask import request
 from markupsafe import Markup
+from sqlalchemy import func
+from sqlalchemy import select
 
 from commentsvc import queue
+from commentsvc import tokens
 from commentsvc.db import db
 from commentsvc.errors import Forbidden
 from commentsvc.linkbacks.fetch import FetchError
 from commentsvc.models import Comment
+from commentsvc.models import ModerationEvent
 from commentsvc.models import Site
+
+log = logging.getLogger(__name__)
 
 LINK_LIFETIME = timedelta(days=7)
 MAIL_ACTIONS = ("approve", "spam", "delete")
 WEBHOOK_EVENTS = ("new", "approved", "deleted")
+# Controls, line and paragraph separators, format characters (bidi overrides) and lone
+# surrogates; the zero-width joiner stays, as emoji are made with it.
+UNSAFE_IN_HEADERS = ("Cc", "Cf", "Zl", "Zp", "Cs")
+ZWJ = "\u200d"
+MAX_HEADER_TEXT = 150  # characters of a title or name that go into a header
+NO_PUBLIC_URL = (
+    "mail is not sent: COMMENTSVC_SMTP_URL is set but COMMENTSVC_PUBLIC_URL is not "
+    "(links in mail need the service's public address)"
+)
 
 
 # --- deciding what to send (inside the caller's transaction) -------------------------------------
@@ -40,84 +55,110 @@ WEBHOOK_EVENTS = ("new", "approved", "deleted")
 def on_comment(comment: Comment, event: str, now: datetime) -> None:
     """Queue the mail and webhooks that a comment's event calls for: new, approved, deleted."""
     site = db.session.get(Site, comment.thread.site_id)
-    base = _base_url()
-    payload = {"comment": comment.id, "base": base, "event": event}
-    if event == "new" and _owner_address(site) and _mail_on():
+    payload = {"comment": comment.id, "event": event}
+    mail_on = bool(current_app.config["SMTP_URL"])
+    if event == "new" and _owner_address(site) and mail_on:
         queue.enqueue("mail-owner", payload, now=now)
     published_now = (event == "new" and comment.status == "approved") or event == "approved"
-    if published_now and comment.parent_id and _mail_on():
+    if published_now and comment.parent_id and mail_on:
         queue.enqueue("mail-reply", payload, now=now)
     if site.webhook_url and event in WEBHOOK_EVENTS:
         queue.enqueue("webhook", payload, now=now)
-
-
-def _mail_on() -> bool:
-    return bool(current_app.config["SMTP_URL"])
 
 
 def _owner_address(site: Site) -> str:
     return site.owner_email or current_app.config["NOTIFY_EMAIL"]
 
 
-def _base_url() -> str:
-    configured = current_app.config["PUBLIC_URL"].rstrip("/")
-    if configured:
-        return configured
-    return request.host_url.rstrip("/") if has_request_context() else "http://127.0.0.1:8080"
+def mail_warning(config) -> str:
+    """Return why mail cannot be sent with these settings, or "" when it can (or is off)."""
+    if config["SMTP_URL"] and not config["PUBLIC_URL"]:
+        return NO_PUBLIC_URL
+    return ""
+
+
+def header_text(value: str, limit: int = MAX_HEADER_TEXT) -> str:
+    """Return text fit for a mail header: line separators and controls become spaces, bounded."""
+    cleaned = "".join(
+        " " if unicodedata.category(ch) in UNSAFE_IN_HEADERS and ch != ZWJ else ch for ch in value
+    )
+    cleaned = " ".join(cleaned.split())
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1].rstrip() + "\u2026"
 
 
 # --- signed links -----------------------------------------------------------------------------
 
 
-def _mac(*parts: object) -> str:
-    key = current_app.config["SECRET_KEY"].encode()
-    message = "\x00".join(str(p) for p in parts).encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
+def _comment_version(comment: Comment) -> int:
+    """Return the id of the comment's last moderation event: any change moves it on."""
+    latest = db.session.scalar(
+        select(func.max(ModerationEvent.id)).where(ModerationEvent.comment_id == comment.id)
+    )
+    return latest or 0
 
 
-def action_token(comment: Comment, action: str, now: datetime) -> str:
+def action_token(secret: str, comment: Comment, action: str, now: datetime) -> str:
     """Return a link token that lets the mail's reader act once on the comment, for 7 days.
 
-    It is bound to the comment's status when the mail was sent: once anyone has acted on the
-    comment, the link is used up.
+    It is bound to the comment's status and its last change when the mail was sent: once
+    anyone has acted on the comment (even back to the same status), the link is used up.
     """
-    expires = int((now + LINK_LIFETIME).replace(tzinfo=UTC).timestamp())
-    body = f"{comment.id}.{action}.{comment.status}.{expires}"
-    return f"{body}.{_mac('mail-action', body)}"
+    data = [
+        comment.id,
+        action,
+        comment.status,
+        _comment_version(comment),
+        tokens.epoch(now + LINK_LIFETIME),
+    ]
+    return tokens.dump(secret, tokens.MAIL_ACTION, data)
 
 
-def check_action_token(token: str, now: datetime) -> tuple[Comment, str]:
+def check_action_token(secret: str, token: str, now: datetime) -> tuple[Comment, str]:
     """Return the comment and action a mail link stands for.
 
     :raise Forbidden: for a forged, expired or used link.
     """
-    parts = token.split(".")
-    if len(parts) != 5 or not parts[0].isdigit() or not parts[3].isdigit():
-        raise Forbidden("This link is not valid.")
-    body, mac = ".".join(parts[:4]), parts[4]
-    if not hmac.compare_digest(mac, _mac("mail-action", body)):
-        raise Forbidden("This link is not valid.")
-    comment_id, action, status, expires = int(parts[0]), parts[1], parts[2], int(parts[3])
-    if now.replace(tzinfo=UTC).timestamp() > expires:
+    try:
+        comment_id, action, status, version, expires = tokens.load(
+            secret, tokens.MAIL_ACTION, token, length=5
+        )
+        comment_id, expires = tokens.whole_number(comment_id), tokens.whole_number(expires)
+    except tokens.BadToken:
+        raise Forbidden("This link is not valid.") from None
+    if tokens.epoch(now) > expires:
         raise Forbidden("This link has expired; act from the moderation page instead.")
     comment = db.session.get(Comment, comment_id)
-    if comment is None or comment.status != status or action not in MAIL_ACTIONS:
+    if (
+        comment is None
+        or action not in MAIL_ACTIONS
+        or comment.status != status
+        or _comment_version(comment) != version
+    ):
         raise Forbidden("This link was used already: the comment has changed since the mail.")
     return comment, action
 
 
-def unsubscribe_token(comment: Comment) -> str:
+def _email_key(email: str) -> str:
+    return hashlib.sha256(email.encode()).hexdigest()[:16]
+
+
+def unsubscribe_token(secret: str, comment: Comment) -> str:
     """Return the token of a reader's unsubscribe link for replies to this comment."""
-    return f"{comment.id}.{_mac('unsubscribe', comment.id, comment.email)}"
+    return tokens.dump(secret, tokens.UNSUBSCRIBE, [comment.id, _email_key(comment.email)])
 
 
-def check_unsubscribe_token(token: str) -> Comment:
-    """Return the comment an unsubscribe link stands for."""
-    comment_id, _, mac = token.partition(".")
-    comment = db.session.get(Comment, int(comment_id)) if comment_id.isdigit() else None
-    if comment is None or not hmac.compare_digest(
-        mac, _mac("unsubscribe", comment.id, comment.email)
-    ):
+def check_unsubscribe_token(secret: str, token: str) -> Comment:
+    """Return the comment an unsubscribe link stands for.
+
+    :raise Forbidden: for a forged link, or one whose comment is gone or changed its address.
+    """
+    try:
+        comment_id, key = tokens.load(secret, tokens.UNSUBSCRIBE, token, length=2)
+        comment_id = tokens.whole_number(comment_id)
+    except tokens.BadToken:
+        raise Forbidden("This link is not valid.") from None
+    comment = db.session.get(Comment, comment_id)
+    if comment is None or not comment.email or key != _email_key(comment.email):
         raise Forbidden("This link is not valid.")
     return comment
 
@@ -157,22 +198,116 @@ class SMTPMailer:
             client.send_message(message)
 
 
-def _sender() -> str:
-    configured = current_app.config["MAIL_FROM"]
-    if configured:
-        return configured
-    host = urlsplit(current_app.config["PUBLIC_URL"]).hostname or "localhost"
+class Mailer(Protocol):
+    def send(self, message: EmailMessage) -> None: ...
+
+
+def default_sender(mail_from: str, public_url: str) -> str:
+    """Return the sender of notifications: MAIL_FROM, or commentsvc@<PUBLIC_URL's host>."""
+    if mail_from:
+        return mail_from
+    host = urlsplit(public_url).hostname or "localhost"
     return f"commentsvc@{host}"
 
 
-def _send(message: EmailMessage) -> None:
-    message["From"] = _sender()
-    message["Message-ID"] = make_msgid(domain=_sender().split("@")[-1])
-    try:
-        current_app.extensions["mailer"].send(message)
-    except (OSError, smtplib.SMTPException) as exc:
-        # The queue tries again later: a mail server that is down loses no mail.
-        raise queue.Retry(f"mail not sent: {type(exc).__name__}: {exc}") from None
+@dataclass(frozen=True)
+class Notifier:
+    """Writes and sends the mail; everything it needs is given, nothing read from the HTTP request.
+
+    public_url is the service's own address (COMMENTSVC_PUBLIC_URL), the only base of links.
+    """
+
+    public_url: str
+    mailer: Mailer | None
+    sender: str
+    secret: str
+
+    def _link(self, path: str) -> str:
+        return self.public_url.rstrip("/") + path
+
+    def _check_ready(self) -> Mailer:
+        if not self.public_url:
+            raise queue.Permanent(NO_PUBLIC_URL)
+        if self.mailer is None:
+            raise queue.Permanent("mail is not sent: COMMENTSVC_SMTP_URL is not set")
+        return self.mailer
+
+    def _send(self, message: EmailMessage) -> None:
+        mailer = self._check_ready()
+        message["From"] = self.sender
+        message["Message-ID"] = make_msgid(domain=self.sender.split("@")[-1])
+        try:
+            mailer.send(message)
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:
+            if _permanent_smtp(exc):
+                raise queue.Permanent(f"mail refused: {type(exc).__name__}: {exc}") from None
+            raise queue.Retry(f"mail not sent: {type(exc).__name__}: {exc}") from None
+        except smtplib.SMTPResponseException as exc:
+            if 500 <= exc.smtp_code < 600:
+                raise queue.Permanent(f"mail refused: {exc.smtp_code} {exc.smtp_error!r}") from None
+            raise queue.Retry(f"mail not sent: {exc.smtp_code} {exc.smtp_error!r}") from None
+        except (OSError, smtplib.SMTPException) as exc:
+            # The queue tries again later: a mail server that is down loses no mail.
+            raise queue.Retry(f"mail not sent: {type(exc).__name__}: {exc}") from None
+
+    def mail_owner(self, comment_id: int, now: datetime) -> None:
+        """Tell the site's owner about a new comment or linkback, with one-click links."""
+        self._check_ready()
+        comment = db.session.get(Comment, comment_id)
+        if comment is None or comment.status == "deleted":
+            return
+        site = comment.thread.site
+        links = {
+            action: self._link(f"/admin/mail/{action_token(self.secret, comment, action, now)}")
+            for action in MAIL_ACTIONS
+        }
+        state = "held for moderation" if comment.status == "pending" else comment.status
+        title = header_text(comment.thread.title or comment.thread.uri)
+        subject = f"[{header_text(site.name, 60)}] New {comment.kind} on {title} ({state})"
+        self._send(
+            _message(
+                subject,
+                _owner_address(site),
+                "owner",
+                comment=comment,
+                site=site,
+                state=state,
+                links=links,
+                page=comment_url(comment),
+                admin=self._link(f"/admin/comments/{comment.id}"),
+            )
+        )
+
+    def mail_reply(self, comment_id: int) -> None:
+        """Tell the author of the comment replied to, when they asked to be told."""
+        self._check_ready()
+        reply = db.session.get(Comment, comment_id)
+        if reply is None or reply.status != "approved" or reply.parent_id is None:
+            return
+        parent = db.session.get(Comment, reply.parent_id)
+        if parent is None or not parent.notify or not parent.email or parent.email == reply.email:
+            return
+        unsubscribe = self._link(f"/unsubscribe/{unsubscribe_token(self.secret, parent)}")
+        title = header_text(reply.thread.title or reply.thread.uri)
+        message = _message(
+            f"New reply to your comment on {title}",
+            parent.email,
+            "reply",
+            reply=reply,
+            parent=parent,
+            page=comment_url(reply),
+            unsubscribe=unsubscribe,
+        )
+        message["List-Unsubscribe"] = f"<{unsubscribe}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        self._send(message)
+
+
+def _permanent_smtp(exc: smtplib.SMTPException) -> bool:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _message in exc.recipients.values()]
+        return bool(codes) and all(500 <= code < 600 for code in codes)
+    return 500 <= getattr(exc, "smtp_code", 0) < 600
 
 
 def comment_url(comment: Comment) -> str:
@@ -185,7 +320,7 @@ def comment_url(comment: Comment) -> str:
 
 def _message(subject: str, to: str, template: str, **context) -> EmailMessage:
     message = EmailMessage()
-    message["Subject"] = subject.replace("\n", " ")[:200]
+    message["Subject"] = header_text(subject, 200)
     message["To"] = to
     # Both parts from our own templates; the commenter's text is escaped in the HTML part.
     message.set_content(render_template(f"mail/{template}.txt", **context))
@@ -193,59 +328,24 @@ def _message(subject: str, to: str, template: str, **context) -> EmailMessage:
     return message
 
 
+def _comment_id(payload: dict) -> int:
+    comment_id = payload.get("comment") if isinstance(payload, dict) else None
+    if type(comment_id) is not int:
+        raise queue.Permanent(f"malformed payload: no comment id in {payload!r:.200}")
+    return comment_id
+
+
 @queue.handler("mail-owner")
 def mail_owner(payload: dict) -> None:
-    """Tell the site's owner about a new comment or linkback, with one-click links."""
-    comment = db.session.get(Comment, payload["comment"])
-    if comment is None or comment.status == "deleted":
-        return
-    site = comment.thread.site
-    now = current_app.extensions["clock"]()
-    links = {
-        action: f"{payload['base']}/admin/mail/{action_token(comment, action, now)}"
-        for action in MAIL_ACTIONS
-    }
-    state = "held for moderation" if comment.status == "pending" else comment.status
-    title = comment.thread.title or comment.thread.uri
-    subject = f"[{site.name}] New {comment.kind} on {title} ({state})"
-    _send(
-        _message(
-            subject,
-            _owner_address(site),
-            "owner",
-            comment=comment,
-            site=site,
-            state=state,
-            links=links,
-            page=comment_url(comment),
-            admin=f"{payload['base']}/admin/comments/{comment.id}",
-        )
-    )
+    """Queue handler: the owner's mail about a new comment."""
+    notifier = current_app.extensions["notifier"]
+    notifier.mail_owner(_comment_id(payload), current_app.extensions["clock"]())
 
 
 @queue.handler("mail-reply")
 def mail_reply(payload: dict) -> None:
-    """Tell the author of the comment replied to, when they asked to be told."""
-    reply = db.session.get(Comment, payload["comment"])
-    if reply is None or reply.status != "approved" or reply.parent_id is None:
-        return
-    parent = db.session.get(Comment, reply.parent_id)
-    if parent is None or not parent.notify or not parent.email or parent.email == reply.email:
-        return
-    unsubscribe = f"{payload['base']}/unsubscribe/{unsubscribe_token(parent)}"
-    title = reply.thread.title or reply.thread.uri
-    message = _message(
-        f"New reply to your comment on {title}",
-        parent.email,
-        "reply",
-        reply=reply,
-        parent=parent,
-        page=comment_url(reply),
-        unsubscribe=unsubscribe,
-    )
-    message["List-Unsubscribe"] = f"<{unsubscribe}>"
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    _send(message)
+    """Queue handler: a reader's mail about a reply."""
+    current_app.extensions["notifier"].mail_reply(_comment_id(payload))
 
 
 # --- webhooks -----------------------------------------------------------------------------------
@@ -254,7 +354,7 @@ def mail_reply(payload: dict) -> None:
 @queue.handler("webhook")
 def send_webhook(payload: dict) -> None:
     """POST the event as signed JSON to the site's webhook, through the hardened fetcher."""
-    comment = db.session.get(Comment, payload["comment"])
+    comment = db.session.get(Comment, _comment_id(payload))
     if comment is None:
         return
     site = comment.thread.site
@@ -262,7 +362,7 @@ def send_webhook(payload: dict) -> None:
         return
     body = json.dumps(
         {
-            "event": payload["event"],
+            "event": payload.get("event"),
             "site": site.name,
             "uri": comment.thread.uri,
             "comment": {
@@ -284,9 +384,14 @@ def send_webhook(payload: dict) -> None:
             "POST", site.webhook_url, data=body, headers=headers
         )
     except FetchError as error:
+        if error.kind == "refused":  # a forbidden address or scheme: trying again cannot help
+            raise queue.Permanent(f"webhook not delivered: {error.message}") from None
         raise queue.Retry(f"webhook not delivered: {error.message}") from None
     if answer.status >= 500:
         raise queue.Retry(f"webhook answered {answer.status}")
+    if answer.status >= 400:
+        # The receiver refuses this request: sending it again would be refused again.
+        raise queue.Permanent(f"webhook refused: answered {answer.status}")
 
 
 def webhook_secret(site: Site) -> str:

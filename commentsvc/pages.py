@@ -90,7 +90,7 @@ def _widget_file(name: str):
 def unsubscribe(token: str):
     """Stop reply mails for a comment: GET asks to confirm, POST (or one-click) does it."""
     try:
-        comment = notify.check_unsubscribe_token(token)
+        comment = notify.check_unsubscribe_token(current_app.config["SECRET_KEY"], token)
     except ServiceError:
         abort(404)
     if request.method == "POST":

@@ -7,7 +7,6 @@ import hmac
 import ipaddress
 import re
 from dataclasses import dataclass
-from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 
@@ -16,6 +15,7 @@ from sqlalchemy import or_
 from sqlalchemy import select
 
 from commentsvc import fields
+from commentsvc import tokens
 from commentsvc.db import db
 from commentsvc.errors import Conflict
 from commentsvc.errors import RateLimited
@@ -196,18 +196,21 @@ def _find_word(words: str, submission: Submission) -> str | None:
 
 def make_form_token(secret: str, site: str, uri: str, now: datetime) -> str:
     """Return a token that says when the thread was loaded, signed and bound to the thread."""
-    stamp = str(int(now.replace(tzinfo=UTC).timestamp()))
-    return f"{stamp}.{_sign(secret, site, uri, stamp)}"
+    return tokens.dump(secret, tokens.FORM, [tokens.epoch(now), _thread_key(site, uri)])
 
 
 def check_form_token(token: str | None, secret: str, site: str, uri: str, now: datetime):
     """Return why the time trap fires (too fast, too old, missing, forged), or None."""
     if not token:
         return "no form token"
-    stamp, _, signature = str(token).partition(".")
-    if not stamp.isdigit() or not hmac.compare_digest(signature, _sign(secret, site, uri, stamp)):
+    try:
+        stamp, thread = tokens.load(secret, tokens.FORM, token, length=2)
+        stamp = tokens.whole_number(stamp)
+    except tokens.BadToken:
         return "invalid form token"
-    age = now - datetime.fromtimestamp(int(stamp), UTC).replace(tzinfo=None)
+    if thread != _thread_key(site, uri):
+        return "invalid form token"
+    age = now - tokens.from_epoch(stamp)
     if age < TIME_TRAP_MIN:
         return f"posted {age.total_seconds():.1f} s after the thread loaded"
     if age > TIME_TRAP_MAX:
@@ -215,9 +218,8 @@ def check_form_token(token: str | None, secret: str, site: str, uri: str, now: d
     return None
 
 
-def _sign(secret: str, site: str, uri: str, stamp: str) -> str:
-    message = f"form\x00{site}\x00{uri}\x00{stamp}".encode()
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:32]
+def _thread_key(site: str, uri: str) -> str:
+    return hashlib.sha256(f"{site}\x00{uri}".encode()).hexdigest()[:32]
 
 
 def address_hash(secret: str, address: str) -> str:

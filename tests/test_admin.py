@@ -90,6 +90,7 @@ def admin_post_routes(app):
                 rule.rule.replace("<int:comment_id>", "1")
                 .replace("<name>", "blog")
                 .replace("<int:ban_id>", "1")
+                .replace("<int:job_id>", "1")
             )
 
 

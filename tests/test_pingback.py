@@ -65,8 +65,10 @@ def test_a_valid_ping_lands_in_the_thread_with_title_and_excerpt(app, service, o
     assert thread["count"] == 1
     # The verification fetch says who we are and who asked.
     agent = next(h["User-Agent"] for m, p, h, b in theirs.requests if p == "/entry")
+    # The agent names the asking client by the keyed hash of its address, never the address.
     asked = address_hash("test-secret-key", "127.0.0.1")
-    assert agent.startswith("commentsvc/") and asked in agent and "127.0.0.1" not in agent
+    assert agent.startswith("commentsvc/") and f"client {asked}" in agent
+    assert "127.0.0.1" not in agent
 
     code, _ = fault_of(lambda: call(service, "pingback.ping", source, target))
     assert code == 0x30

@@ -41,7 +41,8 @@ def test_no_vector_is_stored_or_returned_unsafely(make_app, field):
     assert thread.status_code == 200
     with app.app_context():
         rows = db.session.execute(select(Comment.html, Comment.website)).all()
-    assert rows, f"no {field} vector was accepted at all: {statuses}"
+    # Emails are validated by email-validator: no attack vector is an address, all are refused.
+    assert rows or field == "email", f"no {field} vector was accepted at all: {statuses}"
     for html, website in rows:
         assert unsafe_parts(html) == []
         assert website == "" or urlsplit(website).scheme in ("http", "https")

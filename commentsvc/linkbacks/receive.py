@@ -132,7 +132,7 @@ class Context:
     guard: bool
     now: datetime
     address: str = ""  # the keyed hash of the client's address
-    requested_by: str = ""  # the client's address, named in the User-Agent of the fetch
+    requested_by: str = ""  # "client <keyed hash of its address>", named in the fetch's User-Agent
     secret: str = ""  # the app's secret key, which names stored author photos
     gate: Gate | None = None
     # The service's own hosts (host[:port]): its pages are never a linkback's source, except

@@ -35,10 +35,10 @@ INVALID_PARAMS = -32602
 
 
 def _context():
-    address = spam.address_hash(current_app.config["SECRET_KEY"], request.remote_addr or "")
-    # The fetch names who asked by the keyed hash, which the owner can ban; the raw address
-    # goes neither to the source's server nor into the job table.
-    return app_context(address=address, requested_by=address, host=request.host)
+    # Only the keyed hash of the client's address is kept, in jobs too, and named to the pages
+    # fetched (so that their owner can report abuse without learning the address).
+    hashed = spam.address_hash(current_app.config["SECRET_KEY"], request.remote_addr or "")
+    return app_context(address=hashed, requested_by=f"client {hashed}", host=request.host)
 
 
 # --- Pingback over XML-RPC ---------------------------------------------------------------------
@@ -126,7 +126,10 @@ def webmention_endpoint():
         if not value:
             raise ValidationError(f"{name} is required.", field=name)
     mention = receive.receive_webmention(source, target, _context())
-    location = url_for("linkbacks.webmention_status", key=mention.key, _external=True)
+    # Absolute from COMMENTSVC_PUBLIC_URL only, never from the request's Host; relative without.
+    location = current_app.config["PUBLIC_URL"].rstrip("/") + url_for(
+        "linkbacks.webmention_status", key=mention.key
+    )
     response = jsonify(status=mention.status, location=location)
     response.status_code = 201
     response.headers["Location"] = location
