@@ -7,6 +7,7 @@ import hmac
 import secrets
 from functools import wraps
 from typing import Any
+from urllib.parse import quote
 
 from flask import Blueprint
 from flask import Response
@@ -19,6 +20,8 @@ from flask import request
 from flask import url_for
 
 from commentsvc import admins
+from commentsvc import comments
+from commentsvc import fields
 from commentsvc import moderation
 from commentsvc import notify
 from commentsvc import sites
@@ -85,7 +88,7 @@ def _check_same_origin() -> None:
 
 def _token_matches(expected: str) -> bool:
     given = request.form.get("csrf", "")
-    return bool(given) and hmac.compare_digest(given, expected)
+    return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
 
 
 @bp.after_request
@@ -182,9 +185,7 @@ def _login_wait(username: str) -> int:
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/admin") and not target.startswith("//"):
-        return target
-    return url_for("admin.queue")
+    return fields.local_path(target, "/admin") or url_for("admin.queue")
 
 
 @bp.post("/logout")
@@ -218,7 +219,7 @@ def all_comments():
         status=request.args.get("status", ""),
         kind=request.args.get("kind", ""),
         q=request.args.get("q", "").strip()[:200],
-        page=request.args.get("page", 1, type=int) or 1,
+        page=_page_number(request.args.get("page")),
     )
     found, more = moderation.find_comments(filters)
     return render_template(
@@ -234,6 +235,12 @@ def all_comments():
     )
 
 
+def _page_number(value: str | None) -> int:
+    if not value:
+        return 1
+    return fields.decimal(value, "page", minimum=1, maximum=moderation.MAX_PAGE)
+
+
 def _mentions(found) -> dict[int, Any]:
     return {c.id: moderation.mention_of(c) for c in found if c.kind == "webmention"}
 
@@ -245,21 +252,20 @@ def act():
     one = request.form.get("one", "")
     if one:
         action, _, comment_id = one.partition(":")
-        ids = [int(comment_id)] if comment_id.isdigit() else []
+        given = [comment_id]
     else:
         action = request.form.get("bulk", "")
-        ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
+        given = request.form.getlist("ids")
+    ids = [fields.decimal(i, "ids", minimum=1, maximum=comments.MAX_ID) for i in given]
     changed = moderation.act(ids, action, actor=actor(), now=now())
     return redirect(_back(f"{action}: {changed} comment(s)"))
 
 
 def _back(done: str) -> str:
-    back = request.form.get("back", "")
-    target = (
-        back if back.startswith("/admin") and not back.startswith("//") else url_for("admin.queue")
-    )
+    target = fields.local_path(request.form.get("back"), "/admin") or url_for("admin.queue")
+    target = target.split("#")[0]
     separator = "&" if "?" in target else "?"
-    return f"{target}{separator}done={done}"
+    return f"{target}{separator}done={quote(done, safe=':(),')}"
 
 
 @bp.get("/comments/<int:comment_id>")
@@ -295,7 +301,7 @@ def reply(comment_id: int):
     moderation.reply_as_owner(
         comment_id,
         request.form.get("text", ""),
-        author=request.form.get("author", "")[:100] or g.admin.username,
+        author=request.form.get("author", "") or g.admin.username,
         actor=actor(),
         now=now(),
         max_length=current_app.config["MAX_TEXT_LENGTH"],

@@ -17,6 +17,7 @@ from flask import url_for
 
 from commentsvc import avatars
 from commentsvc import comments
+from commentsvc import fields
 from commentsvc import sites
 from commentsvc import spam
 from commentsvc.comments import Guard
@@ -43,7 +44,7 @@ def json_body() -> dict[str, Any]:
     """Return the request's JSON object; anything but JSON is 415 (no cross-site form posts)."""
     if request.mimetype != "application/json":
         raise UnsupportedMediaType("Send the body as application/json.")
-    data = request.get_json(silent=True)
+    data = fields.json_value(request.get_data(), "body")
     if not isinstance(data, dict):
         raise ValidationError("The body must be a JSON object.", field="body")
     return data
@@ -92,9 +93,7 @@ def query_int(name: str, default: int, minimum: int, maximum: int) -> int:
     value = request.args.get(name)
     if value is None:
         return default
-    if not value.isdigit() or not minimum <= int(value) <= maximum:
-        raise ValidationError(f"{name} must be a number from {minimum} to {maximum}.", field=name)
-    return int(value)
+    return fields.decimal(value, name, minimum=minimum, maximum=maximum)
 
 
 # --- CORS --------------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ MAX_PAGE = 200
 MAX_COUNT_URIS = 100
 PUBLISHED = "approved"
 MAX_ID = 2**31 - 1
+MAX_CURSOR_BYTES = 200
 
 
 # --- input -------------------------------------------------------------------------------------
@@ -266,11 +267,12 @@ def check_edit_token(
     :raise Forbidden: otherwise.
     """
     parts = (token or "").split(".")
-    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
+    numbers = [fields.parse_decimal(p, maximum=2**63) for p in parts[:2]]
+    if len(parts) != 3 or None in numbers:
         raise Forbidden("The edit token is missing or malformed.", field="X-Edit-Token")
-    comment_id, expires, mac = int(parts[0]), int(parts[1]), parts[2]
+    (comment_id, expires), mac = numbers, parts[2]
     if comment_id != comment.id or not hmac.compare_digest(
-        mac, _token_mac(secret, comment, expires)
+        mac.encode(), _token_mac(secret, comment, expires).encode()
     ):
         raise Forbidden("The edit token is not valid for this comment.", field="X-Edit-Token")
     if for_edit and _epoch(now) > expires:
@@ -473,9 +475,9 @@ def _encode_cursor(sort: str, key: tuple[int, ...]) -> str:
 def _decode_cursor(cursor: str, sort: str) -> tuple[int, ...]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        value = json.loads(raw)
     except (ValueError, binascii.Error):
-        value = None
+        raw = b"null"
+    value = fields.json_value(raw, "cursor") if len(raw) <= MAX_CURSOR_BYTES else None
     if (
         not isinstance(value, list)
         or not value

@@ -30,6 +30,7 @@ from commentsvc.sanitize import render_markdown
 
 ACTIONS = {"approve": "approved", "spam": "spam", "delete": "deleted", "hold": "pending"}
 PAGE_SIZE = 50
+MAX_PAGE = 100_000  # far past any real list; keeps OFFSET within every database's range
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,7 @@ def reply_as_owner(
 ) -> Comment:
     """Publish the site owner's reply to a comment (approving the comment replied to)."""
     text = fields.text_field(text, "text", max_length=max_length, required=True, multiline=True)
+    author = fields.text_field(author, "author", max_length=100)
     with write_transaction():
         parent = get_comment(parent_id)
         if parent.status == "deleted":

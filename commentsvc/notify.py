@@ -22,6 +22,7 @@ from flask import render_template
 from flask import request
 from markupsafe import Markup
 
+from commentsvc import fields
 from commentsvc import queue
 from commentsvc.db import db
 from commentsvc.errors import Forbidden
@@ -32,6 +33,7 @@ from commentsvc.models import Site
 LINK_LIFETIME = timedelta(days=7)
 MAIL_ACTIONS = ("approve", "spam", "delete")
 WEBHOOK_EVENTS = ("new", "approved", "deleted")
+_MAX_ID = 2**31 - 1  # the range of the id columns: larger numbers overflow the database
 
 
 # --- deciding what to send (inside the caller's transaction) -------------------------------------
@@ -92,12 +94,18 @@ def check_action_token(token: str, now: datetime) -> tuple[Comment, str]:
     :raise Forbidden: for a forged, expired or used link.
     """
     parts = token.split(".")
-    if len(parts) != 5 or not parts[0].isdigit() or not parts[3].isdigit():
+    if len(parts) != 5:
         raise Forbidden("This link is not valid.")
+    comment_id = fields.parse_decimal(parts[0], maximum=_MAX_ID)
+    expires = fields.parse_decimal(parts[3], maximum=2**33)
     body, mac = ".".join(parts[:4]), parts[4]
-    if not hmac.compare_digest(mac, _mac("mail-action", body)):
+    if (
+        comment_id is None
+        or expires is None
+        or not hmac.compare_digest(mac.encode(), _mac("mail-action", body).encode())
+    ):
         raise Forbidden("This link is not valid.")
-    comment_id, action, status, expires = int(parts[0]), parts[1], parts[2], int(parts[3])
+    action, status = parts[1], parts[2]
     if now.replace(tzinfo=UTC).timestamp() > expires:
         raise Forbidden("This link has expired; act from the moderation page instead.")
     comment = db.session.get(Comment, comment_id)
@@ -114,9 +122,10 @@ def unsubscribe_token(comment: Comment) -> str:
 def check_unsubscribe_token(token: str) -> Comment:
     """Return the comment an unsubscribe link stands for."""
     comment_id, _, mac = token.partition(".")
-    comment = db.session.get(Comment, int(comment_id)) if comment_id.isdigit() else None
+    number = fields.parse_decimal(comment_id, maximum=_MAX_ID)
+    comment = db.session.get(Comment, number) if number else None
     if comment is None or not hmac.compare_digest(
-        mac, _mac("unsubscribe", comment.id, comment.email)
+        mac.encode(), _mac("unsubscribe", comment.id, comment.email).encode()
     ):
         raise Forbidden("This link is not valid.")
     return comment

@@ -16,6 +16,7 @@ from sqlalchemy import exists
 from sqlalchemy import or_
 from sqlalchemy import select
 
+from commentsvc import fields
 from commentsvc.db import db
 from commentsvc.errors import Conflict
 from commentsvc.errors import RateLimited
@@ -201,9 +202,12 @@ def check_form_token(token: str | None, secret: str, site: str, uri: str, now: d
     if not token:
         return "no form token"
     stamp, _, signature = str(token).partition(".")
-    if not stamp.isdigit() or not hmac.compare_digest(signature, _sign(secret, site, uri, stamp)):
+    seconds = fields.parse_decimal(stamp, maximum=2**33)
+    if seconds is None or not hmac.compare_digest(
+        signature.encode(), _sign(secret, site, uri, stamp).encode()
+    ):
         return "invalid form token"
-    age = now - datetime.fromtimestamp(int(stamp), UTC).replace(tzinfo=None)
+    age = now - datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
     if age < TIME_TRAP_MIN:
         return f"posted {age.total_seconds():.1f} s after the thread loaded"
     if age > TIME_TRAP_MAX:

@@ -246,7 +246,7 @@ def test_oversize_bodies_are_413(make_app):
         "/api/comments", json={"site": "blog", "uri": "/p", "text": "x" * 5000}
     )
     assert response.status_code == 413
-    assert response.get_json()["error"]["code"] == "request_entity_too_large"
+    assert response.get_json()["error"]["code"] == "too_large"
 
 
 # --- CORS and origins --------------------------------------------------------------------------
