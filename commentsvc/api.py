@@ -256,7 +256,12 @@ def patch_comment(comment_id: int):
     _check_comment_origin(comment_id)
     changes = comments.parse_edit(data, max_length=max_length())
     comment, token = comments.edit_comment(
-        comment_id, request.headers.get("X-Edit-Token"), changes, now=now(), guard=guard()
+        comment_id,
+        request.headers.get("X-Edit-Token"),
+        changes,
+        address=client_address(),
+        now=now(),
+        guard=guard(),
     )
     return _own_comment_response(comment, comment.thread.site, token, 200)
 
@@ -311,9 +316,23 @@ def get_counts():
 
 @bp.post("/preview")
 def preview():
-    """The HTML a text would be stored as."""
+    """The HTML a text would be stored as: for the sites' own pages, a few times a minute."""
     data = json_body()
-    return jsonify(html=comments.preview(data.get("text"), max_length=max_length()))
+    _check_preview_origin(data.get("site"))
+    html = comments.preview(
+        data.get("text"), max_length=max_length(), address=client_address(), guard=guard()
+    )
+    return jsonify(html=html)
+
+
+def _check_preview_origin(site: Any) -> None:
+    # With a site named, its own origins; without, a browser's Origin must be some site's.
+    if site is not None:
+        check_write_origin(site_named(site))
+        return
+    origin = request.headers.get("Origin")
+    if origin is not None and sites.site_for_origin(origin) is None:
+        raise Forbidden(f"Previews are for the pages of the sites served here, not {origin}.")
 
 
 @bp.get("/avatar/<key>.svg")

@@ -316,9 +316,20 @@ def get_own_comment(
 
 
 def edit_comment(
-    comment_id: int, token: str | None, changes: dict[str, str], *, now: datetime, guard: Guard
+    comment_id: int,
+    token: str | None,
+    changes: dict[str, str],
+    *,
+    address: str,
+    now: datetime,
+    guard: Guard,
 ) -> tuple[Comment, str]:
-    """Change one's own comment inside the edit window; rendered and moderated like a post."""
+    """Change one's own comment inside the edit window; rendered and moderated like a post.
+
+    :raise RateLimited: when the address renders too often (guard on).
+    """
+    if guard.enabled and guard.limiter:
+        spam.limit_renders(guard.limiter, address)
     with write_transaction():
         comment, site = _own_for_change(comment_id, token, now=now, secret=guard.secret)
         for key, value in changes.items():
@@ -554,8 +565,12 @@ def like_page(site: Site, uri: str, visitor: str, *, now: datetime, guard: Guard
         return thread.likes
 
 
-def preview(text: Any, *, max_length: int) -> str:
-    """Return the HTML a comment text would be stored as."""
-    return render_markdown(
-        fields.text_field(text, "text", max_length=max_length, required=True, multiline=True)
-    )
+def preview(text: Any, *, max_length: int, address: str, guard: Guard) -> str:
+    """Return the HTML a comment text would be stored as.
+
+    :raise RateLimited: when the address renders too often (guard on).
+    """
+    text = fields.text_field(text, "text", max_length=max_length, required=True, multiline=True)
+    if guard.enabled and guard.limiter:
+        spam.limit_renders(guard.limiter, address)
+    return render_markdown(text)

@@ -29,6 +29,7 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _DECIMAL = re.compile(r"^[0-9]{1,20}$", re.ASCII)
 # A path on this service: printable ASCII, no backslash, and never '//' (another host).
 _LOCAL_PATH = re.compile(r"^/(?![/\\])[\x21-\x5b\x5d-\x7e]*$", re.ASCII)
+_PRINTABLE = re.compile(r"^[\x20-\x7e]*$", re.ASCII)
 # No request body of this API is more than a flat object; a cursor is a flat list.
 MAX_JSON_DEPTH = 16
 
@@ -133,6 +134,16 @@ def name_field(value: Any, field: str = "name") -> str:
             field=field,
         )
     return value
+
+
+def is_name(value: str) -> bool:
+    """Return True when the value has the shape name_field accepts."""
+    return bool(_NAME.match(value))
+
+
+def is_printable_ascii(value: Any, *, max_length: int) -> bool:
+    """Return True for a string of printable ASCII (no controls, no NUL) within max_length."""
+    return isinstance(value, str) and len(value) <= max_length and bool(_PRINTABLE.match(value))
 
 
 def choice(value: Any, field: str, choices: tuple[str, ...]) -> str:

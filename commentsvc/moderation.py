@@ -63,6 +63,8 @@ def held_comments(limit: int = 200) -> list[Comment]:
 
 def find_comments(filters: Filters) -> tuple[list[Comment], bool]:
     """Return one page of comments matching the filters, newest first, and whether more follow."""
+    for name in ("site", "uri", "q"):
+        fields.text_field(getattr(filters, name), name, max_length=1000)
     query = _with_thread(select(Comment)).options(
         joinedload(Comment.thread).joinedload(Thread.site)
     )
@@ -195,6 +197,7 @@ def add_ban(
     """Ban an email address, a client address hash or a website domain (on one site or all)."""
     value = ban_value(kind, value)
     reason = fields.text_field(reason, "reason", max_length=500)
+    site = fields.text_field(site, "site", max_length=64)
     with write_transaction() as session:
         site_id = None
         if site:

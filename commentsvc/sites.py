@@ -37,7 +37,9 @@ def get_site(name: str) -> Site:
 
     :raise NotFound: when there is no such site.
     """
-    site = db.session.scalar(select(Site).where(Site.name == name))
+    # A name that no site can have (NUL, any case, any length) is not looked up at all.
+    valid = isinstance(name, str) and fields.is_name(name)
+    site = db.session.scalar(select(Site).where(Site.name == name)) if valid else None
     if site is None:
         raise NotFound(f"There is no site called {name!r}.", field="site")
     return site
@@ -50,6 +52,8 @@ def list_sites() -> list[Site]:
 
 def site_for_origin(origin: str) -> Site | None:
     """Return the site that lists origin among its allowed origins."""
+    if not fields.is_printable_ascii(origin, max_length=300):
+        return None
     return db.session.scalar(
         select(Site).join(SiteOrigin).where(SiteOrigin.origin == origin.lower())
     )

@@ -93,6 +93,9 @@ HOSTILE = [
     "approve:²",
     "delete",
 ]
+# What broke the service before, drawn most often: NUL (PostgreSQL refuses it in text), a
+# digit that is not ASCII, a header injection, non-ASCII in a token.
+WORST = ["\x00", "a\x00", "²", "1\r\nX-Injected: yes", "é", "1.1.é", "/admin\r\nX-Injected: y"]
 SEPARATORS = [".", ":", "-", "/", "?", "#", "&", "="]
 
 
@@ -111,7 +114,7 @@ def hostile_text(max_size: int = 40) -> st.SearchStrategy[str]:
     glued = st.lists(st.one_of(piece, st.sampled_from(SEPARATORS)), min_size=2, max_size=5).map(
         "".join
     )
-    return st.one_of(pick(HOSTILE), pick(NUMBERISH), piece, glued)
+    return st.one_of(pick(HOSTILE), pick(NUMBERISH), pick(WORST), piece, glued)
 
 
 def numberish() -> st.SearchStrategy[str]:

@@ -15,6 +15,7 @@ from flask import render_template
 from flask import request
 from flask import url_for
 
+from commentsvc import fields
 from commentsvc import spam
 from commentsvc.db import db
 from commentsvc.errors import NotFound
@@ -140,7 +141,8 @@ def webmention_endpoint():
 @bp.get("/webmention/<key>")
 def webmention_status(key: str):
     """Tell what became of a Webmention: pending, verified, rejected (and why), or deleted."""
-    mention = db.session.query(Mention).filter_by(key=key).one_or_none()
+    valid = fields.is_printable_ascii(key, max_length=32)
+    mention = db.session.query(Mention).filter_by(key=key).one_or_none() if valid else None
     if mention is None:
         raise NotFound("There is no such Webmention.")
     data = {
