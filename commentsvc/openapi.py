@@ -404,7 +404,7 @@ def _paths() -> dict[str, Any]:
                                 "required": ["text"],
                                 "properties": {
                                     "text": {"type": "string"},
-                                    "site": {"type": "string", "minLength": 1},
+                                    "site": {"type": "string"},
                                 },
                             }
                         }
