@@ -136,6 +136,11 @@ def name_field(value: Any, field: str = "name") -> str:
     return value
 
 
+def has_controls(value: str) -> bool:
+    """Return True when the value holds NUL, a control or a bidi override (one-line rules)."""
+    return bool(_CONTROLS_ONE_LINE.search(value))
+
+
 def is_name(value: str) -> bool:
     """Return True when the value has the shape name_field accepts."""
     return bool(_NAME.match(value))

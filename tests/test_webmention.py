@@ -206,3 +206,16 @@ def test_the_worker_command_runs_queued_jobs(app, client, cli, ours, theirs):
     assert result.exit_code == 0, result.output
     assert "ran 1 job(s)" in result.output
     assert thread(client)["count"] == 1
+
+
+def test_controls_in_source_or_target_are_400(client, site):
+    target = "https://blog.example.org/post/1"
+    for source, to in [
+        ("https://a.example/\x00", target),
+        ("https://a.example/x", target + "\x00"),
+        ("https://a.example/\x1b[31m", target),
+        ("https://a.example/x", target + "\u202e"),
+    ]:
+        response = client.post("/webmention", data={"source": source, "target": to})
+        assert response.status_code == 400, (source, to)
+        assert response.get_json()["error"]["field"] == ("source" if to == target else "target")

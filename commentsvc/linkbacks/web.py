@@ -124,6 +124,9 @@ def webmention_endpoint():
     for name, value in (("source", source), ("target", target)):
         if not value:
             raise ValidationError(f"{name} is required.", field=name)
+        # NUL and controls are in no URL (and PostgreSQL refuses NUL in any query).
+        if fields.has_controls(value.strip()):
+            raise ValidationError(f"The {name} must be an http or https URL.", field=name)
     try:
         mention = receive.receive_webmention(source, target, _context())
     except receive.LinkbackError as error:
