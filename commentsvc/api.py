@@ -52,8 +52,10 @@ def json_body() -> dict[str, Any]:
 
 def site_named(value: Any) -> Site:
     """Return the site a request names, as a 400 naming the field when there is none."""
-    if not isinstance(value, str) or not value:
-        raise ValidationError("site is required.", field="site")
+    if value is None or value == "":
+        raise ValidationError("site is required.", field="site", code="empty")
+    if not isinstance(value, str):
+        raise ValidationError("site must be a site's name.", field="site")
     try:
         return sites.get_site(value)
     except NotFound as exc:
@@ -310,7 +312,7 @@ def get_counts():
     site = site_named(request.args.get("site"))
     uris = [comments.parse_uri(u) for u in request.args.getlist("uri")]
     if not uris:
-        raise ValidationError("Name at least one uri.", field="uri")
+        raise ValidationError("Name at least one uri.", field="uri", code="empty")
     return jsonify(counts=comments.count_comments(site, uris))
 
 

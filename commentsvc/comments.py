@@ -93,7 +93,9 @@ def parse_edit(data: Mapping[str, Any], *, max_length: int) -> dict[str, str]:
     if "website" in data:
         changes["website"] = parse_website(data["website"])
     if not changes:
-        raise ValidationError("Nothing to change: send text, author or website.", field="text")
+        raise ValidationError(
+            "Nothing to change: send text, author or website.", field="text", code="empty"
+        )
     return changes
 
 
@@ -504,7 +506,9 @@ def _decode_cursor(cursor: str, sort: str) -> tuple[int, ...]:
 def count_comments(site: Site, uris: list[str]) -> dict[str, int]:
     """Return the number of published comments and linkbacks for each uri, in the order asked."""
     if len(uris) > MAX_COUNT_URIS:
-        raise ValidationError(f"Ask for at most {MAX_COUNT_URIS} uris at once.", field="uri")
+        raise ValidationError(
+            f"Ask for at most {MAX_COUNT_URIS} uris at once.", field="uri", code="too_long"
+        )
     found = dict(
         db.session.execute(
             select(Thread.uri, func.count(Comment.id))

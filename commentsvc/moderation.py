@@ -116,7 +116,7 @@ def act(ids: list[int], action: str, *, actor: str, now: datetime) -> int:
     if status is None:
         raise ValidationError(f"Unknown action {action!r}.", field="action")
     if not ids:
-        raise ValidationError("Select at least one comment.", field="ids")
+        raise ValidationError("Select at least one comment.", field="ids", code="empty")
     changed = 0
     with write_transaction():
         for comment_id in ids:

@@ -83,7 +83,7 @@ def update_site(
     url = _site_url(url) if url is not None else None
     allowed = _origins(origins) if origins is not None else None
     if allowed is not None and not allowed:
-        raise ValidationError("A site needs at least one origin.", field="origin")
+        raise ValidationError("A site needs at least one origin.", field="origin", code="empty")
     values = _settings(settings)
     with write_transaction() as session:
         site = get_site(name)

@@ -652,6 +652,11 @@ def test_errors_carry_specific_documented_codes(client, site):
     long = {**post, "text": "x", "author": "a" * 101}
     assert error(client.post("/api/comments", json=long), 400) == ("too_long", "author")
     assert error(client.post("/api/comments", json={**post, "text": 5}), 400) == ("invalid", "text")
+    assert error(client.get("/api/comments?uri=/p"), 400) == ("empty", "site")
+    assert error(client.get("/api/counts?site=blog"), 400) == ("empty", "uri")
+    many = "&".join(f"uri=/p{n}" for n in range(101))
+    assert error(client.get(f"/api/counts?site=blog&{many}"), 400) == ("too_long", "uri")
+    assert error(client.patch("/api/comments/1", json={}), 400) == ("empty", "text")
     assert error(client.get("/api/nothing-here"), 404) == ("not_found", None)
     assert error(client.put("/api/comments", json=post), 405) == ("not_allowed", None)
     assert error(client.post("/api/comments", data="x", content_type="text/plain"), 415) == (

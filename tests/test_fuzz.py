@@ -158,6 +158,7 @@ CURSORS = [
     "é",
     "=",
 ]
+CONDITIONS = ["*", 'W/"x"', "bytes=0-1", "bytes=²-", "bytes=9" + "9" * 30 + "-", "bytes=1-0"]
 RAW_BODIES = [
     DEEP_ARRAY,
     DEEP_OBJECT,
@@ -279,6 +280,9 @@ def api_requests(draw, method: str, path: str):
         headers["X-Edit-Token"] = header_value(draw(HOSTILE_TEXT))
     if draw(st.booleans()):
         headers["Origin"] = draw(st.sampled_from([ORIGIN, "https://evil.example", "null", "é"]))
+    for name in ("If-None-Match", "If-Modified-Since", "Range"):
+        if draw(st.booleans()):
+            headers[name] = header_value(draw(st.one_of(pick(CONDITIONS), HOSTILE_TEXT)))
     kwargs["headers"] = headers
     return Request(path, **kwargs)
 

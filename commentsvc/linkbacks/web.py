@@ -123,7 +123,7 @@ def webmention_endpoint():
     source, target = request.form.get("source"), request.form.get("target")
     for name, value in (("source", source), ("target", target)):
         if not value:
-            raise ValidationError(f"{name} is required.", field=name)
+            raise ValidationError(f"{name} is required.", field=name, code="empty")
         # NUL and controls are in no URL (and PostgreSQL refuses NUL in any query).
         if fields.has_controls(value.strip()):
             raise ValidationError(f"The {name} must be an http or https URL.", field=name)
