@@ -191,12 +191,16 @@ def parse_decimal(value: Any, *, minimum: int = 0, maximum: int = 10**9) -> int 
 
 
 class DecimalConverter(BaseConverter):
-    """The `int` of routes, in ASCII digits only; any other spelling is no match (404)."""
+    """The `int` of routes (ids), in ASCII digits only, within the id columns' range.
+
+    Any other spelling, or a number past the range, is no match (404): it never reaches a query.
+    """
 
     regex = r"[0-9]{1,20}"
+    maximum = 2**31 - 1
 
     def to_python(self, value: str) -> int:
-        number = parse_decimal(value, maximum=10**20)
+        number = parse_decimal(value, maximum=self.maximum)
         if number is None:
             raise NoRouteMatch()
         return number

@@ -469,6 +469,8 @@ def test_numbers_in_other_scripts_are_400_on_admin_pages(admin_app, alice):
         assert response.status_code == 400, form
     assert status_of(admin_app, comment_id) == "pending"
     assert alice.client.get("/admin/comments/%D9%A3").status_code == 404
+    for ban_id in ("2147483648", "9223372036854775808", "99999999999999999999"):
+        assert alice.post(f"/admin/bans/{ban_id}/lift").status_code == 404
 
 
 def test_hostile_csrf_tokens_are_403(admin_app, alice):

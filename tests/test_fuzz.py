@@ -36,7 +36,20 @@ FUZZ = settings(
 # Deeper than any recursion limit (hypothesis raises the limit while it runs), within 64 KB.
 DEEP_ARRAY = "[" * 20_000 + "]" * 20_000
 DEEP_OBJECT = '{"a":' * 5000 + "1" + "}" * 5000
-NUMBERISH = ["²", "٣", "１２", "1²", "-1", "9" * 25, "9" * 5000, " 1", "1e3", "0", "2147483648"]
+NUMBERISH = [
+    "²",
+    "٣",
+    "１２",
+    "1²",
+    "-1",
+    "9" * 25,
+    "9" * 5000,
+    " 1",
+    "1e3",
+    "0",
+    "2147483648",
+    "9223372036854775808",
+]
 HOSTILE = [
     "",
     "²",
