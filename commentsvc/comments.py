@@ -489,8 +489,9 @@ def _decode_cursor(cursor: str, sort: str) -> tuple[int, ...]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
     except (ValueError, binascii.Error):
-        raw = b"null"
-    value = fields.json_value(raw, "cursor") if len(raw) <= MAX_CURSOR_BYTES else None
+        raw = b""
+    # Cursors given out are a few dozen bytes: anything long is not one, and is not parsed.
+    value = fields.json_value(raw, "cursor") if 0 < len(raw) <= MAX_CURSOR_BYTES else None
     if (
         not isinstance(value, list)
         or not value

@@ -222,6 +222,9 @@ def local_path(value: Any, prefix: str) -> str | None:
     return value
 
 
+_TOO_DEEP = object()
+
+
 def json_value(raw: bytes | str, field: str) -> Any:
     """Return the JSON value that raw spells, refusing nesting deeper than MAX_JSON_DEPTH.
 
@@ -242,9 +245,6 @@ def json_value(raw: bytes | str, field: str) -> Any:
             code="too_deep",
         )
     return value
-
-
-_TOO_DEEP = object()
 
 
 def _deeper_than(value: Any, limit: int) -> bool:
