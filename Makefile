@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# make run HOST=0.0.0.0 PORT=8301: where the demo listens (its site follows the port).
+HOST ?= 127.0.0.1
+PORT ?= 8080
 
 .PHONY: run test bench lint clean
 
@@ -26,7 +29,7 @@ $(VENV)/.installed-npm: $(VENV)/.python-ok
 	else echo "npm not found: the accessibility test will skip"; fi
 
 run: $(VENV)/.installed-run
-	COMMENTSVC_DEMO=on COMMENTSVC_FETCH_ALLOW_PRIVATE=on $(BIN)/commentsvc serve --host 127.0.0.1 --port 8080
+	COMMENTSVC_DEMO=on COMMENTSVC_FETCH_ALLOW_PRIVATE=on $(BIN)/commentsvc serve --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed-test $(VENV)/.installed-npm
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -10,6 +10,7 @@ from flask import Flask
 from flask_compress import Compress
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from commentsvc.config import check_database_url
 from commentsvc.config import default_database_url
 from commentsvc.config import instance_secret_key
 from commentsvc.config import load_settings
@@ -48,6 +49,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["SQLALCHEMY_DATABASE_URI"] = database_url(
         settings["DATABASE_URL"]
     ) or default_database_url(Path(app.instance_path))
+    check_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config["MAX_CONTENT_LENGTH"] = settings["MAX_BODY_BYTES"]
     if settings["PROXY_COUNT"]:
         count = settings["PROXY_COUNT"]

@@ -17,6 +17,8 @@ from werkzeug.security import generate_password_hash
 from commentsvc import fields
 from commentsvc.db import db
 from commentsvc.db import write_transaction
+from commentsvc.errors import Conflict
+from commentsvc.errors import NotFound
 from commentsvc.errors import ValidationError
 from commentsvc.models import Admin
 from commentsvc.models import AdminSession
@@ -43,6 +45,57 @@ def add_admin(username: str, password: str) -> Admin:
             raise ValidationError(
                 f"An admin called {username!r} exists already.", field="username"
             ) from None
+    return admin
+
+
+def list_admins() -> list[Admin]:
+    """Return every admin, by name."""
+    return list(db.session.scalars(select(Admin).order_by(Admin.username)))
+
+
+def remove_admin(username: str) -> None:
+    """Remove an admin; their sessions end with the account.
+
+    :raise NotFound: when there is no such admin.
+    :raise Conflict: for the last admin, so that someone can always sign in.
+    """
+    with write_transaction() as session:
+        admin = _get_admin(username)
+        # Locking every admin row: two removals at once cannot both pass the check below.
+        if len(session.scalars(select(Admin.id).with_for_update()).all()) <= 1:
+            raise Conflict(f"{username!r} is the last admin; add another one first.")
+        session.execute(delete(Admin).where(Admin.id == admin.id))
+
+
+def set_password(username: str, password: str, *, keep_session: str | None = None) -> None:
+    """Give an admin a new password and end their sessions (all but keep_session's token).
+
+    :raise NotFound: when there is no such admin.
+    """
+    _check_password(password)
+    with write_transaction() as session:
+        admin = _get_admin(username)
+        admin.password_hash = generate_password_hash(password, PASSWORD_METHOD)
+        ended = delete(AdminSession).where(AdminSession.admin_id == admin.id)
+        if keep_session:
+            ended = ended.where(AdminSession.token_hash != _hash(keep_session))
+        session.execute(ended)
+
+
+def change_password(username: str, current: str, password: str, *, keep_session: str) -> None:
+    """Change one's own password, proving the current one; one's other sessions end.
+
+    :raise ValidationError: when the current password is wrong.
+    """
+    if check_login(username, current) is None:
+        raise ValidationError("The current password is not right.", field="current")
+    set_password(username, password, keep_session=keep_session)
+
+
+def _get_admin(username: str) -> Admin:
+    admin = db.session.scalar(select(Admin).where(Admin.username == username))
+    if admin is None:
+        raise NotFound(f"There is no admin called {username!r}.", field="username")
     return admin
 
 

@@ -112,7 +112,11 @@ def answer_preflight():
 def add_cors_headers(response: Response) -> Response:
     response.vary.add("Origin")
     origin = request.headers.get("Origin")
-    if origin and sites.site_for_origin(origin) is not None:
+    if (
+        origin
+        and "Access-Control-Allow-Origin" not in response.headers
+        and (sites.site_for_origin(origin) is not None)
+    ):
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSE
         if request.method == "OPTIONS":
@@ -195,6 +199,7 @@ def get_comments():
         "uri": uri,
         "title": page.thread.title if page.thread else "",
         "count": page.count,
+        "counts": {"comments": page.counts.comments, "mentions": page.counts.mentions},
         "likes": page.likes,
         "comments": [comment_json(n.comment, site, n.replies) for n in page.nodes],
         "next": page.next_cursor,
@@ -289,21 +294,48 @@ def _check_comment_origin(comment_id: int) -> None:
 
 @bp.post("/comments/<int:comment_id>/like")
 def like_comment(comment_id: int):
-    """A visitor likes a comment, once."""
+    """A visitor likes a comment once, or takes the like back (`{"like": false}`)."""
+    # The body is optional here: a bare POST likes, counted by the client's address.
+    data = json_body() if request.content_length or request.mimetype else {}
     _check_comment_origin(comment_id)
-    likes = comments.like_comment(comment_id, client_address(), now=now(), guard=guard())
+    visitor, like = comments.parse_like(data)
+    address = client_address()
+    likes = comments.like_comment(
+        comment_id, visitor or address, now=now(), guard=guard(), address=address, like=like
+    )
     return jsonify(likes=likes)
 
 
 @bp.post("/likes")
 def like_page():
-    """A visitor likes the page itself, once."""
+    """A visitor likes the page itself once, or takes the like back (`{"like": false}`)."""
     data = json_body()
     site = site_named(data.get("site"))
     check_write_origin(site)
     uri = comments.parse_uri(data.get("uri"))
-    likes = comments.like_page(site, uri, client_address(), now=now(), guard=guard())
+    visitor, like = comments.parse_like(data)
+    address = client_address()
+    likes = comments.like_page(
+        site, uri, visitor or address, now=now(), guard=guard(), address=address, like=like
+    )
     return jsonify(likes=likes)
+
+
+@bp.get("/origin")
+def get_origin():
+    """Whether the site accepts the asking page's origin: readable from any origin, so that
+    the widget on a page the site does not list can tell its owner what to change."""
+    name = request.args.get("site")
+    if not name:
+        raise ValidationError("site is required.", field="site")
+    site = sites.find_site(name)
+    origin = request.headers.get("Origin")
+    allowed = bool(site and origin and origin.lower() in {o.origin for o in site.origins})
+    response = jsonify(site=name, exists=site is not None, origin=origin, allowed=allowed)
+    # Nothing private in this answer, and no credentials: any page may read it.
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/counts")
@@ -313,7 +345,12 @@ def get_counts():
     uris = [comments.parse_uri(u) for u in request.args.getlist("uri")]
     if not uris:
         raise ValidationError("Name at least one uri.", field="uri", code="empty")
-    return jsonify(counts=comments.count_comments(site, uris))
+    found = comments.count_comments(site, uris)
+    return jsonify(
+        counts={uri: c.total for uri, c in found.items()},
+        comments={uri: c.comments for uri, c in found.items()},
+        mentions={uri: c.mentions for uri, c in found.items()},
+    )
 
 
 @bp.post("/preview")

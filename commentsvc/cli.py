@@ -1,4 +1,8 @@
-"""The `commentsvc` command: Flask's own commands plus serve, site and admin."""
+"""The `commentsvc` command: serve, db, site, admin, import, export, send and worker.
+
+Flask's own development commands (run, shell, routes, every `db` migration command) stay
+reachable behind the hidden `commentsvc flask ...` group, out of a newcomer's way.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,18 @@ from typing import Any
 import click
 from flask import current_app
 from flask.cli import FlaskGroup
+from flask.cli import ScriptInfo
 from flask.cli import with_appcontext
 from flask_migrate import upgrade as migrate_upgrade
+from sqlalchemy.exc import DBAPIError
 
+from commentsvc import __version__
+from commentsvc import admins
 from commentsvc import create_app
 from commentsvc import sites
-from commentsvc.admins import add_admin
 from commentsvc.config import ConfigError
+from commentsvc.config import database_error
+from commentsvc.config import is_setup_error
 from commentsvc.errors import ServiceError
 from commentsvc.models import MODERATION_POLICIES
 
@@ -28,9 +37,42 @@ def _create_app():
         raise click.ClickException(str(exc)) from None
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
-def main() -> None:
-    """Comments, pingbacks and Webmentions for any website."""
+class _Commands(click.Group):
+    """Our commands; a database that cannot be reached ends any of them with one line."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DBAPIError as exc:
+            # A database that cannot be reached or is not set up is the owner's to fix; any
+            # other database error is a bug and keeps its traceback.
+            if not is_setup_error(exc):
+                raise
+            raise click.ClickException(database_error(exc)) from None
+
+
+@click.group(cls=_Commands)
+@click.version_option(__version__, prog_name="commentsvc")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Comments, pingbacks and Webmentions for any website.
+
+    Settings come from COMMENTSVC_* variables (see the README); `commentsvc flask --help`
+    lists Flask's development commands.
+    """
+    if ctx.obj is None:
+        ctx.obj = ScriptInfo(create_app=_create_app, set_debug_flag=False)
+
+
+main.add_command(
+    FlaskGroup(
+        name="flask",
+        create_app=_create_app,
+        add_version_option=False,
+        hidden=True,
+        help="Flask's development commands: run, shell, routes, db migrate/downgrade/...",
+    )
+)
 
 
 def domain_command(func: Callable) -> Callable:
@@ -48,31 +90,85 @@ def domain_command(func: Callable) -> Callable:
     return wrapper
 
 
+@main.group("db")
+def db_group() -> None:
+    """The database's schema."""
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+@domain_command
+def db_upgrade(revision: str) -> None:
+    """Apply the database migrations up to REVISION (serve does it too)."""
+    migrate_upgrade(directory=current_app.extensions["migrate"].directory, revision=revision)
+    click.echo(f"the database is upgraded to {revision}")
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--port",
+    default=8080,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port to listen on (make run PORT=N).",
+)
+@click.option(
+    "--workers",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes.",
+)
 @domain_command
 def serve(host: str, port: int, workers: int) -> None:
     """Migrate the database, then serve with gunicorn."""
     from commentsvc.server import run_gunicorn
 
+    _check_port(host, port)
     migrate_upgrade(directory=current_app.extensions["migrate"].directory)
     if current_app.config["DEMO"]:
         _ensure_demo_site(host, port)
-    click.echo(f"commentsvc listening on http://{host}:{port}/ with {workers} workers")
-    run_gunicorn(host, port, workers)
+
+    def when_ready(server) -> None:
+        click.echo(f"commentsvc listening on http://{server.cfg.bind[0]}/ with {workers} workers")
+
+    run_gunicorn(host, port, workers, when_ready=when_ready)
+
+
+def _check_port(host: str, port: int) -> None:
+    # Bound and released at once, as gunicorn binds (SO_REUSEADDR): a busy port ends here with
+    # one line instead of gunicorn's retries.
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}); choose another port with "
+            "--port N (make run PORT=N)"
+        ) from None
 
 
 def _ensure_demo_site(host: str, port: int) -> None:
+    # The demo's pages are served from wherever it runs now: its origins follow the port.
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
     url = f"http://{shown}:{port}"
-    origins = [url, f"http://localhost:{port}"]
+    origins = list(dict.fromkeys([url, f"http://localhost:{port}"]))
     try:
-        sites.get_site("demo")
+        site = sites.get_site("demo")
     except ServiceError:
         sites.add_site("demo", url, origins=origins, moderation="links")
         click.echo(f"created the site 'demo' for {url}")
+        return
+    if site.url != url or [o.origin for o in site.origins] != origins:
+        sites.update_site("demo", url=url, origins=origins)
+        click.echo(f"moved the site 'demo' to {url}")
 
 
 @main.command()
@@ -120,34 +216,105 @@ def send(url: str, everything: bool) -> None:
         raise SystemExit(1)
 
 
-@main.command("import")
-@click.argument("format", type=click.Choice(["wordpress"]), metavar="wordpress")
+# --- import and export ---------------------------------------------------------------------
+
+# The formats `commentsvc import` reads; the others DESIGN names come with issue 12.
+IMPORT_FORMATS = ("wordpress",)
+
+
+class _Format(click.Choice):
+    """A choice whose complaint names every format there is."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None):
+        if value in self.choices:
+            return value
+        self.fail(
+            f"cannot import {value!r}; the formats are: {', '.join(self.choices)}.", param, ctx
+        )
+
+
+@main.command("import", short_help="Import comments from another system's export.")
+@click.argument("format", type=_Format(IMPORT_FORMATS), metavar="FORMAT")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--site", "site_name", required=True, help="The site to import into.")
+@click.option(
+    "--url-map",
+    "url_map",
+    multiple=True,
+    metavar="FROM=TO",
+    help="Move threads: a path or URL prefix to a new one (repeatable); a FROM with a "
+    "query (/?p=12) matches exactly.",
+)
+@click.option(
+    "--url-map-file",
+    type=click.File(encoding="utf-8"),
+    help="More FROM,TO pairs, one a line (e.g. a CSV of old and new addresses).",
+)
+@click.option("--merge", is_flag=True, help="Let several posts share one thread.")
+@click.option("--dry-run", is_flag=True, help="Print what would be added; write nothing.")
 @domain_command
-def import_command(format: str, file: Path, site_name: str) -> None:
-    """Import comments from another system's export (WordPress WXR for now)."""
-    from commentsvc.importers import import_records
+def import_command(
+    format: str,
+    file: Path,
+    site_name: str,
+    url_map: tuple[str, ...],
+    url_map_file,
+    merge: bool,
+    dry_run: bool,
+) -> None:
+    """Import comments from another system's export: FORMAT is one of wordpress (a WXR file
+    from Tools > Export). Importing the same file again adds nothing twice."""
+    from commentsvc import importers
     from commentsvc.importers import wordpress
 
     site = sites.get_site(site_name)
-    records = wordpress.parse(file)
-    report = import_records(
-        site,
-        records,
-        secret=current_app.config["SECRET_KEY"],
-        now=current_app.extensions["clock"](),
-    )
-    kinds = (
-        ", ".join(f"{n} {kind}(s)" for kind, n in sorted(report.by_kind.items())) or "nothing new"
-    )
-    click.echo(
-        f"imported {report.imported} into {len(report.threads)} page(s): {kinds}; "
-        f"{report.skipped} were there already"
-    )
+    mapping = importers.parse_url_map(url_map)
+    if url_map_file is not None:
+        mapping += importers.read_url_map_file(url_map_file.read())
+    records, problems = wordpress.parse(file)
+    with _progress_bar(len(records)) as advance:
+        report = importers.import_records(
+            site,
+            records,
+            secret=current_app.config["SECRET_KEY"],
+            now=current_app.extensions["clock"](),
+            source=f"{format} {file.name}",
+            actor="cli",
+            url_map=mapping,
+            merge=merge,
+            dry_run=dry_run,
+            progress=advance,
+        )
+    report.problems[:0] = problems
+    for problem in report.problems:
+        click.echo(f"warning: {problem}", err=True)
+    click.echo(importers.describe(report))
 
 
-@main.command("export")
+class _progress_bar:  # noqa: N801 - used as a function
+    """Yield a function that advances a progress bar on a terminal, and does nothing elsewhere."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.bar = None
+
+    def __enter__(self) -> Callable[[int], None]:
+        if not sys.stderr.isatty() or self.total < 1:
+            return lambda n: None
+        from rich.console import Console
+        from rich.progress import Progress
+
+        self.bar = Progress(console=Console(stderr=True), transient=True)
+        self.bar.start()
+        task = self.bar.add_task("importing", total=self.total)
+        return lambda n: self.bar.advance(task, n)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+@main.command("export", short_help="Write a site's comments as JSON (a backup).")
 @click.option("--site", "site_name", required=True, help="The site to export.")
 @domain_command
 def export_command(site_name: str) -> None:
@@ -164,42 +331,84 @@ def export_command(site_name: str) -> None:
 
 @main.group("site")
 def site_group() -> None:
-    """Add, list and change the sites that embed the service."""
+    """Add, list, change and remove the sites that embed the service."""
 
 
-def _site_options(func: Callable) -> Callable:
-    options = [
-        click.option("--moderation", type=click.Choice(MODERATION_POLICIES), help="Hold policy."),
-        click.option("--link-limit", type=click.IntRange(1, 1000), help="Hold at N links."),
-        click.option("--edit-window", type=click.IntRange(0), help="Seconds to edit or delete."),
-        click.option("--linkbacks/--no-linkbacks", default=None, help="Accept linkbacks."),
-        click.option("--gravatar/--no-gravatar", default=None, help="Gravatar avatars."),
-        click.option("--owner-email", help="Where notifications go."),
-        click.option("--moderation-words", help="Comma-separated words that hold a comment."),
-        click.option("--disallowed-words", help="Comma-separated words that mark spam."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+def _site_options(*, for_add: bool) -> Callable[[Callable], Callable]:
+    # `site add` shows and passes the defaults a new site gets (sites.DEFAULTS); `site set`
+    # leaves the settings it is not given alone.
+    def default(key: str) -> dict[str, Any]:
+        if not for_add:
+            return {"default": None}
+        return {"default": sites.DEFAULTS[key], "show_default": True}
+
+    def decorate(func: Callable) -> Callable:
+        options = [
+            click.option(
+                "--moderation",
+                type=click.Choice(MODERATION_POLICIES),
+                **default("moderation"),
+                help="Hold policy: none, links (N or more links), first-time (until the "
+                "email has an approved comment), all.",
+            ),
+            click.option(
+                "--link-limit",
+                type=click.IntRange(1, 1000),
+                **default("link_limit"),
+                help="Hold at N links (moderation links).",
+            ),
+            click.option(
+                "--edit-window",
+                type=click.IntRange(0),
+                **default("edit_window"),
+                help="Seconds to edit or delete.",
+            ),
+            click.option(
+                "--linkbacks/--no-linkbacks",
+                **default("linkbacks"),
+                help="Accept pingbacks and Webmentions.",
+            ),
+            click.option(
+                "--gravatar/--no-gravatar",
+                **default("gravatar"),
+                help="Gravatar avatars.",
+            ),
+            click.option("--owner-email", help="Where notifications go."),
+            click.option("--moderation-words", help="Comma-separated words that hold a comment."),
+            click.option("--disallowed-words", help="Comma-separated words that mark spam."),
+        ]
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
 
 
 @site_group.command("add")
 @click.argument("name")
 @click.option("--url", required=True, help="The site's address, e.g. https://blog.example.org")
-@click.option("--origin", "origins", multiple=True, help="An allowed origin (repeatable).")
-@_site_options
+@click.option(
+    "--origin",
+    "origins",
+    multiple=True,
+    help="An allowed origin (repeatable).  [default: the URL's origin]",
+)
+@_site_options(for_add=True)
 @domain_command
 def site_add(name: str, url: str, origins: tuple[str, ...], **settings: Any) -> None:
     """Add a site."""
     site = sites.add_site(name, url, origins=origins, **settings)
-    click.echo(f"added site {site.name!r} ({site.url}); origins: {_origin_list(site)}")
+    click.echo(
+        f"added site {site.name!r} ({site.url}); origins: {_origin_list(site)}; "
+        f"moderation: {site.moderation}"
+    )
 
 
 @site_group.command("set")
 @click.argument("name")
 @click.option("--url", help="The site's new address.")
 @click.option("--origin", "origins", multiple=True, help="Replace the allowed origins.")
-@_site_options
+@_site_options(for_add=False)
 @domain_command
 def site_set(name: str, url: str | None, origins: tuple[str, ...], **settings: Any) -> None:
     """Change a site's URL, origins or settings."""
@@ -217,6 +426,25 @@ def site_list() -> None:
         click.echo("no sites yet: add one with `commentsvc site add NAME --url URL`")
     for site in all_sites:
         _echo_site(site)
+
+
+@site_group.command("remove")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@domain_command
+def site_remove(name: str, yes: bool) -> None:
+    """Remove a site with all its threads, comments and linkbacks."""
+    threads, count = sites.site_contents(name)
+    if not yes:
+        click.confirm(
+            f"Remove the site {name!r} with its {threads} thread(s) and {count} comment(s) "
+            "and linkback(s)? This cannot be undone",
+            abort=True,
+        )
+    threads, count = sites.remove_site(name)
+    click.echo(
+        f"removed site {name!r} with {threads} thread(s) and {count} comment(s) and linkback(s)"
+    )
 
 
 def _echo_site(site) -> None:
@@ -239,14 +467,47 @@ def admin_group() -> None:
     """Manage the accounts of the moderation pages."""
 
 
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return sys.stdin.readline().rstrip("\r\n")
+
+
 @admin_group.command("add")
 @click.argument("username")
 @domain_command
 def admin_add(username: str) -> None:
     """Add an admin; the password comes from a prompt, or standard input when piped."""
-    if sys.stdin.isatty():
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    else:
-        password = sys.stdin.readline().rstrip("\r\n")
-    admin = add_admin(username, password)
+    admin = admins.add_admin(username, _read_password())
     click.echo(f"added admin {admin.username!r}")
+
+
+@admin_group.command("list")
+@domain_command
+def admin_list() -> None:
+    """List the admins."""
+    accounts = admins.list_admins()
+    if not accounts:
+        click.echo("no admins yet: add one with `commentsvc admin add USERNAME`")
+    for admin in accounts:
+        click.echo(f"{admin.username}\tsince {admin.created:%Y-%m-%d}")
+
+
+@admin_group.command("remove")
+@click.argument("username")
+@domain_command
+def admin_remove(username: str) -> None:
+    """Remove an admin (not the last one); their sessions end at once."""
+    admins.remove_admin(username)
+    click.echo(f"removed admin {username!r}")
+
+
+@admin_group.command("passwd")
+@click.argument("username")
+@domain_command
+def admin_passwd(username: str) -> None:
+    """Set an admin's password (prompt, or standard input when piped); their sessions end."""
+    if username not in {admin.username for admin in admins.list_admins()}:
+        raise click.ClickException(f"There is no admin called {username!r}.")
+    admins.set_password(username, _read_password())
+    click.echo(f"changed the password of {username!r}; their sessions have ended")

@@ -7,6 +7,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from datetime import UTC
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
@@ -28,6 +30,7 @@ from commentsvc.db import insert_ignore
 from commentsvc.db import write_transaction
 from commentsvc.errors import Forbidden
 from commentsvc.errors import NotFound
+from commentsvc.errors import RateLimited
 from commentsvc.errors import ValidationError
 from commentsvc.models import Comment
 from commentsvc.models import Like
@@ -44,6 +47,7 @@ MAX_COUNT_URIS = 100
 PUBLISHED = "approved"
 MAX_ID = 2**31 - 1
 MAX_CURSOR_BYTES = 200
+VISITOR_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 # --- input -------------------------------------------------------------------------------------
@@ -128,6 +132,21 @@ def parse_website(value: Any) -> str:
     ):
         website = "https://" + website
     return fields.http_url(website, "website", max_length=520)
+
+
+def parse_like(data: Mapping[str, Any]) -> tuple[str | None, bool]:
+    """Validate a like's optional fields: the widget's random visitor id, and like or unlike."""
+    visitor = data.get("visitor")
+    if visitor is not None and not (
+        isinstance(visitor, str) and VISITOR_ID.fullmatch(visitor) is not None
+    ):
+        raise ValidationError(
+            "visitor must be 16 to 64 letters, digits, '-' or '_'.", field="visitor"
+        )
+    like = data.get("like", True)
+    if not isinstance(like, bool):
+        raise ValidationError("like must be true or false.", field="like")
+    return visitor, like
 
 
 def _parent(value: Any) -> int | None:
@@ -405,15 +424,34 @@ class Node:
     replies: list[Node] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Counts:
+    """What a thread shows: comments, mentions (linkbacks) and Webmention likes of the page."""
+
+    comments: int = 0
+    mentions: int = 0
+    likes: int = 0
+
+    @property
+    def total(self) -> int:
+        """Return the responses an index page counts: comments and mentions, never likes."""
+        return self.comments + self.mentions
+
+
 @dataclass
 class ThreadPage:
     """One page of a thread: top-level comments with all their replies."""
 
     thread: Thread | None
-    count: int
+    counts: Counts
     nodes: list[Node]
     next_cursor: str | None
     likes: int = 0
+
+    @property
+    def count(self) -> int:
+        """Return the thread's comments and mentions, as /api/counts gives them."""
+        return self.counts.total
 
 
 def get_thread(site: Site, uri: str) -> Thread | None:
@@ -434,7 +472,7 @@ def list_thread(
     after = _decode_cursor(cursor, sort) if cursor else None
     thread = get_thread(site, uri)
     if thread is None:
-        return ThreadPage(None, 0, [], None)
+        return ThreadPage(None, Counts(), [], None)
     rows = db.session.scalars(
         select(Comment)
         # Reads serve the stored HTML; the Markdown source is not needed on this path.
@@ -442,33 +480,56 @@ def list_thread(
         .where(Comment.thread_id == thread.id, Comment.status.in_((PUBLISHED, "deleted")))
         .order_by(Comment.created, Comment.id)
     ).all()
-    roots, count, mention_likes = _build_tree(rows)
+    roots = _build_tree(rows)
+    counts = _count(roots)
     roots.sort(key=lambda node: _sort_key(node.comment, sort))
     if after is not None:
         roots = [node for node in roots if _sort_key(node.comment, sort) > after]
     page = roots[:limit]
     more = len(roots) > limit
     next_cursor = _encode_cursor(sort, _sort_key(page[-1].comment, sort)) if more else None
-    return ThreadPage(thread, count, page, next_cursor, thread.likes + mention_likes)
+    return ThreadPage(thread, counts, page, next_cursor, thread.likes + counts.likes)
 
 
-def _build_tree(rows: Iterable[Comment]) -> tuple[list[Node], int, int]:
+def _build_tree(rows: Iterable[Any]) -> list[Node]:
+    """Nest published and deleted rows (anything with id, parent_id, status) into what shows."""
     nodes = {c.id: Node(c) for c in rows}
     roots: list[Node] = []
     for node in nodes.values():
-        parent = nodes.get(node.comment.parent_id)
-        # A reply whose parent is not published (held, spam) stands at the top level.
-        (parent.replies if parent else roots).append(node)
-    published = [n.comment for n in nodes.values() if n.comment.status == PUBLISHED]
-    # Webmention likes are likes of the page, listed (for their avatars) but not counted.
-    likes = sum(1 for c in published if c.mention_type == "like")
-    return [n for n in roots if _visible(n)], len(published) - likes, likes
+        parent_id = node.comment.parent_id
+        if parent_id is None:
+            roots.append(node)
+        elif parent_id in nodes:
+            nodes[parent_id].replies.append(node)
+        # Else the parent is held or spam: its replies wait with it, neither shown nor counted,
+        # and come back when it is approved.
+    return [n for n in roots if _visible(n)]
 
 
 def _visible(node: Node) -> bool:
     node.replies = [r for r in node.replies if _visible(r)]
     # A deleted comment stays as a placeholder only while replies hang from it.
     return node.comment.status == PUBLISHED or bool(node.replies)
+
+
+def _count(nodes: Iterable[Node]) -> Counts:
+    """Count what _build_tree keeps: the one definition used by threads and /api/counts."""
+    comments = mentions = likes = 0
+    stack = list(nodes)
+    while stack:
+        node = stack.pop()
+        stack.extend(node.replies)
+        c = node.comment
+        if c.status != PUBLISHED:
+            continue
+        if c.kind == "comment":
+            comments += 1
+        elif c.mention_type == "like":
+            # Webmention likes are likes of the page, listed (for their avatars) not counted.
+            likes += 1
+        else:
+            mentions += 1
+    return Counts(comments, mentions, likes)
 
 
 def _sort_key(comment: Comment, sort: str) -> tuple[int, ...]:
@@ -504,70 +565,130 @@ def _decode_cursor(cursor: str, sort: str) -> tuple[int, ...]:
     return tuple(value[1:])
 
 
-def count_comments(site: Site, uris: list[str]) -> dict[str, int]:
-    """Return the number of published comments and linkbacks for each uri, in the order asked."""
+def count_comments(site: Site, uris: list[str]) -> dict[str, Counts]:
+    """Return what each uri's thread shows (comments, mentions), in the order asked."""
     if len(uris) > MAX_COUNT_URIS:
         raise ValidationError(
             f"Ask for at most {MAX_COUNT_URIS} uris at once.", field="uri", code="too_long"
         )
-    found = dict(
-        db.session.execute(
-            select(Thread.uri, func.count(Comment.id))
-            .join(Comment, Comment.thread_id == Thread.id)
-            .where(
-                Thread.site_id == site.id,
-                Thread.uri.in_(uris),
-                Comment.status == PUBLISHED,
-                Comment.mention_type != "like",
-            )
-            .group_by(Thread.uri)
-        ).all()
-    )
-    return {uri: found.get(uri, 0) for uri in uris}
+    rows = db.session.execute(
+        select(
+            Thread.uri,
+            Comment.id,
+            Comment.parent_id,
+            Comment.status,
+            Comment.kind,
+            Comment.mention_type,
+        )
+        .join(Comment, Comment.thread_id == Thread.id)
+        .where(
+            Thread.site_id == site.id,
+            Thread.uri.in_(uris),
+            Comment.status.in_((PUBLISHED, "deleted")),
+        )
+    ).all()
+    by_uri: dict[str, list[Any]] = {}
+    for row in rows:
+        by_uri.setdefault(row.uri, []).append(row)
+    return {uri: _count(_build_tree(by_uri.get(uri, []))) for uri in uris}
 
 
 # --- likes -------------------------------------------------------------------------------------
 
 
-def like_comment(comment_id: int, visitor: str, *, now: datetime, guard: Guard) -> int:
-    """Count the visitor's like of a published comment once; return its likes."""
+def like_comment(
+    comment_id: int,
+    visitor: str,
+    *,
+    now: datetime,
+    guard: Guard,
+    address: str = "",
+    like: bool = True,
+) -> int:
+    """Count the visitor's like of a published comment once (or take it back); return its likes.
+
+    :raise RateLimited: when the address likes too fast, or for too many visitors (guard on).
+    """
     if guard.enabled and guard.limiter:
-        spam.limit_likes(guard.limiter, visitor)
+        spam.limit_likes(guard.limiter, address or visitor)
     with write_transaction() as session:
         comment = find_comment(comment_id)
         if comment is None or comment.status != PUBLISHED:
             raise NotFound("There is no such comment.")
-        added = insert_ignore(
-            session,
-            Like,
-            thread_id=comment.thread_id,
-            comment_id=comment.id,
-            visitor=visitor,
-            created=now,
+        target = (Like.comment_id == comment.id,)
+        delta = _toggle_like(
+            session, target, comment.thread_id, comment.id, visitor, address, like, now, guard
         )
-        if added:
+        if delta:
             session.execute(
-                update(Comment).where(Comment.id == comment.id).values(likes=Comment.likes + 1)
+                update(Comment).where(Comment.id == comment.id).values(likes=Comment.likes + delta)
             )
         session.refresh(comment)
         return comment.likes
 
 
-def like_page(site: Site, uri: str, visitor: str, *, now: datetime, guard: Guard) -> int:
-    """Count the visitor's like of the page once; return the page's likes."""
+def like_page(
+    site: Site,
+    uri: str,
+    visitor: str,
+    *,
+    now: datetime,
+    guard: Guard,
+    address: str = "",
+    like: bool = True,
+) -> int:
+    """Count the visitor's like of the page once (or take it back); return the page's likes.
+
+    :raise RateLimited: when the address likes too fast, or for too many visitors (guard on).
+    """
     if guard.enabled and guard.limiter:
-        spam.limit_likes(guard.limiter, visitor)
+        spam.limit_likes(guard.limiter, address or visitor)
     with write_transaction() as session:
         thread = get_or_create_thread(site, uri, now=now)
-        added = insert_ignore(
-            session, Like, thread_id=thread.id, comment_id=None, visitor=visitor, created=now
-        )
-        if added:
+        target = (Like.thread_id == thread.id, Like.comment_id.is_(None))
+        delta = _toggle_like(session, target, thread.id, None, visitor, address, like, now, guard)
+        if delta:
             session.execute(
-                update(Thread).where(Thread.id == thread.id).values(likes=Thread.likes + 1)
+                update(Thread).where(Thread.id == thread.id).values(likes=Thread.likes + delta)
             )
         session.refresh(thread)
         return thread.likes
+
+
+# One household or office shares an address: a few visitors behind one are real readers, dozens
+# liking the same page are one person clearing their localStorage.
+MAX_VISITORS_PER_ADDRESS = 10
+
+
+def visitor_key(secret: str, visitor: str) -> str:
+    """Return the keyed hash stored for a visitor id: likes can be counted, not followed."""
+    message = f"visitor\x00{visitor}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
+def _toggle_like(session, target, thread_id, comment_id, visitor, address, like, now, guard):
+    """Add or remove one like row; return the change to the counter (-1, 0 or 1)."""
+    key = visitor_key(guard.secret, visitor)
+    if not like:
+        removed = session.execute(delete(Like).where(*target, Like.visitor == key))
+        return -removed.rowcount
+    if guard.enabled and address:
+        voters = session.scalar(
+            select(func.count()).select_from(Like).where(*target, Like.address == address)
+        )
+        mine = session.scalar(select(Like.id).where(*target, Like.visitor == key))
+        if mine is None and voters >= MAX_VISITORS_PER_ADDRESS:
+            raise RateLimited("Too many likes of this from your address.", retry_after=86400)
+    added = insert_ignore(
+        session,
+        Like,
+        thread_id=thread_id,
+        comment_id=comment_id,
+        visitor=key,
+        address=address,
+        created=now,
+    )
+    return 1 if added else 0
 
 
 def preview(text: Any, *, max_length: int, address: str, guard: Guard) -> str:

@@ -121,3 +121,60 @@ def instance_secret_key(instance_path: Path) -> str:
 def default_database_url(instance_path: Path) -> str:
     """Return the embedded default: an SQLite file in the instance folder."""
     return f"sqlite:///{instance_path / 'comments.db'}"
+
+
+def check_database_url(url: str, setting: str = PREFIX + "DATABASE_URL") -> None:
+    """Check that a database URL names a driver that is known and installed.
+
+    :raise ConfigError: naming the setting and what is wrong, in one line.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+    from sqlalchemy.exc import NoSuchModuleError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(
+            f"{setting} is not a database URL (expected e.g. "
+            "postgresql+psycopg://user@host/db or sqlite:////path/comments.db)"
+        ) from None
+    try:
+        dialect = parsed.get_dialect()
+    except NoSuchModuleError:
+        raise ConfigError(
+            f"{setting} names an unknown database driver {parsed.drivername!r} "
+            "(use postgresql+psycopg://... or sqlite:///...)"
+        ) from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        raise ConfigError(
+            f"{setting} needs the Python package {exc.name or parsed.drivername!r}, which is "
+            "not installed (for PostgreSQL: pip install 'commentsvc[postgres]')"
+        ) from None
+
+
+def _detail(exc: Exception) -> str:
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return reason[0] if reason else type(exc).__name__
+
+
+def _no_tables(detail: str) -> bool:
+    return "no such table" in detail or ("relation" in detail and "does not exist" in detail)
+
+
+def is_setup_error(exc: Exception) -> bool:
+    """Return whether a database error means it cannot be reached or has no schema yet."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return bool(names & {"OperationalError", "InterfaceError"}) or _no_tables(_detail(exc))
+
+
+def database_error(exc: Exception, setting: str = PREFIX + "DATABASE_URL") -> str:
+    """Return one line for a database that cannot be reached or used, naming the setting."""
+    detail = _detail(exc)
+    if _no_tables(detail):
+        return f"{setting}: the database has no tables yet ({detail}); run `commentsvc db upgrade`"
+    if type(exc).__name__ == "OperationalError":
+        return f"{setting}: cannot connect to the database ({detail})"
+    return f"{setting}: the database cannot be used ({detail})"

@@ -148,12 +148,16 @@ class Like(db.Model):
             sqlite_where=sql_text("comment_id IS NOT NULL"),
             postgresql_where=sql_text("comment_id IS NOT NULL"),
         ),
+        # How many visitors one address has liked a page or comment for (the stuffing cap).
+        Index("ix_likes_thread_address", "thread_id", "address"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"))
     comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"))
+    # Keyed hashes: of the random id the widget keeps, and of the client's address.
     visitor: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64), default="", server_default="")
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

@@ -162,12 +162,38 @@ SCHEMAS: dict[str, Any] = {
     },
     "Thread": {
         "type": "object",
-        "required": ["site", "uri", "title", "count", "likes", "comments", "next", "notifications"],
+        "required": [
+            "site",
+            "uri",
+            "title",
+            "count",
+            "counts",
+            "likes",
+            "comments",
+            "next",
+            "notifications",
+        ],
         "properties": {
             "site": {"type": "string"},
             "uri": {"type": "string"},
             "title": {"type": "string"},
-            "count": {"type": "integer", "minimum": 0},
+            "count": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Comments and mentions shown, as /api/counts gives them.",
+            },
+            "counts": {
+                "type": "object",
+                "required": ["comments", "mentions"],
+                "properties": {
+                    "comments": {"type": "integer", "minimum": 0},
+                    "mentions": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "description": "Linkbacks shown, Webmention likes not included.",
+                    },
+                },
+            },
             "likes": {"type": "integer", "minimum": 0},
             "comments": {"type": "array", "items": _ref("Comment")},
             "next": {
@@ -218,7 +244,22 @@ SCHEMAS: dict[str, Any] = {
         "required": ["likes"],
         "properties": {"likes": {"type": "integer", "minimum": 0}},
     },
+    "LikeChange": {
+        "type": "object",
+        "properties": {
+            "visitor": {
+                "type": "string",
+                "pattern": "^[A-Za-z0-9_-]{16,64}$",
+                "description": "A random id the client keeps; stored as a keyed hash. Without"
+                " it, the client's address stands for the visitor.",
+            },
+            "like": {"type": "boolean", "description": "false takes the like back."},
+        },
+    },
 }
+
+
+COUNT_MAP = {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}
 
 
 def openapi_document(server_url: str) -> dict[str, Any]:
@@ -319,28 +360,37 @@ def _paths() -> dict[str, Any]:
             "parameters": [COMMENT_ID],
             "post": {
                 "operationId": "likeComment",
-                "summary": "Like a comment (once per visitor).",
+                "summary": "Like a comment (once per visitor), or take the like back.",
+                "requestBody": {
+                    "required": False,
+                    "content": {"application/json": {"schema": _ref("LikeChange")}},
+                },
                 "responses": {
                     "200": _json(_ref("Likes"), "The comment's likes."),
-                    **_errors(403, 404, 429),
+                    **_errors(400, 403, 404, 415, 429),
                 },
             },
         },
         "/api/likes": {
             "post": {
                 "operationId": "likePage",
-                "summary": "Like the page itself (once per visitor).",
+                "summary": "Like the page itself (once per visitor), or take the like back.",
                 "requestBody": {
                     "required": True,
                     "content": {
                         "application/json": {
                             "schema": {
-                                "type": "object",
-                                "required": ["site", "uri"],
-                                "properties": {
-                                    "site": {"type": "string"},
-                                    "uri": {"type": "string", "pattern": "^/"},
-                                },
+                                "allOf": [
+                                    {
+                                        "type": "object",
+                                        "required": ["site", "uri"],
+                                        "properties": {
+                                            "site": {"type": "string"},
+                                            "uri": {"type": "string", "pattern": "^/"},
+                                        },
+                                    },
+                                    _ref("LikeChange"),
+                                ]
                             }
                         }
                     },
@@ -374,17 +424,45 @@ def _paths() -> dict[str, Any]:
                     "200": _json(
                         {
                             "type": "object",
-                            "required": ["counts"],
+                            "required": ["counts", "comments", "mentions"],
                             "properties": {
                                 "counts": {
-                                    "type": "object",
-                                    "additionalProperties": {"type": "integer", "minimum": 0},
-                                }
+                                    "description": "Comments and mentions, as threads show them.",
+                                    **COUNT_MAP,
+                                },
+                                "comments": COUNT_MAP,
+                                "mentions": {
+                                    "description": "Linkbacks (Webmention likes not included).",
+                                    **COUNT_MAP,
+                                },
                             },
                         },
                         "Counts in the order asked; 0 for pages without comments.",
                     ),
                     **_errors(400, 414),
+                },
+            },
+        },
+        "/api/origin": {
+            "get": {
+                "operationId": "getOrigin",
+                "summary": "Whether the site accepts the asking page's Origin (CORS for all).",
+                "parameters": [SITE],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["site", "exists", "origin", "allowed"],
+                            "properties": {
+                                "site": {"type": "string"},
+                                "exists": {"type": "boolean"},
+                                "origin": {"type": ["string", "null"]},
+                                "allowed": {"type": "boolean"},
+                            },
+                        },
+                        "The site's answer to this origin.",
+                    ),
+                    **_errors(400),
                 },
             },
         },

@@ -25,12 +25,14 @@ class _Gunicorn(BaseApplication):
         return app
 
 
-def run_gunicorn(host: str, port: int, workers: int) -> None:
-    """Serve the app on host:port with that many worker processes, until stopped."""
+def run_gunicorn(host: str, port: int, workers: int, **hooks: object) -> None:
+    """Serve the app on host:port with that many worker processes, until stopped; hooks are
+    gunicorn's server hooks (when_ready runs once the port is bound)."""
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     _Gunicorn(
         {
             "bind": bind,
+            **hooks,
             "workers": workers,
             "worker_class": "gthread",
             "threads": 4,

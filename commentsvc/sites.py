@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy import delete
+from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -15,8 +17,10 @@ from commentsvc.db import write_transaction
 from commentsvc.errors import NotFound
 from commentsvc.errors import ValidationError
 from commentsvc.models import MODERATION_POLICIES
+from commentsvc.models import Comment
 from commentsvc.models import Site
 from commentsvc.models import SiteOrigin
+from commentsvc.models import Thread
 
 # The settings a site carries besides its name, URL and origins, with their validators.
 SETTINGS = {
@@ -31,6 +35,16 @@ SETTINGS = {
     "webhook_url": lambda v: fields.http_url(v, "webhook_url"),
 }
 
+# What a new site gets when its owner names nothing else; like WordPress, a first-time
+# commenter's comment waits for approval.
+DEFAULTS = {
+    "moderation": "first-time",
+    "link_limit": 2,
+    "edit_window": 900,
+    "linkbacks": True,
+    "gravatar": False,
+}
+
 
 def get_site(name: str) -> Site:
     """Return the site called name.
@@ -43,6 +57,11 @@ def get_site(name: str) -> Site:
     if site is None:
         raise NotFound(f"There is no site called {name!r}.", field="site")
     return site
+
+
+def find_site(name: str) -> Site | None:
+    """Return the site called name, or None."""
+    return db.session.scalar(select(Site).where(Site.name == name))
 
 
 def list_sites() -> list[Site]:
@@ -60,11 +79,12 @@ def site_for_origin(origin: str) -> Site | None:
 
 
 def add_site(name: str, url: str, origins: Iterable[str] = (), **settings: Any) -> Site:
-    """Create a site; without origins, the origin of its URL is allowed."""
+    """Create a site; without origins, the origin of its URL is allowed; settings not given
+    take DEFAULTS."""
     name = fields.name_field(name)
     url = _site_url(url)
     allowed = _origins(origins) or [fields.origin_of(url)]
-    values = _settings(settings)
+    values = {**DEFAULTS, **_settings(settings)}
     with write_transaction() as session:
         if session.scalar(select(Site.id).where(Site.name == name)) is not None:
             raise ValidationError(f"A site called {name!r} exists already.", field="name")
@@ -98,6 +118,32 @@ def update_site(
             site.origins.extend(SiteOrigin(origin=o) for o in allowed)
         _flush_unique(session)
     return site
+
+
+def site_contents(name: str) -> tuple[int, int]:
+    """Return how many threads and comments (linkbacks included) the site holds.
+
+    :raise NotFound: when there is no such site.
+    """
+    site = get_site(name)
+    threads = db.session.scalar(select(func.count(Thread.id)).where(Thread.site_id == site.id))
+    count = db.session.scalar(
+        select(func.count(Comment.id)).join(Thread).where(Thread.site_id == site.id)
+    )
+    return threads, count
+
+
+def remove_site(name: str) -> tuple[int, int]:
+    """Remove a site with its threads, comments, likes and bans; return how many threads and
+    comments went with it.
+
+    :raise NotFound: when there is no such site.
+    """
+    with write_transaction() as session:
+        threads, count = site_contents(name)
+        # The database cascades to threads, comments, likes, bans and origins.
+        session.execute(delete(Site).where(Site.name == name))
+    return threads, count
 
 
 def thread_uri(site: Site, url: str) -> str | None:

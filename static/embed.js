@@ -76,6 +76,8 @@
     comments: { one: "{n} comment", other: "{n} comments" },
     mentions: { one: "{n} mention", other: "{n} mentions" },
     people: { one: "{n} person likes this", other: "{n} people like this" },
+    leave: "Leave a comment",
+    inReplyTo: "in reply to {name}",
     noLikes: "Be the first to like this",
     likePage: "Like",
     like: "Like",
@@ -94,7 +96,7 @@
     text: "Comment",
     hint: "Markdown works: *italic*, **bold**, [link](https://…), `code`.",
     author: "Name",
-    email: "Email (never shown)",
+    email: "Email (optional, never shown)",
     website: "Website",
     optional: "optional",
     notify: "Email me when someone replies",
@@ -113,6 +115,7 @@
     likedBy: "Liked by",
     loadError: "Comments could not be loaded.",
     network: "The comment service cannot be reached. Please try again.",
+    unavailable: "Comments are not available on this page.",
     errors: {
       rate_limited: "You are posting too fast. Please wait {n} seconds.",
       duplicate: "You have posted this comment already.",
@@ -160,6 +163,10 @@
     return String(text).replace(/\{(\w+)\}/g, (_, name) => (vars && name in vars ? vars[name] : ""));
   }
 
+  function stamp(iso) {
+    return el("time", { datetime: iso, title: new Date(iso).toLocaleString(lang), text: when(iso) });
+  }
+
   function when(iso) {
     const date = new Date(iso);
     const seconds = (date - Date.now()) / 1000;
@@ -204,6 +211,25 @@
       store.set("own", all);
     },
   };
+
+  // A random id per browser: likes count per reader, not per address (households share one).
+  function visitor() {
+    let id = g.visitor || store.get("visitor");
+    if (!/^[\w-]{16,64}$/.test(id || "")) {
+      id = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+      store.set("visitor", id);
+    }
+    // Kept in memory too: without localStorage (private mode) a reader stays one visitor.
+    return (g.visitor = id);
+  }
+
+  // Likes this browser gave, by key: toggled on the server and remembered here.
+  function toggleLiked(key) {
+    const liked = store.get("liked", []);
+    const on = !liked.includes(key);
+    store.set("liked", on ? liked.concat(key) : liked.filter((k) => k !== key));
+    return on;
+  }
 
   /* --- the thread ------------------------------------------------------------------------------ */
 
@@ -251,7 +277,7 @@
       el("header", { class: "header" }, [
         this.title,
         el("div", { class: "page-like" }, [this.likeButton, " ", this.pageLikes]),
-        el("label", { class: "sort-label" }, [t("sort") + " ", this.sortSelect]),
+        (this.sortLabel = el("label", { class: "sort-label" }, [t("sort") + " ", this.sortSelect])),
       ]),
       this.list,
       this.more,
@@ -269,7 +295,8 @@
     this.more.disabled = true;
     const { data, headers } = await api("GET", "/comments?" + query);
     this.formToken = headers.get("X-Form-Token") || this.formToken;
-    this.count = data.count;
+    this.count = data.counts.comments;
+    this.mentionCount = data.counts.mentions;
     this.likes = data.likes;
     this.next = data.next;
     if (!more) {
@@ -290,29 +317,33 @@
   };
 
   Thread.prototype.renderCounts = function () {
-    // The API counts linkbacks too; the heading counts comments, the mentions have their own.
-    const mentions = this.mentionList.filter((m) => !(m.source && m.source.type === "like")).length;
-    const comments = Math.max(0, this.count - mentions);
+    // The API's counts: the heading says the comments, the mentions have their own heading.
+    const comments = this.count;
     this.title.textContent = comments ? t("comments", { n: comments }) : t("empty");
+    this.sortLabel.hidden = comments < 2;
     this.pageLikes.textContent = this.likes ? t("people", { n: this.likes }) : t("noLikes");
     const liked = store.get("liked", []).includes(site + " " + uri);
     this.likeButton.textContent = "♥ " + t("likePage");
     this.likeButton.setAttribute("aria-pressed", String(liked));
   };
 
-  Thread.prototype.add = function (comment, list, depth, first) {
+  Thread.prototype.add = function (comment, list, depth, first, parent) {
     if (comment.kind !== "comment") {
       this.mentionList.push(comment);
       return;
     }
-    const view = new CommentView(this, comment, depth);
+    const view = new CommentView(this, comment, depth, parent);
     const item = el("li", {}, view.node);
     if (first) list.prepend(item);
     else list.append(item);
-    // Indented to a depth, flat beyond it, so long conversations stay readable on a phone.
-    const replies = depth >= 3 ? list : view.replies;
-    for (const reply of comment.replies) this.add(reply, replies, depth >= 3 ? depth : depth + 1);
+    for (const reply of comment.replies) this.add(reply, ...this.under(view), false, comment);
     return view;
+  };
+
+  // Where replies to a view go: indented to a depth, flat beyond it (each then says whom it
+  // answers), so that long conversations stay readable on a phone.
+  Thread.prototype.under = function (view) {
+    return view.depth >= 3 ? [view.node.parentNode.parentNode, 3] : [view.replies, view.depth + 1];
   };
 
   Thread.prototype.renderMentions = function () {
@@ -320,29 +351,34 @@
     const others = this.mentionList.filter((m) => !(m.source && m.source.type === "like"));
     this.mentions.hidden = !this.mentionList.length;
     if (!this.mentionList.length) return;
+    const items = others.map((m) => {
+      const replies = el("ol", { class: "replies" });
+      const item = el("li", { class: "comment linkback", "data-id": m.id, "data-kind": m.kind }, [
+        el("header", { class: "meta" }, [
+          m.avatar ? el("img", { class: "avatar", src: m.avatar, alt: "", width: 32, height: 32 }) : null,
+          el("span", { class: "author", text: m.author || host(m.source.url) }),
+          stamp(m.created),
+        ]),
+        el("a", { href: safeUrl(m.source.url), rel: "nofollow ugc", text: m.source.title || m.source.url }),
+        el("p", { class: "excerpt", text: excerpt(m.source.excerpt) }),
+        replies,
+      ]);
+      for (const reply of m.replies || []) this.add(reply, replies, 1, false, m);
+      return item;
+    });
     this.mentions.replaceChildren(
-      el("h3", { class: "mentions-title", text: t("mentions", { n: others.length }) }),
-      el(
-        "ul",
-        { class: "mention-list" },
-        others.map((m) =>
-          el("li", { class: "comment linkback", "data-id": m.id, "data-kind": m.kind }, [
-            el("a", { href: safeUrl(m.source.url), rel: "nofollow ugc", text: m.source.title || m.source.url }),
-            m.author ? el("span", { class: "meta", text: " · " + m.author }) : null,
-            el("p", { class: "excerpt", text: "[…] " + m.source.excerpt + " […]" }),
-          ])
-        )
-      ),
+      el("h3", { class: "mentions-title", text: t("mentions", { n: this.mentionCount }) }),
+      el("ul", { class: "mention-list" }, items),
       likes.length
         ? el("div", { class: "likers" }, [
-            el("span", { class: "meta", text: t("likedBy") + " " }),
+            el("span", { class: "meta", text: t("likedBy", { n: likes.length }) + " " }),
             ...likes.map((m) =>
               el("a", { href: safeUrl(m.source.url), rel: "nofollow ugc", title: m.author }, [
                 el("img", { class: "avatar", src: m.avatar, alt: m.author || t("anonymous"), width: 32, height: 32 }),
               ])
             ),
           ])
-        : null
+        : ""
     );
   };
 
@@ -354,7 +390,8 @@
         const { data } = await api("GET", "/comments/" + id, undefined, { "X-Edit-Token": entry.token });
         if (data.status === "published") continue;
         const parent = data.parent && this.root.querySelector(`.${P}comment[data-id="${data.parent}"]`);
-        const view = this.add(data, parent ? parent.view.replies : this.list, 0);
+        const place = parent && parent.view ? this.under(parent.view) : [this.list, 0];
+        const view = this.add(data, ...place, false, parent && parent.view && parent.view.comment);
         view && view.markPending();
       } catch (e) {
         if (e.status === 404) own.drop(id);
@@ -365,10 +402,11 @@
   Thread.prototype.likePage = async function () {
     this.likeButton.disabled = true;
     try {
-      const { data } = await api("POST", "/likes", { site, uri });
+      const key = site + " " + uri;
+      const like = !store.get("liked", []).includes(key);
+      const { data } = await api("POST", "/likes", { site, uri, visitor: visitor(), like });
       this.likes = data.likes;
-      const liked = store.get("liked", []);
-      if (!liked.includes(site + " " + uri)) store.set("liked", liked.concat(site + " " + uri));
+      toggleLiked(key);
       this.renderCounts();
       this.say(t("people", { n: data.likes }));
     } catch (e) {
@@ -384,9 +422,11 @@
 
   /* --- one comment --------------------------------------------------------------------------- */
 
-  function CommentView(thread, comment, depth) {
+  function CommentView(thread, comment, depth, parent) {
     this.thread = thread;
     this.comment = comment;
+    this.depth = depth;
+    this.parent = parent;
     this.replies = el("ol", { class: "replies" + (depth >= 2 ? " flat" : "") });
     this.body = el("div", { class: "body" });
     this.notice = el("p", { class: "notice", hidden: true });
@@ -414,13 +454,20 @@
     const author = c.website
       ? el("a", { class: "author", href: safeUrl(c.website), rel: "nofollow ugc", text: name })
       : el("span", { class: "author", text: name });
-    const time = el("time", { datetime: c.created, title: new Date(c.created).toLocaleString(lang), text: when(c.created) });
+    const to = this.depth >= 3 && this.parent;
     const header = el("header", { class: "meta" }, [
       c.avatar ? el("img", { class: "avatar", src: c.avatar, alt: "", width: 40, height: 40 }) : null,
       author,
       c.owner ? el("span", { class: "badge", text: t("owner") }) : null,
-      el("a", { class: "permalink", href: "#" + P + "comment-" + c.id }, time),
+      el("a", { class: "permalink", href: "#" + P + "comment-" + c.id }, stamp(c.created)),
       c.modified ? el("span", { class: "edited", text: "· " + t("edited") }) : null,
+      to
+        ? el("a", {
+            class: "reply-to",
+            href: "#" + P + "comment-" + to.id,
+            text: "↪ " + t("inReplyTo", { name: to.author || t("anonymous") }),
+          })
+        : null,
     ]);
     // The only HTML that goes in as HTML: the server sanitised it once, when it was written.
     this.body.innerHTML = c.html;
@@ -431,7 +478,10 @@
             class: "link",
             "data-action": "like",
             "aria-pressed": String(store.get("liked", []).includes(c.id)),
-            text: "♥ " + t("like") + (c.likes ? " " + c.likes : ""),
+            // The heart and the count; the word is the label, so German rows stay on one line.
+            "aria-label": t("like"),
+            title: t("like"),
+            text: "♥" + (c.likes ? " " + c.likes : ""),
             onclick: () => this.like(),
           })
         : null,
@@ -457,9 +507,10 @@
 
   CommentView.prototype.like = async function () {
     try {
-      const { data } = await api("POST", "/comments/" + this.comment.id + "/like");
+      const like = !store.get("liked", []).includes(this.comment.id);
+      const { data } = await api("POST", "/comments/" + this.comment.id + "/like", { visitor: visitor(), like });
       this.comment.likes = data.likes;
-      store.set("liked", store.get("liked", []).concat(this.comment.id));
+      toggleLiked(this.comment.id);
       this.render();
       this.thread.say(t("like") + " " + data.likes);
     } catch (e) {
@@ -565,17 +616,21 @@
     this.previewButton = el("button", { type: "button", class: "button", "data-action": "preview", text: t("preview"), onclick: () => this.togglePreview() });
     this.cancelButton = el("button", { type: "button", class: "button", "data-action": "cancel", text: t("cancel"), hidden: true, onclick: () => this.attach(null) });
     this.replyNote = el("p", { class: "reply-note", hidden: true });
+    this.heading = el("h3", { class: "form-title", text: t("leave") });
+    // Seen, not only heard: what became of the last post (the live region says it too).
+    this.done = el("p", { class: "notice done", hidden: true });
     this.preview = el("div", { class: "preview body", hidden: true });
     this.general = el("p", { class: "error", role: "alert", hidden: true });
     const optional = " (" + t("optional") + ")";
     this.notify = el("input", { type: "checkbox", name: "notify", id: P + "notify-" + n });
-    this.node = el("form", { class: "form", novalidate: true, onsubmit: (e) => this.submit(e) }, [
+    this.node = el("form", { class: "form", novalidate: true, onsubmit: (e) => this.submit(e), oninput: () => (this.done.hidden = true) }, [
+      this.heading,
       this.replyNote,
       field("text", t("text"), { rows: 5, required: true, hint: t("hint") }),
       this.preview,
       el("div", { class: "row fields" }, [
         field("author", t("author") + optional, { autocomplete: "name", maxlength: 100 }),
-        field("email", t("email") + optional, { type: "email", autocomplete: "email" }),
+        field("email", t("email"), { type: "email", autocomplete: "email" }),
         field("website", t("website") + optional, { type: "url", autocomplete: "url" }),
       ]),
       // A field people never see; bots that fill in everything give themselves away.
@@ -588,6 +643,7 @@
       ])),
       el("div", { class: "row" }, [this.submitButton, this.previewButton, this.cancelButton]),
       this.general,
+      this.done,
     ]);
   }
 
@@ -597,6 +653,7 @@
     if (view) view.node.insertBefore(this.node, view.replies);
     else home.append(this.node);
     this.replyNote.hidden = this.cancelButton.hidden = !view;
+    this.heading.hidden = !!view;
     this.replyNote.textContent = view ? t("replyingTo", { name: view.comment.author || t("anonymous") }) : "";
     this.submitButton.textContent = view ? t("submitReply") : t("submit");
     this.text.input.focus();
@@ -621,13 +678,14 @@
     }
   };
 
+  Form.prototype.write = function () {
+    this.preview.hidden = true;
+    this.text.input.hidden = false;
+    this.previewButton.textContent = t("preview");
+  };
+
   Form.prototype.togglePreview = async function () {
-    if (!this.preview.hidden) {
-      this.preview.hidden = true;
-      this.text.input.hidden = false;
-      this.previewButton.textContent = t("preview");
-      return;
-    }
+    if (!this.preview.hidden) return this.write();
     this.clearErrors();
     try {
       const { data } = await api("POST", "/preview", { text: this.text.input.value });
@@ -665,20 +723,21 @@
       store.set("author", { author: body.author, email: body.email, website: body.website });
       own.put(data);
       data.text = body.text;
-      const list = this.parent ? this.parent.replies : this.thread.list;
-      const view = this.thread.add(data, list, this.parent ? 1 : 0, this.thread.sort === "newest" && !this.parent);
-      if (data.status === "pending") {
-        view.markPending();
-        this.thread.say(t("pending"));
-      } else {
+      const parent = this.parent;
+      const place = parent ? this.thread.under(parent) : [this.thread.list, 0];
+      const view = this.thread.add(data, ...place, this.thread.sort === "newest" && !parent, parent && parent.comment);
+      const said = t(data.status === "pending" ? "pending" : "published");
+      if (data.status === "pending") view.markPending();
+      else {
         this.thread.count += 1;
         this.thread.renderCounts();
-        this.thread.say(t("published"));
       }
+      this.thread.say(said);
       this.text.input.value = "";
-      this.preview.hidden = true;
-      this.text.input.hidden = false;
+      this.write();
       this.attach(null);
+      this.done.textContent = said;
+      this.done.hidden = false;
       view.node.scrollIntoView({ block: "nearest" });
     } catch (e) {
       this.showError(e);
@@ -698,6 +757,21 @@
     const text = words[error.code + ":" + error.field] || words[error.code];
     if (text) return text.replace("{n}", e.retryAfter || 10);
     return t("failed", { msg: error.message || e.message || "HTTP " + e.status });
+  }
+
+  // "[…] excerpt […]", without doubling the markers an imported excerpt carries already.
+  function excerpt(text) {
+    const mark = "(\\[(…|\\.\\.\\.)\\]|…|\\.\\.\\.)";
+    text = (text || "").trim();
+    return (new RegExp("^" + mark).test(text) ? "" : "[…] ") + text + (new RegExp(mark + "$").test(text) ? "" : " […]");
+  }
+
+  function host(url) {
+    try {
+      return new URL(url).hostname;
+    } catch (e) {
+      return "";
+    }
   }
 
   function safeUrl(url) {
@@ -729,7 +803,9 @@
         uris.slice(i, i + 100).forEach((u) => query.append("uri", u));
         const { data } = await api("GET", "/counts?" + query);
         for (const [link, path] of items) {
-          if (path in data.counts) link.textContent = t("comments", { n: data.counts[path] });
+          // What the thread's headings say: its comments, and its mentions when it has some.
+          const m = data.mentions[path];
+          if (path in data.counts) link.textContent = t("comments", { n: data.comments[path] }) + (m ? " · " + t("mentions", { n: m }) : "");
         }
       }
     }
@@ -755,6 +831,24 @@
     return root;
   }
 
+  // The API answers CORS to the site's own origins only, so a page elsewhere sees a bare network
+  // failure; this public check (CORS for all, nothing private) tells the owner what to change.
+  async function originRefused() {
+    const here = location.origin;
+    try {
+      const r = await (await fetch(base + "/api/origin?site=" + encodeURIComponent(site), { credentials: "omit" })).json();
+      if (r.allowed) return false;
+      console.error(
+        r.exists
+          ? `[commentsvc] The site "${site}" does not accept comments from ${here}; add it with: commentsvc site set ${site} --origin ${here} (--origin replaces the list: repeat the current ones, see commentsvc site list)`
+          : `[commentsvc] There is no site "${site}"; add it with: commentsvc site add ${site} --url URL --origin ${here}`
+      );
+      return true;
+    } catch (e) {
+      return false;
+    }
+  }
+
   async function start() {
     if (!site) return console.error("[commentsvc] the script tag needs data-site");
     await loadLang();
@@ -766,8 +860,9 @@
       await new Thread(root).start();
     } catch (e) {
       console.error("[commentsvc] the thread could not be loaded:", e);
+      const refused = e.network && (await originRefused());
       root.removeAttribute("aria-busy");
-      root.replaceChildren(el("p", { class: "notice", text: t(e.network ? "network" : "loadError") }));
+      root.replaceChildren(el("p", { class: "notice", text: t(refused ? "unavailable" : e.network ? "network" : "loadError") }));
     }
   }
 

@@ -165,6 +165,9 @@ def clock(app):
 def add_site(app, name="blog", url=ORIGIN, **settings):
     from commentsvc.sites import add_site as add
 
+    # New sites default to first-time moderation; tests that post expect publishing unless
+    # they name a policy.
+    settings.setdefault("moderation", "none")
     with app.app_context():
         site = add(name, url, **settings)
         return site.name

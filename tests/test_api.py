@@ -1,5 +1,7 @@
 import pytest
+from sqlalchemy import select
 
+from commentsvc.db import db
 from tests.conftest import ORIGIN
 from tests.conftest import add_site
 from tests.safety import unsafe_parts
@@ -39,6 +41,7 @@ def test_an_unknown_thread_is_empty(api):
         "uri": "/never",
         "title": "",
         "count": 0,
+        "counts": {"comments": 0, "mentions": 0},
         "likes": 0,
         "comments": [],
         "next": None,
@@ -437,7 +440,7 @@ def test_a_held_comment_is_seen_only_by_its_author(make_app):
     thread = client.get("/api/comments?site=blog&uri=/p").get_json()
     assert thread["count"] == 0 and thread["comments"] == []
     counts = client.get("/api/counts?site=blog&uri=/p").get_json()
-    assert counts == {"counts": {"/p": 0}}
+    assert counts["counts"] == {"/p": 0}
     reply = client.post(
         "/api/comments", json={"site": "blog", "uri": "/p", "text": "r", "parent": held["id"]}
     )
@@ -760,3 +763,125 @@ def test_nul_and_other_impossible_names_are_not_looked_up(client, site):
     assert client.get("/webmention/a%00b").status_code == 404
     with_nul = client.get("/api/comments?site=blog&uri=/p", headers={"Origin": "https://a\x00"})
     assert with_nul.status_code == 200
+
+
+def test_two_visitors_behind_one_address_both_count_and_can_take_it_back(api, client, app):
+    from commentsvc.models import Like
+
+    posted = api.post(expect=201).get_json()
+    ann, bob = "ann-0123456789abcdef", "bob-0123456789abcdef"
+    page = {"site": "blog", "uri": "/post/1"}
+    for url, body in ((f"/api/comments/{posted['id']}/like", {}), ("/api/likes", page)):
+        like = lambda visitor, url=url, body=body, **extra: client.post(  # noqa: E731
+            url, json={**body, "visitor": visitor, **extra}
+        ).get_json()
+        assert like(ann) == {"likes": 1}
+        assert like(bob) == {"likes": 2}  # same address, another reader
+        assert like(ann) == {"likes": 2}  # a second click does not count twice
+        assert like(ann, like=False) == {"likes": 1}
+        assert like(ann, like=False) == {"likes": 1}  # nothing left to take back
+        assert like(ann) == {"likes": 2}
+    thread = api.thread()
+    assert thread["likes"] == 2 and thread["comments"][0]["likes"] == 2
+    with app.app_context():
+        stored = db.session.scalars(select(Like.visitor)).all()
+    assert len(stored) == 4 and not {ann, bob} & set(stored)  # keyed hashes only
+    bad = client.post("/api/likes", json={**page, "visitor": "short"})
+    assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "visitor"
+    bad = client.post("/api/likes", json={**page, "visitor": ann, "like": "no"})
+    assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "like"
+
+
+def test_one_address_likes_for_a_few_visitors_only(make_app):
+    from commentsvc.comments import MAX_VISITORS_PER_ADDRESS
+
+    app = make_app(GUARD=True)
+    add_site(app)
+    client = app.test_client()
+    page = {"site": "blog", "uri": "/post/1"}
+    for n in range(MAX_VISITORS_PER_ADDRESS):
+        response = client.post("/api/likes", json={**page, "visitor": f"visitor-{n:012d}"})
+        assert response.get_json() == {"likes": n + 1}
+    stuffed = client.post("/api/likes", json={**page, "visitor": "one-too-many-0000"})
+    assert stuffed.status_code == 429 and stuffed.headers["Retry-After"]
+    again = client.post("/api/likes", json={**page, "visitor": "visitor-000000000000"})
+    assert again.get_json() == {"likes": MAX_VISITORS_PER_ADDRESS}  # a voter may click again
+    elsewhere = client.post(
+        "/api/likes",
+        json={**page, "visitor": "one-too-many-0000"},
+        environ_base={"REMOTE_ADDR": "192.0.2.44"},
+    )
+    assert elsewhere.get_json() == {"likes": MAX_VISITORS_PER_ADDRESS + 1}
+
+
+def test_counts_agree_between_the_index_and_the_thread(api, client, app):
+    from commentsvc import comments
+    from commentsvc.db import write_transaction
+    from commentsvc.models import Comment
+    from commentsvc.models import utcnow
+
+    root = api.post(expect=201, text="root").get_json()
+    api.post(expect=201, text="reply", parent=root["id"])
+    held = api.post(expect=201, text="soon held").get_json()
+    api.post(expect=201, text="under the held one", parent=held["id"])
+    with app.app_context(), write_transaction() as session:
+        thread_id = session.get(Comment, root["id"]).thread_id
+        for n, kind, mention_type in ((1, "pingback", ""), (2, "webmention", "like")):
+            session.add(
+                Comment(
+                    thread_id=thread_id,
+                    kind=kind,
+                    status="approved",
+                    source_url=f"https://other.example/{n}",
+                    source_title=f"Other {n}",
+                    excerpt="text",
+                    mention_type=mention_type,
+                    created=utcnow(),
+                )
+            )
+        comments.set_status(
+            session.get(Comment, held["id"]), "pending", actor="admin", reason="", now=utcnow()
+        )
+        ping_id = session.scalar(select(Comment.id).where(Comment.kind == "pingback"))
+    api.post(expect=201, text="a reply to the pingback", parent=ping_id)
+
+    thread = api.thread()
+    shown = []
+
+    def walk(items):
+        for item in items:
+            shown.append((item["kind"], item.get("source", {}).get("type")))
+            walk(item["replies"])
+
+    walk(thread["comments"])
+    comments_shown = shown.count(("comment", None))
+    mentions_shown = shown.count(("pingback", "mention"))
+    assert (comments_shown, mentions_shown) == (3, 1)  # not the reply under the held comment
+    assert thread["counts"] == {"comments": 3, "mentions": 1}
+    assert thread["count"] == 4 and thread["likes"] == 1
+    counts = client.get("/api/counts?site=blog&uri=/post/1&uri=/none").get_json()
+    assert counts == {
+        "counts": {"/post/1": 4, "/none": 0},
+        "comments": {"/post/1": 3, "/none": 0},
+        "mentions": {"/post/1": 1, "/none": 0},
+    }
+
+
+def test_the_origin_report_answers_any_page(client, site):
+    foreign = client.get("/api/origin?site=blog", headers={"Origin": "https://elsewhere.example"})
+    assert foreign.headers["Access-Control-Allow-Origin"] == "*"
+    assert foreign.get_json() == {
+        "site": "blog",
+        "exists": True,
+        "origin": "https://elsewhere.example",
+        "allowed": False,
+    }
+    own = client.get("/api/origin?site=blog", headers={"Origin": ORIGIN}).get_json()
+    assert own["allowed"] is True
+    unknown = client.get("/api/origin?site=nope", headers={"Origin": ORIGIN}).get_json()
+    assert unknown["exists"] is False and unknown["allowed"] is False
+    # The thread itself keeps DESIGN's rule: CORS for the site's own origins only.
+    thread = client.get(
+        "/api/comments?site=blog&uri=/p", headers={"Origin": "https://elsewhere.example"}
+    )
+    assert "Access-Control-Allow-Origin" not in thread.headers

@@ -237,6 +237,8 @@ COMMENT_FIELDS = [
     "notify",
     "homepage",
     "form_token",
+    "visitor",
+    "like",
 ]
 
 
@@ -249,6 +251,7 @@ API_ROUTES = [
     ("POST", "/api/comments/{id}/like"),
     ("POST", "/api/likes"),
     ("GET", "/api/counts"),
+    ("GET", "/api/origin"),
     ("POST", "/api/preview"),
     ("GET", "/api/avatar/{id}.svg"),
     ("GET", "/api/openapi.json"),

@@ -221,7 +221,7 @@ def test_german_with_data_lang(page, demo):
     assert page.text_content(".csvc-title") == "1 Kommentar"
     assert page.text_content(f"{FORM} button[type=submit]") == "Kommentar abschicken"
     assert page.text_content("[data-action=reply]") == "Antworten"
-    assert page.text_content(".csvc-page-likes") == "Gefällt dir das als Erstem?"
+    assert page.text_content(".csvc-page-likes") == "Sei der Erste, dem dies gefällt."
 
 
 def test_language_follows_the_host_page(browser, demo):
@@ -548,3 +548,222 @@ def test_server_errors_are_worded_by_their_code(page, demo):
     error = page.locator(f"{FORM} .csvc-field-text .csvc-error")
     error.wait_for()
     assert error.text_content() == "Diesen Kommentar hast du schon geschrieben."
+
+
+# --- day one (issue 17): what a thread shows, on a phone and a desktop --------------------------
+
+
+def _linkback(app, uri, n, excerpt, kind="pingback"):
+    """Store a published linkback in the thread of (blog, uri); return its id."""
+    from commentsvc import comments
+    from commentsvc.db import write_transaction
+    from commentsvc.models import Comment
+    from commentsvc.models import utcnow
+    from commentsvc.sites import get_site
+
+    with app.app_context(), write_transaction() as session:
+        thread = comments.get_or_create_thread(get_site("blog"), uri, now=utcnow())
+        linkback = Comment(
+            thread_id=thread.id,
+            kind=kind,
+            status="approved",
+            author=f"Blogger {n}",
+            source_url=f"https://other.example/{n}",
+            source_title=f"Their post {n}",
+            excerpt=excerpt,
+            created=utcnow(),
+        )
+        session.add(linkback)
+        session.flush()
+        return linkback.id
+
+
+def test_what_a_thread_counts_is_what_it_shows(browser, page, live_server, host, app):
+    from commentsvc import comments
+    from commentsvc.db import write_transaction
+    from commentsvc.models import Comment
+    from commentsvc.models import utcnow
+
+    service = live_server(GUARD="off")
+    post = lambda text, author, parent=None: requests.post(  # noqa: E731
+        service.url + "/api/comments",
+        json={"site": "blog", "uri": "/post", "text": text, "author": author, "parent": parent},
+        timeout=10,
+    ).json()["id"]
+    parent = None
+    for author in ("Ada", "Bea", "Cy", "Dan", "Eve"):  # depths 0 to 4
+        parent = post(f"From {author}.", author, parent)
+    held = post("Held later.", "Hal")
+    post("Under the held one.", "Ron", held)
+    with app.app_context(), write_transaction() as session:
+        comments.set_status(
+            session.get(Comment, held), "pending", actor="admin", reason="", now=utcnow()
+        )
+    imported = _linkback(app, "/post", 1, "[...] an imported excerpt [...]", kind="trackback")
+    _linkback(app, "/post", 2, "a fresh excerpt")
+    post("A reply to the trackback.", "Quinn", imported)
+
+    count_link = '<p><a href="/post#comments" data-commentsvc-count>comments</a></p>'
+    host.pages["/post"] = blog_page(service.url, extra=count_link)
+    page.goto(host.url + "/post")
+    page.wait_for_selector(READY)
+    page.wait_for_function(
+        "!/^comments$/.test(document.querySelector('[data-commentsvc-count]').textContent)"
+    )
+
+    thread_text = page.text_content(".csvc-thread")
+    assert "null" not in thread_text
+    shown = page.locator(".csvc-comment[data-kind=comment]").count()
+    assert shown == 6  # five in the conversation and the reply to the trackback, not Ron's
+    assert "Under the held one." not in thread_text
+    assert page.text_content(".csvc-title") == "6 comments"
+    assert page.text_content(".csvc-mentions-title") == "2 mentions"
+    assert page.text_content("[data-commentsvc-count]") == "6 comments · 2 mentions"
+    reply = comment(page, "A reply to the trackback.")
+    assert reply.locator("xpath=ancestor::li[@data-kind='trackback']").count() == 1
+
+    # From depth 3 on the thread goes flat; each reply there says whom it answers.
+    assert comment(page, "From Cy.").locator(":scope > .csvc-meta .csvc-reply-to").count() == 0
+    assert (
+        comment(page, "From Dan.").locator(":scope > .csvc-meta .csvc-reply-to").text_content()
+        == "↪ in reply to Cy"
+    )
+    assert (
+        comment(page, "From Eve.").locator(":scope > .csvc-meta .csvc-reply-to").text_content()
+        == "↪ in reply to Dan"
+    )
+
+    excerpts = page.locator(".csvc-linkback .csvc-excerpt").all_text_contents()
+    assert sorted(excerpts) == ["[...] an imported excerpt [...]", "[…] a fresh excerpt […]"]
+    for entry in page.locator(".csvc-linkback").all():
+        meta = entry.locator(":scope > .csvc-meta")
+        assert meta.locator("img.csvc-avatar").count() == 1
+        assert meta.locator("time").count() == 1
+        assert not meta.text_content().lstrip().startswith("·")
+
+    # Likes count per reader: a second reader behind the same address counts, and can take
+    # the like back.
+    page.click("[data-action=like-page]")
+    page.wait_for_function(
+        "document.querySelector('.csvc-page-likes').textContent === '1 person likes this'"
+    )
+    other = browser.new_context(locale="en-GB").new_page()
+    other.goto(host.url + "/post")
+    other.wait_for_selector(READY)
+    other.click("[data-action=like-page]")
+    likes = "document.querySelector('.csvc-page-likes').textContent === '{}'"
+    other.wait_for_function(likes.format("2 people like this"))
+    assert other.get_attribute("[data-action=like-page]", "aria-pressed") == "true"
+    other.click("[data-action=like-page]")
+    other.wait_for_function(likes.format("1 person likes this"))
+    assert other.get_attribute("[data-action=like-page]", "aria-pressed") == "false"
+    other.context.close()
+    assert page.errors == []
+
+
+LONG_CODE = "```\n" + "x = " + "'a long line of code' + " * 20 + "'end'\n```"
+
+
+@pytest.mark.parametrize(
+    ("width", "scheme", "lang"), [(390, "dark", "de"), (1280, "light", "en")], ids=str
+)
+def test_posting_keeps_the_page_width_and_says_what_happened(browser, demo, width, scheme, lang):
+    requests_post = lambda **body: requests.post(  # noqa: E731
+        demo.url + "/api/comments", json={"site": "demo", "uri": "/", **body}, timeout=10
+    ).json()["id"]
+    context = browser.new_context(
+        viewport={"width": width, "height": 900}, color_scheme=scheme, locale="en-GB"
+    )
+    page = context.new_page()
+    page.goto(demo.url + f"/?lang={lang}")
+    page.wait_for_selector(READY)
+    de = lang == "de"
+    words = {
+        "title": "Kommentar verfassen" if de else "Leave a comment",
+        "email": "E-Mail (optional, nicht öffentlich)" if de else "Email (optional, never shown)",
+        "likes": "Sei der Erste, dem dies gefällt." if de else "Be the first to like this",
+        "liked": "Einem Blogger gefällt das" if de else "1 person likes this",
+        "published": "Dein Kommentar wurde veröffentlicht."
+        if de
+        else "Your comment was published.",
+        "preview": "Vorschau" if de else "Preview",
+    }
+    # An empty thread: no sort menu, and the form has its own heading.
+    assert page.is_hidden(".csvc-sort-label")
+    assert page.text_content(f"{FORM} .csvc-form-title") == words["title"]
+    assert page.text_content(f"{FORM} .csvc-field-email label") == words["email"]
+    assert page.text_content(".csvc-page-likes") == words["likes"]
+    scheme_of = "s => getComputedStyle(document.querySelector(s)).colorScheme"
+    assert page.evaluate(scheme_of, ".csvc-sort") == scheme
+    assert page.evaluate(scheme_of, f"{FORM} [name=text]") == scheme
+    page.click("[data-action=like-page]")
+    page.wait_for_function(
+        "t => document.querySelector('.csvc-page-likes').textContent === t", arg=words["liked"]
+    )
+
+    page_width = "document.documentElement.scrollWidth"
+    page.fill(f"{FORM} [name=text]", LONG_CODE)
+    page.click(f"{FORM} [data-action=preview]")
+    page.wait_for_selector(f"{FORM} .csvc-preview:not([hidden]) pre")
+    assert page.evaluate(page_width) <= width
+    colours = page.eval_on_selector(
+        f"{FORM} .csvc-preview pre",
+        "e => [getComputedStyle(e).color, getComputedStyle(e).backgroundColor]",
+    )
+    dark = scheme == "dark"
+    assert colours == (
+        ["rgb(230, 237, 243)", "rgb(21, 27, 35)"]
+        if dark
+        else ["rgb(31, 35, 40)", "rgb(246, 248, 250)"]
+    )
+
+    # Two levels of replies; the reader answers the second, with the long line.
+    first = requests_post(text="Erster." if de else "First.", author="Ada")
+    requests_post(text="Zweiter." if de else "Second.", author="Bea", parent=first)
+    page.reload()
+    page.wait_for_selector(READY)
+    assert page.is_visible(".csvc-sort-label")
+    comment(page, "Zweiter." if de else "Second.").locator(
+        ":scope > .csvc-actions [data-action=reply]"
+    ).click()
+    page.fill(f".csvc-comment {FORM} [name=text]", LONG_CODE)
+    page.click(f".csvc-comment {FORM} [data-action=preview]")
+    page.wait_for_selector(f".csvc-comment {FORM} .csvc-preview:not([hidden]) pre")
+    assert page.evaluate(page_width) <= width
+    page.click(f".csvc-comment {FORM} button[type=submit]")
+    done = page.locator(f"{FORM} .csvc-done")
+    done.wait_for()
+    assert done.text_content() == words["published"]
+    assert page.text_content(f"{FORM} [data-action=preview]") == words["preview"]
+    assert page.is_visible(f"{FORM} [name=text]")
+    mine = comment(page, "a long line of code")
+    assert page.evaluate(page_width) <= width
+
+    # The reader's own reply, two levels deep, keeps its four actions on one line.
+    actions = mine.locator(":scope > .csvc-actions")
+    assert actions.locator("button").count() == 4
+    tops = actions.evaluate("e => Array.from(e.children).map(b => b.getBoundingClientRect().top)")
+    assert len(set(tops)) == 1, tops
+    assert actions.evaluate("e => e.scrollWidth <= e.clientWidth")
+    like = actions.locator("[data-action=like]")
+    assert like.get_attribute("aria-label") == ("Gefällt mir" if de else "Like")
+    context.close()
+
+
+def test_a_page_on_an_origin_the_site_does_not_list_tells_its_owner(page, live_server, host):
+    service = live_server(GUARD="off")
+    stranger = HostSite({"/post": blog_page(service.url)})
+    try:
+        page.goto(stranger.url + "/post")
+        page.wait_for_selector("#comments .csvc-notice")
+        assert page.text_content("#comments .csvc-notice") == (
+            "Comments are not available on this page."
+        )
+        advice = (
+            f'[commentsvc] The site "blog" does not accept comments from {stranger.url}; '
+            f"add it with: commentsvc site set blog --origin {stranger.url}"
+        )
+        assert any(line.startswith(advice) for line in page.console), page.console
+        assert page.evaluate("window.hostStillWorks") is True
+    finally:
+        stranger.close()

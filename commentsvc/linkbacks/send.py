@@ -158,13 +158,29 @@ def _pingback(source: str, target: str, server: str, fetcher: Fetcher) -> tuple[
         (result,), _ = xmlrpc.client.loads(answer.body)
     except xmlrpc.client.Fault as fault:
         # Already registered is as good as sent.
-        return (
-            fault.faultCode == 0x30,
-            f"pingback to {server}: fault {fault.faultCode} {fault.faultString[:200]}",
-        )
+        return fault.faultCode == 0x30, f"pingback to {server}: {_explain(fault)}"
     except Exception:  # noqa: BLE001 - whatever the server answered, it was no XML-RPC answer
         return False, f"pingback to {server}: answered {answer.status} without an XML-RPC reply"
     return True, f"pingback to {server}: {str(result)[:200]}"
+
+
+# What the Pingback 1.0 fault codes mean for the sender, in its words.
+PINGBACK_FAULTS = {
+    0: "refused without a reason (WordPress answers so to every refusal but 'already registered')",
+    0x10: "the receiver could not fetch this page",
+    0x11: "the receiver found no link to it in this page",
+    0x20: "the target does not exist",
+    0x21: "the target takes no pingbacks",
+    0x30: "already registered",
+    0x31: "access denied",
+    0x32: "the receiver's own fetch failed",
+}
+
+
+def _explain(fault: xmlrpc.client.Fault) -> str:
+    meaning = PINGBACK_FAULTS.get(fault.faultCode, "refused")
+    said = str(fault.faultString)[:200].strip()
+    return f"{meaning} (fault {fault.faultCode}{': ' + said if said else ''})"
 
 
 def _record(source, target, endpoint, outcome: Outcome, present: bool, now: datetime) -> None:
