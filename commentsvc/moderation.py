@@ -229,7 +229,8 @@ def ban_author(comment_id: int, kind: str, *, actor: str, now: datetime) -> Ban:
 def lift_ban(ban_id: int, *, actor: str, now: datetime) -> None:
     """Lift a ban."""
     with write_transaction() as session:
-        ban = session.get(Ban, ban_id)
+        # Past the id column's range is no ban (and no query: the database would refuse it).
+        ban = session.get(Ban, ban_id) if 1 <= ban_id <= comments.MAX_ID else None
         if ban is None:
             raise NotFound("There is no such ban.")
         session.add(
