@@ -327,7 +327,7 @@ def get_origin():
     the widget on a page the site does not list can tell its owner what to change."""
     name = request.args.get("site")
     if not name:
-        raise ValidationError("site is required.", field="site")
+        raise ValidationError("site is required.", field="site", code="empty")
     site = sites.find_site(name)
     origin = request.headers.get("Origin")
     allowed = bool(site and origin and origin.lower() in {o.origin for o in site.origins})

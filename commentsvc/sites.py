@@ -51,9 +51,7 @@ def get_site(name: str) -> Site:
 
     :raise NotFound: when there is no such site.
     """
-    # A name that no site can have (NUL, any case, any length) is not looked up at all.
-    valid = isinstance(name, str) and fields.is_name(name)
-    site = db.session.scalar(select(Site).where(Site.name == name)) if valid else None
+    site = find_site(name)
     if site is None:
         raise NotFound(f"There is no site called {name!r}.", field="site")
     return site
@@ -61,6 +59,9 @@ def get_site(name: str) -> Site:
 
 def find_site(name: str) -> Site | None:
     """Return the site called name, or None."""
+    # A name that no site can have (NUL, any case, any length) is not looked up at all.
+    if not isinstance(name, str) or not fields.is_name(name):
+        return None
     return db.session.scalar(select(Site).where(Site.name == name))
 
 

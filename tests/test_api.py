@@ -761,6 +761,8 @@ def test_nul_and_other_impossible_names_are_not_looked_up(client, site):
         body = {"site": name, "uri": "/p", "text": "x"}
         assert client.post("/api/comments", json=body).status_code == 400
     assert client.get("/webmention/a%00b").status_code == 404
+    origin = client.get("/api/origin", query_string={"site": "a\x00b"})
+    assert origin.status_code == 200 and origin.get_json()["exists"] is False
     with_nul = client.get("/api/comments?site=blog&uri=/p", headers={"Origin": "https://a\x00"})
     assert with_nul.status_code == 200
 
