@@ -127,17 +127,30 @@ def hostile_text(max_size: int = 40) -> st.SearchStrategy[str]:
     glued = st.lists(st.one_of(piece, st.sampled_from(SEPARATORS)), min_size=2, max_size=5).map(
         "".join
     )
-    return st.one_of(pick(HOSTILE), pick(NUMBERISH), pick(WORST), piece, glued)
+    return st.one_of(
+        pick(HOSTILE), st.sampled_from(NUMBERISH), st.sampled_from(WORST), piece, glued
+    )
 
 
 def numberish() -> st.SearchStrategy[str]:
     """Numbers as they should be, and every spelling that int() or isdigit() takes wrongly."""
-    return st.one_of(pick(NUMBERISH), st.sampled_from(["1", "2", "50"]), hostile_text())
+    return st.one_of(st.sampled_from(NUMBERISH), st.sampled_from(["1", "2", "50"]), hostile_text())
+
+
+def tokens() -> st.SearchStrategy[str]:
+    """Dotted tokens (edit, form, mail and unsubscribe links) with hostile parts."""
+    part = st.one_of(
+        st.sampled_from(["1", "2", "approve", "pending", "ab" * 16]),
+        st.sampled_from(NUMBERISH),
+        st.sampled_from(WORST),
+    )
+    return st.one_of(st.lists(part, min_size=2, max_size=5).map(".".join), hostile_text())
 
 
 # Built once: building strategies anew for every example costs more than running it.
 HOSTILE_TEXT = hostile_text()
 NUMBERS = numberish()
+TOKENS = tokens()
 
 
 def json_values() -> st.SearchStrategy:
@@ -275,7 +288,7 @@ def api_requests(draw, method: str, path: str):
                 "site": st.one_of(st.just("blog"), HOSTILE_TEXT),
                 "uri": st.one_of(st.just("/post/1"), HOSTILE_TEXT),
                 "sort": st.sampled_from(["oldest", "newest", "top", "²"]),
-                "limit": NUMBERS,
+                "limit": st.one_of(st.sampled_from(NUMBERISH), NUMBERS),
                 "cursor": st.one_of(pick(CURSORS), HOSTILE_TEXT),
             },
         )
@@ -293,7 +306,7 @@ def api_requests(draw, method: str, path: str):
         )
     headers = {}
     if draw(st.booleans()):
-        headers["X-Edit-Token"] = header_value(draw(HOSTILE_TEXT))
+        headers["X-Edit-Token"] = header_value(draw(TOKENS))
     if draw(st.booleans()):
         headers["Origin"] = draw(st.sampled_from([ORIGIN, "https://evil.example", "null", "é"]))
     for name in ("If-None-Match", "If-Modified-Since", "Range"):
@@ -452,7 +465,7 @@ PAGE_ROUTES = [
 @st.composite
 def page_requests(draw, path: str):
     """A request to the pages a stranger reaches: mail links, unsubscribe, widget files."""
-    path = path.replace("{token}", path_segment(draw(HOSTILE_TEXT)) or "x")
+    path = path.replace("{token}", path_segment(draw(TOKENS)) or "x")
     headers = {}
     if draw(st.booleans()):
         headers["If-None-Match"] = header_value(draw(HOSTILE_TEXT))
@@ -473,3 +486,124 @@ def test_the_pages_answer_every_input_without_a_500(fuzz_api, method, route, dat
     path, kwargs = drawn.path, drawn.kwargs
     response = fuzz_api.open(path, method=method, **kwargs)
     assert_handled(response, path)
+
+
+# --- each known crash, in every place, for certain -------------------------------------------------
+
+# Random search finds combinations; this tries each value that once broke the service alone in
+# every place a route reads, so that none of those crashes can come back unnoticed.
+MATRIX_VALUES = [
+    *WORST,
+    "٣",
+    "１２",
+    "1²",
+    "-1",
+    "",
+    "9" * 25,
+    "2147483648",
+    "9223372036854775808",
+    "1.2.é.²",
+    DEEP_ARRAY,
+]
+TOKEN = "X-Edit-Token"
+API_PLACES = {
+    ("GET", "/api/comments"): ["q:site", "q:uri", "q:sort", "q:limit", "q:cursor", "h:Origin"],
+    ("POST", "/api/comments"): [*(f"b:{name}" for name in COMMENT_FIELDS), "raw", "h:Origin"],
+    ("GET", "/api/comments/{id}"): ["id", f"h:{TOKEN}"],
+    ("PATCH", "/api/comments/{id}"): ["id", f"h:{TOKEN}", "b:text", "b:author", "b:website", "raw"],
+    ("DELETE", "/api/comments/{id}"): ["id", f"h:{TOKEN}"],
+    ("POST", "/api/comments/{id}/like"): ["id", "h:Origin", "b:visitor", "b:like"],
+    ("POST", "/api/likes"): ["b:site", "b:uri", "b:visitor", "b:like", "raw"],
+    ("GET", "/api/counts"): ["q:site", "q:uri"],
+    ("GET", "/api/origin"): ["q:site", "h:Origin"],
+    ("POST", "/api/preview"): ["b:text", "b:site", "raw", "h:Origin"],
+    ("GET", "/api/avatar/{id}.svg"): ["id"],
+}
+
+
+def request_with(method: str, route: str, place: str, value: str, body: dict) -> Request:
+    """Return a well-formed request to the route with value put in one place."""
+    kind, _, name = place.partition(":")
+    path = route.replace("{id}", path_segment(value) or "x" if kind == "id" else "1")
+    query = {"site": "blog", "uri": "/post/1"}
+    headers: dict[str, str] = {}
+    body = dict(body)
+    if kind == "q":
+        query[name] = value
+    elif kind == "h":
+        headers[name] = header_value(value)
+    elif kind == "b":
+        body[name] = value
+    data = value if kind == "raw" else json.dumps(body)
+    kwargs = {"query_string": query, "headers": headers}
+    if method in ("POST", "PATCH"):
+        kwargs.update(data=data, content_type="application/json")
+    return Request(path, **kwargs)
+
+
+@pytest.mark.parametrize(("method", "route"), list(API_PLACES))
+def test_each_known_crash_is_a_json_4xx_in_every_place_of_the_api(fuzz_api, method, route):
+    body = {"site": "blog", "uri": "/post/1", "text": "A comment."}
+    for place in API_PLACES[method, route]:
+        for value in MATRIX_VALUES:
+            drawn = request_with(method, route, place, value, body)
+            response = fuzz_api.open(drawn.path, method=method, **drawn.kwargs)
+            assert_handled(response, drawn.path)
+
+
+ADMIN_PLACES = {
+    ("GET", "/admin/comments"): ["q:site", "q:uri", "q:status", "q:kind", "q:q", "q:page"],
+    ("GET", "/admin/comments/{id}"): ["id"],
+    ("GET", "/admin/sites/{id}"): ["id"],
+    ("POST", "/admin/act"): ["f:one", "f:bulk", "f:ids", "f:back", "f:csrf"],
+    ("POST", "/admin/comments/{id}/edit"): ["id", "f:text"],
+    ("POST", "/admin/comments/{id}/reply"): ["id", "f:text", "f:author"],
+    ("POST", "/admin/comments/{id}/ban"): ["id", "f:kind", "f:back"],
+    ("POST", "/admin/bans"): ["f:kind", "f:value", "f:site", "f:reason"],
+    ("POST", "/admin/bans/{id}/lift"): ["id"],
+    ("POST", "/admin/sites/new"): [f"f:{name}" for name in ADMIN_NAMES["/admin/sites/"]],
+    ("POST", "/admin/login"): ["q:next", "f:username", "f:password", "f:csrf"],
+}
+ADMIN_DEFAULTS = {"one": "approve:1", "bulk": "approve", "ids": "1", "kind": "email"}
+
+
+@pytest.mark.parametrize(("method", "route"), list(ADMIN_PLACES))
+def test_each_known_crash_is_a_4xx_in_every_place_of_the_admin_pages(admin_clients, method, route):
+    client, csrf = admin_clients["in"]
+    for place in ADMIN_PLACES[method, route]:
+        kind, _, name = place.partition(":")
+        for value in MATRIX_VALUES:
+            if value is DEEP_ARRAY:
+                continue  # forms are not JSON; its length is tried by the random search
+            path = route.replace("{id}", path_segment(value) or "x" if kind == "id" else "1")
+            form = {"csrf": csrf, **ADMIN_DEFAULTS}
+            query = {}
+            if kind == "f":
+                form[name] = value
+            elif kind == "q":
+                query[name] = value
+            kwargs = {"query_string": query}
+            if method == "POST":
+                kwargs["data"] = form
+            response = client.open(path, method=method, **kwargs)
+            assert_handled(response, path)
+
+
+@pytest.mark.parametrize(
+    "route",
+    ["/unsubscribe/{token}", "/admin/mail/{token}", "/i18n/{token}.json", "/webmention/{token}"],
+)
+def test_each_known_crash_is_a_4xx_in_every_token_of_the_pages(fuzz_api, route):
+    shapes = [
+        "{v}",
+        "{v}.x",
+        "1.{v}",
+        "{v}.approve.pending.1.x",
+        "1.approve.pending.{v}.x",
+        "1.approve.pending.1.{v}",
+    ]
+    for value in MATRIX_VALUES[:-1]:
+        for shape in shapes:
+            path = route.replace("{token}", path_segment(shape.format(v=value)) or "x")
+            for method in ("GET", "POST"):
+                assert_handled(fuzz_api.open(path, method=method), path)
