@@ -18,6 +18,8 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from itsdangerous import BadData
+from itsdangerous import URLSafeTimedSerializer
 
 from commentsvc import admins
 from commentsvc import comments
@@ -26,6 +28,7 @@ from commentsvc import moderation
 from commentsvc import notify
 from commentsvc import sites
 from commentsvc import spam
+from commentsvc import titles
 from commentsvc.errors import ServiceError
 from commentsvc.linkbacks import receive
 from commentsvc.linkbacks.jobs import app_context
@@ -39,8 +42,10 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 SESSION_COOKIE = "csvc_admin"
 LOGIN_COOKIE = "csvc_login"
-LOGIN_LIMITS_ADDRESS = ("5 per minute", "50 per day")
-LOGIN_LIMITS_ACCOUNT = ("10 per hour",)
+# Set on a successful login: the browser an admin logged in from is not slowed by failures
+# that others cause for the account (see admins.login_wait).
+DEVICE_COOKIE = "csvc_device"
+DEVICE_LIFETIME = 90 * 86400
 # Pages that carry their own credential: the login form, and the signed links in mail.
 PUBLIC_ENDPOINTS = {"admin.login", "admin.asset", "admin.mail_action"}
 CSP = (
@@ -149,39 +154,50 @@ def login():
         if not request.cookies.get(LOGIN_COOKIE) or not _token_matches(_login_token(nonce)):
             abort(403)
         username = request.form.get("username", "").strip().lower()[:64]
-        wait = _login_wait(username)
+        limiter = current_app.extensions["limiter"]
+        address = spam.address_hash(current_app.config["SECRET_KEY"], request.remote_addr or "")
+        trusted = _device_user() == username
+        wait = admins.login_wait(limiter, address, username, trusted=trusted)
         if wait:
             error, status = f"Too many attempts. Try again in {wait} seconds.", 429
         else:
             admin = admins.check_login(username, request.form.get("password", ""))
             if admin is not None:
+                admins.login_succeeded(limiter, address, username)
                 token, _csrf = admins.start_session(admin, now())
                 response = redirect(_safe_next(request.args.get("next")))
                 _set_cookie(response, SESSION_COOKIE, token)
+                _set_cookie(response, DEVICE_COOKIE, _device_token(username), DEVICE_LIFETIME)
                 response.delete_cookie(LOGIN_COOKIE, path="/admin")
                 return response
+            admins.login_failed(limiter, address, username, trusted=trusted)
             error, status = "Wrong username or password.", 401
     response = Response(
         render_template("admin/login.html", error=error, login_csrf=_login_token(nonce)), status
     )
     if status == 429:
-        response.headers["Retry-After"] = error.split(" in ")[1].split(" ")[0]
+        response.headers["Retry-After"] = str(wait)
     _set_cookie(response, LOGIN_COOKIE, nonce, max_age=3600)
     return response
 
 
-def _login_wait(username: str) -> int:
-    limiter = current_app.extensions["limiter"]
-    address = spam.address_hash(current_app.config["SECRET_KEY"], request.remote_addr or "")
-    for limit in LOGIN_LIMITS_ADDRESS:
-        wait = limiter.hit(limit, "login-address", address)
-        if wait:
-            return wait
-    for limit in LOGIN_LIMITS_ACCOUNT:
-        wait = limiter.hit(limit, "login-account", username)
-        if wait:
-            return wait
-    return 0
+def _device_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="admin-device")
+
+
+def _device_token(username: str) -> str:
+    return _device_serializer().dumps(username)
+
+
+def _device_user() -> str | None:
+    """Return the admin this browser logged in as before (a signed cookie), if any."""
+    token = request.cookies.get(DEVICE_COOKIE, "")
+    if not token:
+        return None
+    try:
+        return _device_serializer().loads(token, max_age=DEVICE_LIFETIME)
+    except BadData:
+        return None
 
 
 def _safe_next(target: str | None) -> str:
@@ -307,6 +323,15 @@ def reply(comment_id: int):
         max_length=current_app.config["MAX_TEXT_LENGTH"],
     )
     return redirect(url_for("admin.comment_page", comment_id=comment_id, done="replied"))
+
+
+@bp.post("/comments/<int:comment_id>/title")
+@handle_errors
+def thread_title(comment_id: int):
+    """The owner names the page the comment is on (instead of the title fetched from it)."""
+    comment = moderation.get_comment(comment_id)
+    titles.set_title(comment.thread_id, request.form.get("title", ""))
+    return redirect(url_for("admin.comment_page", comment_id=comment_id, done="title saved"))
 
 
 @bp.post("/comments/<int:comment_id>/ban")

@@ -8,6 +8,9 @@ import secrets
 from datetime import datetime
 from datetime import timedelta
 
+from limits import RateLimitItem
+from limits import RateLimitItemPerDay
+from limits import RateLimitItemPerSecond
 from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +25,7 @@ from commentsvc.errors import NotFound
 from commentsvc.errors import ValidationError
 from commentsvc.models import Admin
 from commentsvc.models import AdminSession
+from commentsvc.ratelimit import Limiter
 
 MIN_PASSWORD_LENGTH = 10
 # scrypt is memory-hard; Werkzeug's parameters follow current guidance (n=2**15, r=8, p=1).
@@ -110,6 +114,72 @@ def check_login(username: str, password: str) -> Admin | None:
         return None
     return admin if check_password_hash(admin.password_hash, password) else None
 
+
+# --- login limits ---------------------------------------------------------------------------------
+# Failures slow the address they come from, never the account: whoever guesses passwords cannot
+# keep the owner out. An address has a few free failures a day, then waits, twice as long after
+# each further failure, and knocking while told to wait counts as one. Across addresses, one
+# account's failures from clients it never logged in from are capped (distributed guessing);
+# that cap never applies to an address or a browser the account has logged in from.
+
+LOGIN_FREE_FAILURES = 5
+LOGIN_BACKOFF_FIRST = 30  # seconds
+LOGIN_BACKOFF_MAX = 24 * 3600
+LOGIN_FAILURES = RateLimitItemPerDay(1_000_000_000)  # a counter: an address's failures of a day
+LOGIN_UNKNOWN_FAILURES = "20 per hour"  # one account's failures from clients it does not know
+LOGIN_KNOWN = RateLimitItemPerDay(1_000_000_000, 90)  # the addresses an account logged in from
+
+
+def login_wait(limiter: Limiter, address: str, username: str, *, trusted: bool) -> int:
+    """Return the seconds a client must wait before its password is checked (0: none).
+
+    address is the keyed hash of the client's address; trusted says the client showed that it
+    logged in to this account before (a signed cookie).
+    """
+    failures = limiter.count(LOGIN_FAILURES, "login-failures", address)
+    if failures >= LOGIN_FREE_FAILURES and limiter.wait(
+        _backoff(failures), "login-backoff", address, str(failures)
+    ):
+        return _count_failure(limiter, address)
+    if not _known(limiter, address, username, trusted):
+        return limiter.wait(LOGIN_UNKNOWN_FAILURES, "login-unknown", username)
+    return 0
+
+
+def login_failed(limiter: Limiter, address: str, username: str, *, trusted: bool) -> None:
+    """Count a wrong password against the address (and the account, from an unknown client)."""
+    if not _known(limiter, address, username, trusted):
+        limiter.hit(LOGIN_UNKNOWN_FAILURES, "login-unknown", username)
+    _count_failure(limiter, address)
+
+
+def login_succeeded(limiter: Limiter, address: str, username: str) -> None:
+    """Forget the address's failures and remember it as one the account logs in from."""
+    limiter.clear(LOGIN_FAILURES, "login-failures", address)
+    limiter.hit(LOGIN_KNOWN, "login-known", username, address)
+
+
+def _known(limiter: Limiter, address: str, username: str, trusted: bool) -> bool:
+    return trusted or limiter.seen(LOGIN_KNOWN, "login-known", username, address)
+
+
+def _count_failure(limiter: Limiter, address: str) -> int:
+    limiter.hit(LOGIN_FAILURES, "login-failures", address)
+    failures = limiter.count(LOGIN_FAILURES, "login-failures", address)
+    if failures < LOGIN_FREE_FAILURES:
+        return 0
+    backoff = _backoff(failures)
+    limiter.hit(backoff, "login-backoff", address, str(failures))
+    return backoff.get_expiry()
+
+
+def _backoff(failures: int) -> RateLimitItem:
+    doublings = min(failures - LOGIN_FREE_FAILURES, 20)
+    seconds = min(LOGIN_BACKOFF_FIRST * 2**doublings, LOGIN_BACKOFF_MAX)
+    return RateLimitItemPerSecond(1, seconds)
+
+
+# --- sessions ------------------------------------------------------------------------------------
 
 SESSION_LIFETIME = timedelta(hours=12)
 

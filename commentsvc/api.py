@@ -18,6 +18,7 @@ from flask import url_for
 from commentsvc import avatars
 from commentsvc import comments
 from commentsvc import fields
+from commentsvc import photos
 from commentsvc import sites
 from commentsvc import spam
 from commentsvc.comments import Guard
@@ -67,7 +68,7 @@ def check_write_origin(site: Site) -> None:
     origin = request.headers.get("Origin")
     if origin is None:
         return  # not a browser, or a same-origin GET-like request: nothing to forge
-    if origin.lower() not in {o.origin for o in site.origins}:
+    if fields.normal_origin(origin) not in {o.origin for o in site.origins}:
         raise Forbidden(f"The site {site.name!r} does not accept comments from {origin}.")
 
 
@@ -158,16 +159,34 @@ def comment_json(comment: Comment, site: Site, replies: list[Node] | None = None
 
 
 def avatar_url(comment: Comment, site: Site) -> str:
+    """Return the address of a comment's avatar: always on this service, except Gravatar's
+    when the site turned it on."""
     if comment.author_photo:
-        return comment.author_photo
+        # Never the sender's own address for the photo: the service fetched it (or draws the
+        # identicon in its place) and serves it itself.
+        key = photos.photo_key(current_app.config["SECRET_KEY"], comment.author_photo)
+        return f"{_photo_prefix()}{key}"
     if site.gravatar and comment.email:
         digest = hashlib.md5(comment.email.encode(), usedforsecurity=False).hexdigest()
         return f"https://www.gravatar.com/avatar/{digest}?d=identicon&s=96"
-    seed = comment.email or comment.author or comment.remote_hash or str(comment.id)
     key = hmac.new(
-        current_app.config["SECRET_KEY"].encode(), f"avatar\x00{seed}".encode(), hashlib.sha256
+        current_app.config["SECRET_KEY"].encode(),
+        f"avatar\x00{_avatar_seed(comment, site)}".encode(),
+        hashlib.sha256,
     ).hexdigest()[:20]
     return f"{_avatar_prefix()}{key}.svg"
+
+
+def _avatar_seed(comment: Comment, site: Site) -> str:
+    # The email alone would be an oracle: whoever posts with a guessed address would get the
+    # same picture as its owner. Bound to the sender's address hash too, a guess from elsewhere
+    # draws another picture, while one commenter keeps theirs from comment to comment.
+    if comment.by_owner:
+        return f"owner\x00{site.id}"
+    if comment.email:
+        return f"email\x00{comment.email}\x00{comment.remote_hash}"
+    # Without an email, nothing ties two comments together: each has its own picture.
+    return f"comment\x00{comment.id}"
 
 
 def _avatar_prefix() -> str:
@@ -175,6 +194,12 @@ def _avatar_prefix() -> str:
     if "avatar_prefix" not in g:
         g.avatar_prefix = url_for("api.avatar", key="k", _external=True)[: -len("k.svg")]
     return g.avatar_prefix
+
+
+def _photo_prefix() -> str:
+    if "photo_prefix" not in g:
+        g.photo_prefix = url_for("api.photo", key="k", _external=True)[: -len("k")]
+    return g.photo_prefix
 
 
 def _iso(moment: datetime) -> str:
@@ -260,7 +285,7 @@ def get_comment(comment_id: int):
 def patch_comment(comment_id: int):
     """The author changes their comment inside the edit window."""
     data = json_body()
-    _check_comment_origin(comment_id)
+    _check_comment_origin(comment_id, request.headers.get("X-Edit-Token"))
     changes = comments.parse_edit(data, max_length=max_length())
     comment, token = comments.edit_comment(
         comment_id,
@@ -276,7 +301,7 @@ def patch_comment(comment_id: int):
 @bp.delete("/comments/<int:comment_id>")
 def delete_comment(comment_id: int):
     """The author deletes their comment inside the edit window."""
-    _check_comment_origin(comment_id)
+    _check_comment_origin(comment_id, request.headers.get("X-Edit-Token"))
     comments.delete_comment(
         comment_id,
         request.headers.get("X-Edit-Token"),
@@ -286,9 +311,16 @@ def delete_comment(comment_id: int):
     return Response(status=204)
 
 
-def _check_comment_origin(comment_id: int) -> None:
+def _check_comment_origin(comment_id: int, token: str | None = None) -> None:
     comment = comments.find_comment(comment_id)
-    if comment is not None:
+    if comment is None:
+        return
+    # Only a comment the caller may know of names its site: a published one, or their own.
+    # For anything else the domain call answers as it does for a comment that does not exist.
+    known = comment.status == "approved" or comments.holds_token(
+        current_app.config["SECRET_KEY"], comment, token
+    )
+    if known:
         check_write_origin(comment.thread.site)
 
 
@@ -382,6 +414,24 @@ def avatar(key: str):
     response = Response(avatars.identicon_svg(key), mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response
+
+
+@bp.get("/photo/<key>")
+def photo(key: str):
+    """An author's photo, fetched once from a linkback's source; the identicon until then."""
+    if not avatars.valid_key(key):
+        raise NotFound("There is no such photo.")
+    stored = photos.stored_photo(key)
+    if stored is None:
+        response = Response(avatars.identicon_svg(key), mimetype="image/svg+xml")
+        # Short-lived: once the photo has been fetched, readers get it.
+        response.headers["Cache-Control"] = "public, max-age=300"
+    else:
+        response = Response(stored.data, mimetype=stored.content_type)
+        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 

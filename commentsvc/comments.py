@@ -25,6 +25,7 @@ from sqlalchemy.orm import defer
 from commentsvc import fields
 from commentsvc import notify
 from commentsvc import spam
+from commentsvc import titles
 from commentsvc.db import db
 from commentsvc.db import insert_ignore
 from commentsvc.db import write_transaction
@@ -200,7 +201,8 @@ def post_comment(
     )
     form_check = spam.check_form_token(data.form_token, guard.secret, site.name, uri, now)
     with write_transaction() as session:
-        thread = get_or_create_thread(site, uri, now=now, title=data.title)
+        # The title comes from the site's page, never from a commenter (data.title is ignored).
+        thread = get_or_create_thread(site, uri, now=now)
         parent = _check_parent(thread, data.parent)
         spam.refuse_duplicate(thread, submission, now)
         decision = spam.assess(
@@ -229,13 +231,19 @@ def post_comment(
 
 
 def get_or_create_thread(site: Site, uri: str, *, now: datetime, title: str = "") -> Thread:
-    """Return the thread of (site, uri), creating it; the first title given sticks."""
+    """Return the thread of (site, uri), creating it; a new thread without a title (one from the
+    owner, as an import gives) gets its page's title, fetched in the background."""
     session = db.session()
+    title = titles.clean_title(title)
     # ON CONFLICT DO NOTHING: two first comments at once on PostgreSQL both find the thread.
-    insert_ignore(session, Thread, site_id=site.id, uri=uri, title=title, likes=0, created=now)
+    created = insert_ignore(
+        session, Thread, site_id=site.id, uri=uri, title=title, likes=0, created=now
+    )
     thread = session.scalar(select(Thread).where(Thread.site_id == site.id, Thread.uri == uri))
     if title and not thread.title:
         thread.title = title
+    if created and not thread.title:
+        titles.queue_title(thread)
     return thread
 
 
@@ -290,14 +298,33 @@ def check_edit_token(
     parts = (token or "").split(".")
     numbers = [fields.parse_decimal(p, maximum=2**63) for p in parts[:2]]
     if len(parts) != 3 or None in numbers:
-        raise Forbidden("The edit token is missing or malformed.", field="X-Edit-Token")
+        raise _token_refused()
     (comment_id, expires), mac = numbers, parts[2]
     if comment_id != comment.id or not hmac.compare_digest(
         mac.encode(), _token_mac(secret, comment, expires).encode()
     ):
-        raise Forbidden("The edit token is not valid for this comment.", field="X-Edit-Token")
+        raise _token_refused()
     if for_edit and _epoch(now) > expires:
         raise Forbidden("The time to edit or delete this comment is over.", code="edit_window")
+
+
+def _token_refused() -> Forbidden:
+    # One answer whatever the comment is (held, spam, deleted, or none at all), so that a
+    # wrong token tells nobody whether a held comment exists or where it belongs.
+    return Forbidden(
+        "The edit token is missing or not valid for this comment.", field="X-Edit-Token"
+    )
+
+
+def holds_token(secret: str, comment: Comment | None, token: str | None) -> bool:
+    """Return True when the token was made for this comment as it is now (window aside)."""
+    if comment is None or comment.status == "deleted":
+        return False
+    try:
+        check_edit_token(secret, comment, token, now=comment.created, for_edit=False)
+    except (Forbidden, ValueError):
+        return False
+    return True
 
 
 def _token_mac(secret: str, comment: Comment, expires: int) -> str:
@@ -384,7 +411,7 @@ def delete_comment(comment_id: int, token: str | None, *, now: datetime, secret:
 def _own_for_change(comment_id: int, token: str | None, *, now: datetime, secret: str):
     comment = find_comment(comment_id)
     if comment is None or comment.status == "deleted":
-        raise NotFound("There is no such comment.")
+        raise _token_refused()
     check_edit_token(secret, comment, token, now=now)
     site = db.session.get(Site, comment.thread.site_id)
     return comment, site

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
 
+import idna
 from werkzeug.routing import BaseConverter
 
 from commentsvc.errors import ValidationError
@@ -110,11 +111,53 @@ def origin(value: Any, field: str = "origin") -> str:
     return origin_of(url)
 
 
+def normal_host(host: str | None) -> str:
+    """Return a host in the one form hosts are compared in: lower case, no trailing dot, IDNA
+    (punycode) for names, the canonical text for IP addresses.
+
+    `Spam.Example.`, `spam.example` and `xn--...` and its Unicode spelling are one host to DNS;
+    bans, origins and linkback targets must see one host too.
+    """
+    host = (host or "").strip().strip("[]").rstrip(".").lower()
+    if not host:
+        return ""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    try:
+        return idna.encode(host, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        pass
+    try:  # names IDNA 2008 refuses but DNS serves, like labels with '_'
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return host
+
+
+def url_host(url: str) -> str:
+    """Return the normal host of a URL, or "" when it has none (or is not a URL)."""
+    try:
+        return normal_host(urlsplit(url.strip()).hostname)
+    except ValueError:
+        return ""
+
+
+def normal_origin(value: str | None) -> str | None:
+    """Return an origin header's value in the stored form, or None when it is not one."""
+    if not value or "://" not in value:
+        return None
+    try:
+        return origin_of(value.strip())
+    except ValueError:
+        return None
+
+
 def origin_of(url: str) -> str:
     """Return the origin of an absolute http(s) URL."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
+    host = normal_host(parts.hostname)
     if ":" in host:
         host = f"[{host}]"
     port = parts.port

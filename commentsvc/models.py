@@ -11,6 +11,7 @@ from sqlalchemy import Float
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
 from sqlalchemy import Integer
+from sqlalchemy import LargeBinary
 from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy import UniqueConstraint
@@ -275,3 +276,22 @@ class AdminSession(db.Model):
     expires: Mapped[datetime] = mapped_column(DateTime)
 
     admin: Mapped[Admin] = relationship()
+
+
+class Photo(db.Model):
+    """An author's photo named by a linkback source, fetched once and served by the service,
+    so that no reader's browser asks the sender's server for it."""
+
+    __tablename__ = "photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # A keyed hash of the URL: the widget's address for the photo, which names no other server.
+    key: Mapped[str] = mapped_column(String(32), unique=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    # pending (not fetched yet), ok, or failed (the identicon stands in).
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    reason: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    content_type: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    fetched: Mapped[datetime | None] = mapped_column(DateTime)

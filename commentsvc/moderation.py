@@ -13,6 +13,7 @@ from sqlalchemy.orm import joinedload
 from commentsvc import comments
 from commentsvc import fields
 from commentsvc import notify
+from commentsvc import spam
 from commentsvc.db import db
 from commentsvc.db import write_transaction
 from commentsvc.errors import NotFound
@@ -182,10 +183,11 @@ def ban_value(kind: str, value: str) -> str:
     """Return the ban's value in the form the rules compare: lower case; a domain, not a URL."""
     fields.choice(kind, "kind", BAN_KINDS)
     value = fields.text_field(value, "value", max_length=320, required=True).lower()
-    if kind == "domain" and "/" in value:
-        value = (urlsplit(value if "://" in value else "https://" + value).hostname or "").lower()
-    if kind == "domain" and value.startswith("www."):
-        value = value[4:]
+    if kind == "domain":
+        value = fields.url_host(value if "://" in value else "https://" + value)
+        value = value.removeprefix("www.")
+    if kind == "email":
+        value = spam.normal_email(value)
     if not value:
         raise ValidationError("Say what to ban.", field="value")
     return value

@@ -123,7 +123,11 @@ SCHEMAS: dict[str, Any] = {
             "status": {"enum": ["published", "pending", "deleted"]},
             "author": {"type": "string"},
             "website": NULLABLE_STRING,
-            "avatar": NULLABLE_STRING,
+            "avatar": {
+                "type": ["string", "null"],
+                "description": "An image on this service (Gravatar's only where the site turned "
+                "it on): never an address the comment's sender chose.",
+            },
             "html": {"type": "string", "description": "Sanitised HTML, safe to insert."},
             "created": {"type": "string", "format": "date-time"},
             "modified": {"type": ["string", "null"], "format": "date-time"},
@@ -512,6 +516,32 @@ def _paths() -> dict[str, Any]:
                     "200": {
                         "description": "An SVG image.",
                         "content": {"image/svg+xml": {"schema": {"type": "string"}}},
+                    },
+                    **_errors(404),
+                },
+            },
+        },
+        "/api/photo/{key}": {
+            "get": {
+                "operationId": "getPhoto",
+                "summary": "A linkback author's photo, fetched once and served by the service "
+                "(the identicon, as SVG, until then or when it could not be fetched).",
+                "parameters": [
+                    {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {
+                    "200": {
+                        "description": "A PNG, JPEG, GIF or WebP image, or the SVG identicon.",
+                        "content": {
+                            t: {"schema": {"type": "string"}}
+                            for t in (
+                                "image/png",
+                                "image/jpeg",
+                                "image/gif",
+                                "image/webp",
+                                "image/svg+xml",
+                            )
+                        },
                     },
                     **_errors(404),
                 },

@@ -2,7 +2,34 @@
 
 from __future__ import annotations
 
+import re
+
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
+
+# Gunicorn's default without %(h)s (the client's address), %(l)s and %(u)s.
+ACCESS_LOG_FORMAT = '%(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'
+# Headers in which proxies pass the client's address on.
+_ADDRESS_HEADERS = ("x-forwarded-for", "x-real-ip", "forwarded", "true-client-ip")
+_IP_IN_MESSAGE = re.compile(r"\bip=\S+?(?=:? )")
+
+
+class PrivateLogger(Logger):
+    """Gunicorn's logger without raw client addresses, in the access log and the error log."""
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        # Even an access_log_format given by hand gets no address out of the log.
+        atoms["h"] = "-"
+        for header in _ADDRESS_HEADERS:
+            atoms.pop(f"{{{header}}}i", None)
+        return atoms
+
+    def warning(self, msg, *args, **kwargs):
+        # "Invalid request from ip=...": the worker formats the address into the message.
+        if isinstance(msg, str):
+            msg = _IP_IN_MESSAGE.sub("ip=-", msg)
+        super().warning(msg, *args, **kwargs)
 
 
 class _Gunicorn(BaseApplication):
@@ -39,6 +66,8 @@ def run_gunicorn(host: str, port: int, workers: int, **hooks: object) -> None:
             "timeout": 60,
             "graceful_timeout": 20,
             "accesslog": "-",
+            "access_log_format": ACCESS_LOG_FORMAT,
+            "logger_class": PrivateLogger,
             # Several services (and test runs) on one host must not share one control socket.
             "control_socket_disable": True,
         }

@@ -74,9 +74,10 @@ def site_for_origin(origin: str) -> Site | None:
     """Return the site that lists origin among its allowed origins."""
     if not fields.is_printable_ascii(origin, max_length=300):
         return None
-    return db.session.scalar(
-        select(Site).join(SiteOrigin).where(SiteOrigin.origin == origin.lower())
-    )
+    normal = fields.normal_origin(origin)
+    if normal is None:
+        return None
+    return db.session.scalar(select(Site).join(SiteOrigin).where(SiteOrigin.origin == normal))
 
 
 def add_site(name: str, url: str, origins: Iterable[str] = (), **settings: Any) -> Site:
@@ -149,13 +150,12 @@ def remove_site(name: str) -> tuple[int, int]:
 
 def thread_uri(site: Site, url: str) -> str | None:
     """Return the thread uri (the path) for a URL under the site's URL, or None."""
-    base = urlsplit(site.url)
-    target = urlsplit(url)
-    if (target.scheme, (target.hostname or "").lower(), target.port) != (
-        base.scheme,
-        (base.hostname or "").lower(),
-        base.port,
-    ):
+    try:
+        base = urlsplit(site.url)
+        target = urlsplit(url)
+        if fields.origin_of(url) != fields.origin_of(site.url):
+            return None
+    except ValueError:
         return None
     prefix = base.path.rstrip("/")
     path = target.path or "/"

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from sqlalchemy import exists
 from sqlalchemy import or_
@@ -85,16 +84,14 @@ def _limit(limiter: Limiter, scope: str, address: str, limits: tuple[str, ...], 
 
 
 def refuse_duplicate(thread: Thread | None, submission: Submission, now: datetime) -> None:
-    """Refuse a text the same client posted to the same thread within a day.
+    """Refuse a text the same client address posted to the same thread within a day.
+
+    Only the address hash counts, never the email: otherwise the 409 would tell anyone who
+    posts a text with a guessed email whether that email posted it.
 
     :raise Conflict: when it is a duplicate.
     """
-    if thread is None:
-        return
-    same_sender = [Comment.remote_hash == submission.address] if submission.address else []
-    if submission.email:
-        same_sender.append(Comment.email == submission.email)
-    if not same_sender:
+    if thread is None or not submission.address:
         return
     duplicate = db.session.scalar(
         select(
@@ -103,7 +100,7 @@ def refuse_duplicate(thread: Thread | None, submission: Submission, now: datetim
                 Comment.text == submission.text,
                 Comment.status != "deleted",
                 Comment.created > now - DUPLICATE_WINDOW,
-                or_(*same_sender),
+                Comment.remote_hash == submission.address,
             )
         )
     )
@@ -167,11 +164,11 @@ def find_ban(site: Site, submission: Submission) -> Ban | None:
     """Return the ban that matches the submission's email, address or website domain."""
     candidates = []
     if submission.email:
-        candidates.append(("email", submission.email.lower()))
+        candidates.append(("email", normal_email(submission.email)))
     if submission.address:
         candidates.append(("address", submission.address))
-    host = (urlsplit(submission.website).hostname or "") if submission.website else ""
-    labels = host.lower().split(".") if host else []
+    host = fields.url_host(submission.website) if submission.website else ""
+    labels = host.split(".") if host else []
     candidates += [("domain", ".".join(labels[i:])) for i in range(len(labels) - 1)]
     if not candidates:
         return None
@@ -181,6 +178,12 @@ def find_ban(site: Site, submission: Submission) -> Ban | None:
         .where(or_(Ban.site_id.is_(None), Ban.site_id == site.id), or_(*matches))
         .limit(1)
     )
+
+
+def normal_email(email: str) -> str:
+    """Return an email in the form bans compare: lower case, its domain a normal host."""
+    local, at, domain = email.strip().lower().rpartition("@")
+    return f"{local}{at}{fields.normal_host(domain)}" if at else domain
 
 
 def _find_word(words: str, submission: Submission) -> str | None:

@@ -6,6 +6,7 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import select
 
+from commentsvc import admins
 from commentsvc.admins import add_admin
 from commentsvc.db import db
 from commentsvc.models import Ban
@@ -140,16 +141,43 @@ def test_login_is_rate_limited_per_address(admin_app):
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
 
 
-def test_login_is_rate_limited_per_account(admin_app):
+def test_an_attackers_failures_never_keep_the_owner_out(admin_app):
+    attacker = AdminActions(admin_app.test_client())
+    attack = {"environ_base": {"REMOTE_ADDR": "203.0.113.66"}}
+    answers = [attacker.login(password=f"wrong {n}", **attack) for n in range(50)]
+    codes = [a.status_code for a in answers]
+    assert codes[:5] == [401] * 5 and set(codes[5:]) == {429}
+    waits = [int(a.headers["Retry-After"]) for a in answers[5:]]
+    # The attacking address waits longer and longer: each knock doubles the wait, to a day.
+    assert waits == sorted(waits) and waits[0] < waits[3] < waits[-1]
+    assert waits[-1] == admins.LOGIN_BACKOFF_MAX
+    assert attacker.login(**attack).status_code == 429  # even with the right password
+    owner = AdminActions(admin_app.test_client())
+    assert owner.login(environ_base={"REMOTE_ADDR": "192.0.2.10"}).status_code == 302
+
+
+def test_failures_for_one_account_from_many_addresses_spare_the_owners_address(admin_app):
+    owner = {"environ_base": {"REMOTE_ADDR": "192.0.2.10"}}
+    assert AdminActions(admin_app.test_client()).login(**owner).status_code == 302
+    browser = AdminActions(admin_app.test_client())
+    assert browser.login(environ_base={"REMOTE_ADDR": "192.0.2.11"}).status_code == 302
+    limit = int(admins.LOGIN_UNKNOWN_FAILURES.split()[0])
     codes = []
-    for n in range(11):
+    for n in range(limit + 1):
         actions = AdminActions(admin_app.test_client())
-        codes.append(
-            actions.login(
-                password=f"wrong {n}", environ_base={"REMOTE_ADDR": f"192.0.2.{n + 1}"}
-            ).status_code
-        )
-    assert codes[:10] == [401] * 10 and codes[10] == 429
+        address = {"environ_base": {"REMOTE_ADDR": f"198.51.100.{n + 1}"}}
+        codes.append(actions.login(password=f"wrong {n}", **address).status_code)
+    assert codes[:limit] == [401] * limit and codes[limit] == 429
+    # A stranger's address waits; the owner's own address, and their browser anywhere, do not.
+    stranger = AdminActions(admin_app.test_client())
+    assert stranger.login(environ_base={"REMOTE_ADDR": "198.51.100.200"}).status_code == 429
+    assert AdminActions(admin_app.test_client()).login(**owner).status_code == 302
+    browser.post("/admin/logout")
+    travelling = browser.login(environ_base={"REMOTE_ADDR": "203.0.113.5"})
+    assert travelling.status_code == 302
+    # Another account is not slowed by the attack on this one.
+    bob = stranger.login(username="bob", environ_base={"REMOTE_ADDR": "198.51.100.200"})
+    assert bob.status_code == 302
 
 
 def test_a_cookie_from_before_logout_is_refused(admin_app, alice):

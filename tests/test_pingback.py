@@ -11,6 +11,7 @@ from commentsvc.db import db
 from commentsvc.db import write_transaction
 from commentsvc.models import Ban
 from commentsvc.models import Comment
+from commentsvc.spam import address_hash
 from tests.blogs import Blog
 from tests.blogs import Page
 from tests.blogs import drip
@@ -64,7 +65,8 @@ def test_a_valid_ping_lands_in_the_thread_with_title_and_excerpt(app, service, o
     assert thread["count"] == 1
     # The verification fetch says who we are and who asked.
     agent = next(h["User-Agent"] for m, p, h, b in theirs.requests if p == "/entry")
-    assert agent.startswith("commentsvc/") and "127.0.0.1" in agent
+    asked = address_hash("test-secret-key", "127.0.0.1")
+    assert agent.startswith("commentsvc/") and asked in agent and "127.0.0.1" not in agent
 
     code, _ = fault_of(lambda: call(service, "pingback.ping", source, target))
     assert code == 0x30

@@ -1,3 +1,5 @@
+from datetime import datetime
+
 import pytest
 from sqlalchemy import select
 
@@ -185,22 +187,64 @@ def test_bans_by_email_address_and_domain_mark_spam(guarded):
     assert guarded.post(website="https://notspam.example").status_code == 201
 
 
-def test_duplicates_are_refused(guarded):
-    add_site(guarded)
-    assert guarded.post(email="ann@example.org", text="Same words.").status_code == 201
-    guarded.clock.advance(seconds=60)
-    # Another address (no flood limit in the way), the same sender by email.
-    again = guarded.post(email="ann@example.org", text="Same words.")
+@pytest.mark.parametrize(
+    ("banned", "website", "email"),
+    [
+        ("spam.example", "https://spam.example./x", ""),
+        ("spam.example", "https://SPAM.Example.:443/x", ""),
+        ("spam.example.", "https://www.spam.example/x", ""),
+        ("Spam.Example", "http://sub.spam.example./", ""),
+        ("bücher.example", "https://xn--bcher-kva.example/", ""),
+        ("xn--bcher-kva.example", "https://BÜCHER.example/", ""),
+        ("https://bücher.example./shop", "https://xn--bcher-kva.example/", ""),
+        ("troll@spam.example.", "", "troll@SPAM.example"),
+        ("troll@bücher.example", "", "troll@xn--bcher-kva.example."),
+    ],
+)
+def test_a_ban_holds_for_every_spelling_of_its_host(app, client, banned, website, email):
+    from commentsvc.moderation import add_ban
+
+    add_site(app)
+    kind = "email" if "@" in banned else "domain"
+    with app.app_context():
+        add_ban(kind, banned, actor="test", now=datetime(2026, 1, 1))
+    body = {"site": "blog", "uri": "/p", "text": "Buy now.", "website": website, "email": email}
+    response = client.post("/api/comments", json={k: v for k, v in body.items() if v})
+    assert response.status_code == 202, response.get_json()
+    status, reason, _ = stored(app, response.get_json()["id"])
+    assert (status, reason.split(":")[0]) == ("spam", "ban")
+
+
+def test_duplicates_are_refused(app, client, site):
+    def post(address, **body):
+        payload = {"site": "blog", "uri": "/p", **body}
+        return client.post("/api/comments", json=payload, environ_base={"REMOTE_ADDR": address})
+
+    ann = "192.0.2.77"
+    assert post(ann, email="ann@example.org", text="Same words.").status_code == 201
+    # The same address again: a duplicate, whatever the email.
+    again = post(ann, email="other@example.org", text="Same words.")
     assert again.status_code == 409
     assert again.get_json()["error"] == {
         "code": "duplicate",
         "message": "You have posted this comment already.",
         "field": "text",
     }
-    assert guarded.post(email="ann@example.org", text="New words.").status_code == 201
-    assert guarded.post(email="bob@example.org", text="Same words.").status_code == 201
-    with guarded.app_context():
+    assert post(ann, email="ann@example.org", text="New words.").status_code == 201
+    assert post("192.0.2.78", email="bob@example.org", text="Same words.").status_code == 201
+    with app.app_context():
         assert len(db.session.scalars(select(Comment)).all()) == 3
+
+
+def test_a_duplicate_answer_does_not_confirm_whose_email_posted_it(guarded):
+    add_site(guarded)
+    victim = guarded.post(address="192.0.2.10", email="ann@example.org", text="My words.")
+    assert victim.status_code == 201
+    guarded.clock.advance(seconds=60)
+    # Someone else, guessing Ann's email: no 409 that would confirm it was hers.
+    guess = guarded.post(address="192.0.2.99", email="ann@example.org", text="My words.")
+    assert guess.status_code in (201, 202)
+    assert guess.get_json()["avatar"] != victim.get_json()["avatar"]
 
 
 def test_flooding_gets_429_with_retry_after(guarded):

@@ -192,3 +192,14 @@ def test_forbidden_destinations(url):
     with pytest.raises(FetchError) as info:
         fetcher.get(url)
     assert info.value.kind == "refused"
+
+
+def test_reserved_names_are_refused_before_any_lookup():
+    from commentsvc.linkbacks.fetch import FetchError
+    from commentsvc.linkbacks.fetch import Fetcher
+
+    fetcher = Fetcher(user_agent="test", allow_loopback=True)
+    for url in ("https://blog.example.org/post", "http://a.test/", "http://x.invalid./p"):
+        with pytest.raises(FetchError) as refused:
+            fetcher.get(url)
+        assert refused.value.kind == "refused" and "reserved" in refused.value.message

@@ -17,7 +17,7 @@ from commentsvc.models import utcnow
 def reply_page(target: str, title: str = "A reply", author: str = "Bea") -> str:
     return f"""<html><head><title>{title}</title></head><body>
 <article class="h-entry"><h1 class="p-name">{title}</h1>
-<span class="p-author h-card"><img class="u-photo" src="https://bea.example.org/me.png"><a class="u-url p-name" href="https://bea.example.org">{author}</a></span>
+<span class="p-author h-card"><img class="u-photo" src="/me.png"><a class="u-url p-name" href="https://bea.example.org">{author}</a></span>
 <div class="e-content"><p>Replying to <a class="u-in-reply-to" href="{target}">your post</a>: yes!</p></div>
 </article></body></html>"""
 
@@ -48,7 +48,7 @@ def test_create_verify_update_and_delete_by_410(app, client, ours, theirs):
     assert response.headers["Location"].startswith("http://localhost/webmention/")
     assert status(client, response)["status"] == "pending"
 
-    assert run_queue(app) == 1
+    assert run_queue(app) == 3  # the mention, then the new thread's title and Bea's photo
     assert status(client, response)["status"] == "verified"
     [mention] = thread(client)["comments"]
     assert mention["kind"] == "webmention"
@@ -60,7 +60,8 @@ def test_create_verify_update_and_delete_by_410(app, client, ours, theirs):
     }
     assert mention["author"] == "Bea"
     assert mention["website"] == "https://bea.example.org"
-    assert mention["avatar"] == "https://bea.example.org/me.png"
+    # The photo is the service's own copy (the identicon until it is fetched), never theirs.
+    assert mention["avatar"].startswith("http://localhost/api/photo/")
 
     # Re-sending after the source changed updates the one record.
     theirs.page("/reply", reply_page(target, title="A better reply"))
@@ -204,7 +205,7 @@ def test_the_worker_command_runs_queued_jobs(app, client, cli, ours, theirs):
     send(client, theirs.page("/reply", reply_page(target)), target)
     result = cli("worker", "--once")
     assert result.exit_code == 0, result.output
-    assert "ran 1 job(s)" in result.output
+    assert "ran 3 job(s)" in result.output  # the mention, the thread's title, Bea's photo
     assert thread(client)["count"] == 1
 
 

@@ -147,9 +147,10 @@ class Fetcher:
                 allow_redirects=False,
                 timeout=(timeout, timeout),
             )
-        except InvalidIPAddress as exc:
+        except InvalidIPAddress:
+            # Which address it is stays unsaid: the answer must not map a stranger's network.
             raise FetchError(
-                "refused", f"{urlsplit(url).hostname} resolves to a forbidden address ({exc})"
+                "refused", f"{urlsplit(url).hostname} resolves to a forbidden address"
             ) from None
         except requests.Timeout:
             raise FetchError(
@@ -187,10 +188,26 @@ class Fetcher:
         return bytes(body)
 
 
+# Names that never belong to a real blog (RFC 2606, RFC 6761): refused before any DNS lookup,
+# so documentation examples and test fixtures never reach out to the network.
+RESERVED_NAMES = (
+    "invalid",
+    "test",
+    "example",
+    "localhost",
+    "example.org",
+    "example.com",
+    "example.net",
+)
+
+
 def _check_scheme(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise FetchError("refused", f"only http and https URLs are fetched, not {url[:100]!r}")
+    host = parts.hostname.rstrip(".").lower()
+    if any(host == name or host.endswith("." + name) for name in RESERVED_NAMES):
+        raise FetchError("refused", f"{host} is a reserved name, never fetched")
 
 
 def _decoder(encoding: str):

@@ -18,6 +18,7 @@ def app_context(*, address: str = "", requested_by: str = "") -> Context:
         now=current_app.extensions["clock"](),
         address=address,
         requested_by=requested_by,
+        secret=current_app.config["SECRET_KEY"],
     )
 
 

@@ -12,11 +12,13 @@ from sqlalchemy import select
 
 from commentsvc import comments
 from commentsvc import notify
+from commentsvc import photos
 from commentsvc import queue
 from commentsvc import spam
 from commentsvc.db import db
 from commentsvc.db import write_transaction
 from commentsvc.fields import origin_of
+from commentsvc.fields import url_host
 from commentsvc.linkbacks.fetch import Fetcher
 from commentsvc.linkbacks.fetch import FetchError
 from commentsvc.linkbacks.verify import Found
@@ -66,6 +68,7 @@ class Context:
     now: datetime
     address: str = ""  # the keyed hash of the client's address
     requested_by: str = ""  # the client's address, named in the User-Agent of the fetch
+    secret: str = ""  # the app's secret key, which names stored author photos
 
 
 @dataclass(frozen=True)
@@ -168,7 +171,7 @@ def _refuse_recent_failure(source: str, target_url: str, ctx: Context) -> None:
 
 def _verify(source: str, target: Target, target_url: str, ctx: Context, *, media: bool) -> Found:
     if ctx.guard and ctx.limiter:
-        host = (urlsplit(source).hostname or "").lower()
+        host = url_host(source)
         for limit in SOURCE_HOST_LIMITS:
             if ctx.limiter.hit(limit, "linkback-host", host):
                 raise LinkbackError(ACCESS_DENIED, f"Too many linkbacks from {host}; try later.")
@@ -252,6 +255,8 @@ def store(target: Target, source: str, found: Found, *, kind: str, ctx: Context)
             db.session.flush()
             comments.record_event(comment, "rules", decision.status, decision.reason, ctx.now)
             notify.on_comment(comment, "new", ctx.now)
+        if comment.status != "spam":  # spam shows no photo: nothing to fetch and keep for it
+            photos.request_photo(ctx.secret, comment.author_photo, now=ctx.now)
         db.session.flush()
         return comment
 

@@ -36,10 +36,10 @@ INVALID_PARAMS = -32602
 
 
 def _context():
-    address = request.remote_addr or ""
-    return app_context(
-        address=spam.address_hash(current_app.config["SECRET_KEY"], address), requested_by=address
-    )
+    address = spam.address_hash(current_app.config["SECRET_KEY"], request.remote_addr or "")
+    # The fetch names who asked by the keyed hash, which the owner can ban; the raw address
+    # goes neither to the source's server nor into the job table.
+    return app_context(address=address, requested_by=address)
 
 
 # --- Pingback over XML-RPC ---------------------------------------------------------------------
