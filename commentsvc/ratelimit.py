@@ -104,6 +104,7 @@ class Limiter:
     def wait(self, limit: str | RateLimitItem, *keys: str) -> int:
         """Return the seconds until the limit allows a hit again (0: now), counting none."""
         item = parse(limit) if isinstance(limit, str) else limit
+        keys = tuple(_storable(key) for key in keys)
         if self.strategy.test(item, *keys):
             return 0
         reset_at, _remaining = self.strategy.get_window_stats(item, *keys)
@@ -112,12 +113,12 @@ class Limiter:
     def count(self, limit: str | RateLimitItem, *keys: str) -> int:
         """Return the hits the window holds now."""
         item = parse(limit) if isinstance(limit, str) else limit
-        return self.storage.get(item.key_for(*keys))
+        return self.storage.get(item.key_for(*(_storable(key) for key in keys)))
 
     def clear(self, limit: str | RateLimitItem, *keys: str) -> None:
         """Forget the window's hits."""
         item = parse(limit) if isinstance(limit, str) else limit
-        self.storage.clear(item.key_for(*keys))
+        self.storage.clear(item.key_for(*(_storable(key) for key in keys)))
 
     def seen(self, limit: str | RateLimitItem, *keys: str) -> bool:
         """Return True when the window holds at least one hit (without counting one)."""
