@@ -75,6 +75,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from commentsvc import admin
     from commentsvc import api
     from commentsvc import comments
+    from commentsvc import fields
     from commentsvc import notify
     from commentsvc import pages
     from commentsvc import photos
@@ -107,6 +108,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if notify.mail_warning(settings):
         log.warning("%s", notify.mail_warning(settings))
     app.jinja_env.filters["paragraphs"] = notify.html_text
+    # Ids in routes are ASCII digits: Werkzeug's own int also matches '٣' and other scripts.
+    app.url_map.converters["int"] = fields.DecimalConverter
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(linkbacks.bp)

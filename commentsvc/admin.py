@@ -7,6 +7,7 @@ import secrets
 from functools import wraps
 from typing import Any
 from urllib.parse import parse_qsl
+from urllib.parse import quote
 from urllib.parse import urlencode
 
 from flask import Blueprint
@@ -23,6 +24,8 @@ from itsdangerous import BadSignature
 from itsdangerous import URLSafeTimedSerializer
 
 from commentsvc import admins
+from commentsvc import comments
+from commentsvc import fields
 from commentsvc import moderation
 from commentsvc import notify
 from commentsvc import queue as job_queue
@@ -213,9 +216,7 @@ def _device_user() -> str | None:
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/admin") and not target.startswith("//"):
-        return target
-    return url_for("admin.queue")
+    return fields.local_path(target, "/admin") or url_for("admin.queue")
 
 
 @bp.post("/logout")
@@ -249,7 +250,7 @@ def all_comments():
         status=request.args.get("status", ""),
         kind=request.args.get("kind", ""),
         q=request.args.get("q", "").strip()[:200],
-        page=request.args.get("page", 1, type=int) or 1,
+        page=_page_number(request.args.get("page")),
     )
     found, more = moderation.find_comments(filters)
     return render_template(
@@ -265,6 +266,12 @@ def all_comments():
     )
 
 
+def _page_number(value: str | None) -> int:
+    if not value:
+        return 1
+    return fields.decimal(value, "page", minimum=1, maximum=moderation.MAX_PAGE)
+
+
 def _mentions(found) -> dict[int, Any]:
     return {c.id: moderation.mention_of(c) for c in found if c.kind == "webmention"}
 
@@ -276,10 +283,11 @@ def act():
     one = request.form.get("one", "")
     if one:
         action, _, comment_id = one.partition(":")
-        ids = [int(comment_id)] if comment_id.isdigit() else []
+        given = [comment_id]
     else:
         action = request.form.get("bulk", "")
-        ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
+        given = request.form.getlist("ids")
+    ids = [fields.decimal(i, "ids", minimum=1, maximum=comments.MAX_ID) for i in given]
     changed = moderation.act(ids, action, actor=actor(), now=now())
     after = moderation.ACTIONS.get(action)
     undo = [[i, before, after] for i, before in changed] if after else []
@@ -289,17 +297,15 @@ def act():
 
 
 def _back(done: str, undo: dict | None = None) -> str:
-    back = request.form.get("back", "")
-    target = (
-        back if back.startswith("/admin") and not back.startswith("//") else url_for("admin.queue")
-    )
+    target = fields.local_path(request.form.get("back"), "/admin") or url_for("admin.queue")
+    target = target.split("#")[0]
     # The page's last message and its undo give way to the new ones.
     path, _, query = target.partition("?")
     kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k not in MESSAGE_ARGS]
     target = path + (f"?{urlencode(kept)}" if kept else "")
     separator = "&" if "?" in target else "?"
     offer = f"&undo={_undo_token(undo)}" if undo else ""
-    return f"{target}{separator}done={done}{offer}"
+    return f"{target}{separator}done={quote(done, safe=':(),')}{offer}"
 
 
 # --- undo: the message after an action offers to take it back ----------------------------------
@@ -380,7 +386,7 @@ def reply(comment_id: int):
     moderation.reply_as_owner(
         comment_id,
         request.form.get("text", ""),
-        author=request.form.get("author", "")[:100] or g.admin.username,
+        author=request.form.get("author", "") or g.admin.username,
         actor=actor(),
         now=now(),
         max_length=current_app.config["MAX_TEXT_LENGTH"],

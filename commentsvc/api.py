@@ -45,7 +45,7 @@ def json_body() -> dict[str, Any]:
     """Return the request's JSON object; anything but JSON is 415 (no cross-site form posts)."""
     if request.mimetype != "application/json":
         raise UnsupportedMediaType("Send the body as application/json.")
-    data = request.get_json(silent=True)
+    data = fields.json_value(request.get_data(), "body")
     if not isinstance(data, dict):
         raise ValidationError("The body must be a JSON object.", field="body")
     return data
@@ -53,8 +53,10 @@ def json_body() -> dict[str, Any]:
 
 def site_named(value: Any) -> Site:
     """Return the site a request names, as a 400 naming the field when there is none."""
-    if not isinstance(value, str) or not value:
-        raise ValidationError("site is required.", field="site")
+    if value is None or value == "":
+        raise ValidationError("site is required.", field="site", code="empty")
+    if not isinstance(value, str):
+        raise ValidationError("site must be a site's name.", field="site")
     try:
         return sites.get_site(value)
     except NotFound as exc:
@@ -94,9 +96,7 @@ def query_int(name: str, default: int, minimum: int, maximum: int) -> int:
     value = request.args.get(name)
     if value is None:
         return default
-    if not value.isdigit() or not minimum <= int(value) <= maximum:
-        raise ValidationError(f"{name} must be a number from {minimum} to {maximum}.", field=name)
-    return int(value)
+    return fields.decimal(value, name, minimum=minimum, maximum=maximum)
 
 
 # --- CORS --------------------------------------------------------------------------------------
@@ -288,7 +288,12 @@ def patch_comment(comment_id: int):
     _check_comment_origin(comment_id, request.headers.get("X-Edit-Token"))
     changes = comments.parse_edit(data, max_length=max_length())
     comment, token = comments.edit_comment(
-        comment_id, request.headers.get("X-Edit-Token"), changes, now=now(), guard=guard()
+        comment_id,
+        request.headers.get("X-Edit-Token"),
+        changes,
+        address=client_address(),
+        now=now(),
+        guard=guard(),
     )
     return _own_comment_response(comment, comment.thread.site, token, 200)
 
@@ -354,7 +359,7 @@ def get_origin():
     the widget on a page the site does not list can tell its owner what to change."""
     name = request.args.get("site")
     if not name:
-        raise ValidationError("site is required.", field="site")
+        raise ValidationError("site is required.", field="site", code="empty")
     site = sites.find_site(name)
     origin = request.headers.get("Origin")
     allowed = bool(site and origin and origin.lower() in {o.origin for o in site.origins})
@@ -371,7 +376,7 @@ def get_counts():
     site = site_named(request.args.get("site"))
     uris = [comments.parse_uri(u) for u in request.args.getlist("uri")]
     if not uris:
-        raise ValidationError("Name at least one uri.", field="uri")
+        raise ValidationError("Name at least one uri.", field="uri", code="empty")
     found = comments.count_comments(site, uris)
     return jsonify(
         counts={uri: c.total for uri, c in found.items()},
@@ -382,9 +387,23 @@ def get_counts():
 
 @bp.post("/preview")
 def preview():
-    """The HTML a text would be stored as."""
+    """The HTML a text would be stored as: for the sites' own pages, a few times a minute."""
     data = json_body()
-    return jsonify(html=comments.preview(data.get("text"), max_length=max_length()))
+    _check_preview_origin(data.get("site"))
+    html = comments.preview(
+        data.get("text"), max_length=max_length(), address=client_address(), guard=guard()
+    )
+    return jsonify(html=html)
+
+
+def _check_preview_origin(site: Any) -> None:
+    # With a site named, its own origins; without, a browser's Origin must be some site's.
+    if site is not None:
+        check_write_origin(site_named(site))
+        return
+    origin = request.headers.get("Origin")
+    if origin is not None and sites.site_for_origin(origin) is None:
+        raise Forbidden(f"Previews are for the pages of the sites served here, not {origin}.")
 
 
 @bp.get("/avatar/<key>.svg")

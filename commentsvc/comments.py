@@ -54,6 +54,7 @@ MAX_PAGE = 200
 MAX_COUNT_URIS = 100
 PUBLISHED = "approved"
 MAX_ID = 2**31 - 1
+MAX_CURSOR_BYTES = 200
 VISITOR_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
@@ -104,7 +105,9 @@ def parse_edit(data: Mapping[str, Any], *, max_length: int) -> dict[str, str]:
     if "website" in data:
         changes["website"] = parse_website(data["website"])
     if not changes:
-        raise ValidationError("Nothing to change: send text, author or website.", field="text")
+        raise ValidationError(
+            "Nothing to change: send text, author or website.", field="text", code="empty"
+        )
     return changes
 
 
@@ -370,9 +373,20 @@ def get_own_comment(
 
 
 def edit_comment(
-    comment_id: int, token: str | None, changes: dict[str, str], *, now: datetime, guard: Guard
+    comment_id: int,
+    token: str | None,
+    changes: dict[str, str],
+    *,
+    address: str,
+    now: datetime,
+    guard: Guard,
 ) -> tuple[Comment, str]:
-    """Change one's own comment inside the edit window; rendered and moderated like a post."""
+    """Change one's own comment inside the edit window; rendered and moderated like a post.
+
+    :raise RateLimited: when the address renders too often (guard on).
+    """
+    if guard.enabled and guard.limiter:
+        spam.limit_renders(guard.limiter, address)
     with write_transaction():
         comment, site = _own_for_change(comment_id, token, now=now, secret=guard.secret)
         for key, value in changes.items():
@@ -634,9 +648,10 @@ def _encode_cursor(sort: str, key: tuple[int, ...]) -> str:
 def _decode_cursor(cursor: str, sort: str) -> tuple[int, ...]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        value = json.loads(raw)
     except (ValueError, binascii.Error):
-        value = None
+        raw = b""
+    # Cursors given out are a few dozen bytes: anything long is not one, and is not parsed.
+    value = fields.json_value(raw, "cursor") if 0 < len(raw) <= MAX_CURSOR_BYTES else None
     if (
         not isinstance(value, list)
         or not value
@@ -652,7 +667,9 @@ def _decode_cursor(cursor: str, sort: str) -> tuple[int, ...]:
 def count_comments(site: Site, uris: list[str]) -> dict[str, Counts]:
     """Return what each uri's thread shows (comments, mentions), in the order asked."""
     if len(uris) > MAX_COUNT_URIS:
-        raise ValidationError(f"Ask for at most {MAX_COUNT_URIS} uris at once.", field="uri")
+        raise ValidationError(
+            f"Ask for at most {MAX_COUNT_URIS} uris at once.", field="uri", code="too_long"
+        )
     rows = db.session.execute(
         select(
             Thread.uri,
@@ -773,8 +790,12 @@ def _toggle_like(session, target, thread_id, comment_id, visitor, address, like,
     return 1 if added else 0
 
 
-def preview(text: Any, *, max_length: int) -> str:
-    """Return the HTML a comment text would be stored as."""
-    return render_markdown(
-        fields.text_field(text, "text", max_length=max_length, required=True, multiline=True)
-    )
+def preview(text: Any, *, max_length: int, address: str, guard: Guard) -> str:
+    """Return the HTML a comment text would be stored as.
+
+    :raise RateLimited: when the address renders too often (guard on).
+    """
+    text = fields.text_field(text, "text", max_length=max_length, required=True, multiline=True)
+    if guard.enabled and guard.limiter:
+        spam.limit_renders(guard.limiter, address)
+    return render_markdown(text)

@@ -11,6 +11,52 @@ from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
 
+# Every code an error answer can carry, with what it means: the one vocabulary that the
+# OpenAPI document, the README and the widget's translations are checked against.
+ERROR_CODES: dict[str, str] = {
+    "empty": "A required field is missing or blank.",
+    "too_long": "A field is longer than its limit (in code points).",
+    "invalid": "A field (or the body, or a query parameter) is not of the right form.",
+    "too_deep": "The JSON is nested more deeply than any request of this API needs.",
+    "duplicate": "The same text was posted to the same thread already.",
+    "conflict": "The request conflicts with the current state (a name already taken).",
+    "forbidden": "The Origin, the edit token or the link does not allow this.",
+    "edit_window": "The time to edit or delete the comment is over.",
+    "unauthorized": "Sign in first.",
+    "not_found": "There is no such thing (comment, site, route, Webmention).",
+    "not_allowed": "The route does not answer this HTTP method.",
+    "too_large": "The request body (or URL) is larger than the service reads.",
+    "unsupported_media_type": "The body is not of the type the route takes (JSON, or a form).",
+    "rate_limited": "Too many requests from this address; `Retry-After` says when to retry.",
+    "bad_request": "The request cannot be read (any other client error).",
+    "database_unavailable": "The database does not answer (`/healthz` only).",
+    "internal": "Something went wrong inside the service; the owner finds it in the log.",
+    # Linkbacks (Webmention answers; pingback faults carry the spec's numbers instead).
+    "source_not_found": "The source page cannot be fetched.",
+    "source_not_allowed": "The source is a page of this service, or its address is not allowed.",
+    "no_link": "The source does not link to the target.",
+    "same_page": "The source and the target are the same page.",
+    "target_not_found": "The target page does not exist.",
+    "target_not_accepted": "The target is no page of a site here, or its site takes no linkbacks.",
+    "already_registered": "This linkback is registered already.",
+    "upstream_error": "The source's server failed; the linkback is tried again later.",
+}
+
+# The code of each HTTP error Werkzeug raises before a view runs (unknown route, method, size).
+HTTP_ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "not_allowed",
+    409: "conflict",
+    413: "too_large",
+    414: "too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    431: "too_large",
+}
+
 
 class ServiceError(Exception):
     """An error the client can act on; carries its HTTP status and a stable code."""
@@ -143,7 +189,9 @@ def register_error_handlers(app: Flask) -> None:
     def on_http_error(error: HTTPException):
         if request.path.startswith(_HTML_PREFIXES) or request.path == "/":
             return error
-        code = (error.name or "error").lower().replace(" ", "_")
+        code = HTTP_ERROR_CODES.get(error.code or 500, "bad_request")
+        if (error.code or 500) >= 500:
+            code = "internal"
         response = error.get_response()
         response.set_data(
             jsonify({"error": {"code": code, "message": error.description}}).get_data()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 import unicodedata
 from typing import Any
@@ -10,6 +11,7 @@ from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
 
 import idna
+from werkzeug.routing import BaseConverter
 
 from commentsvc.errors import ValidationError
 
@@ -23,6 +25,13 @@ _NOT_IN_URLS = re.compile(r"[<>\"`{}|\\^]")
 _LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
 _HOSTNAME = re.compile(rf"^(?=.{{1,253}}\.?$){_LABEL}(?:\.{_LABEL})*\.?$", re.I)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+# ASCII digits only: str.isdigit() and int() also take '²', '٣' and full-width digits.
+_DECIMAL = re.compile(r"^[0-9]{1,20}$", re.ASCII)
+# A path on this service: printable ASCII, no backslash, and never '//' (another host).
+_LOCAL_PATH = re.compile(r"^/(?![/\\])[\x21-\x5b\x5d-\x7e]*$", re.ASCII)
+_PRINTABLE = re.compile(r"^[\x20-\x7e]*$", re.ASCII)
+# No request body of this API is more than a flat object; a cursor is a flat list.
+MAX_JSON_DEPTH = 16
 
 
 def text_field(
@@ -45,12 +54,14 @@ def text_field(
     # The limit applies to what was sent, as documented, before anything is stripped.
     if len(value) > max_length:
         raise ValidationError(
-            f"{field} is {len(value)} characters long; the limit is {max_length}.", field=field
+            f"{field} is {len(value)} characters long; the limit is {max_length}.",
+            field=field,
+            code="too_long",
         )
     value = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
     value = (_CONTROLS if multiline else _CONTROLS_ONE_LINE).sub("", value).strip()
     if required and not value:
-        raise ValidationError(f"{field} must not be empty.", field=field)
+        raise ValidationError(f"{field} must not be empty.", field=field, code="empty")
     return value[:max_length]  # NFC may compose; it never lengthens past what was checked
 
 
@@ -167,6 +178,21 @@ def name_field(value: Any, field: str = "name") -> str:
     return value
 
 
+def has_controls(value: str) -> bool:
+    """Return True when the value holds NUL, a control or a bidi override (one-line rules)."""
+    return bool(_CONTROLS_ONE_LINE.search(value))
+
+
+def is_name(value: str) -> bool:
+    """Return True when the value has the shape name_field accepts."""
+    return bool(_NAME.match(value))
+
+
+def is_printable_ascii(value: Any, *, max_length: int) -> bool:
+    """Return True for a string of printable ASCII (no controls, no NUL) within max_length."""
+    return isinstance(value, str) and len(value) <= max_length and bool(_PRINTABLE.match(value))
+
+
 def choice(value: Any, field: str, choices: tuple[str, ...]) -> str:
     """Return the value when it is one of the choices."""
     if value not in choices:
@@ -175,12 +201,103 @@ def choice(value: Any, field: str, choices: tuple[str, ...]) -> str:
 
 
 def integer(value: Any, field: str, *, minimum: int = 0, maximum: int = 10**9) -> int:
-    """Return a whole number within bounds (booleans are not numbers)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        try:
-            value = int(str(value).strip())
-        except ValueError:
-            raise ValidationError(f"{field} must be a whole number.", field=field) from None
-    if not minimum <= value <= maximum:
-        raise ValidationError(f"{field} must be between {minimum} and {maximum}.", field=field)
+    """Return a whole number within bounds, from a number or its ASCII decimal digits."""
+    if isinstance(value, bool):
+        raise ValidationError(f"{field} must be a whole number.", field=field)
+    if isinstance(value, int):
+        if not minimum <= value <= maximum:
+            raise ValidationError(
+                f"{field} must be a number from {minimum} to {maximum}.", field=field
+            )
+        return value
+    return decimal(str(value).strip(), field, minimum=minimum, maximum=maximum)
+
+
+def decimal(value: Any, field: str, *, minimum: int = 0, maximum: int = 10**9) -> int:
+    """Return the whole number that ASCII digits spell, within bounds.
+
+    :raise ValidationError: for anything else ('²', '٣', '-1', ' 1', '1e3', an overflow).
+    """
+    number = parse_decimal(value, minimum=minimum, maximum=maximum)
+    if number is None:
+        raise ValidationError(f"{field} must be a number from {minimum} to {maximum}.", field=field)
+    return number
+
+
+def parse_decimal(value: Any, *, minimum: int = 0, maximum: int = 10**9) -> int | None:
+    """Return the whole number that ASCII digits spell when within bounds, else None."""
+    if not isinstance(value, str) or not _DECIMAL.match(value):
+        return None
+    number = int(value)
+    return number if minimum <= number <= maximum else None
+
+
+class DecimalConverter(BaseConverter):
+    """The `int` of routes, in ASCII digits only: any other spelling is no match (404).
+
+    The views bound the number to their column's range (a converter that refused it would make
+    Werkzeug answer 405 for the path's other methods).
+    """
+
+    regex = r"[0-9]{1,20}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(int(value))
+
+
+def local_path(value: Any, prefix: str) -> str | None:
+    """Return the value when it is a path on this service under prefix, else None.
+
+    Used for redirect targets given by the client: no other host, no line breaks, no controls.
+    """
+    if not isinstance(value, str) or len(value) > 2000 or not _LOCAL_PATH.match(value):
+        return None
+    rest = value[len(prefix) :]
+    if not value.startswith(prefix) or rest[:1] not in ("", "/", "?", "#"):
+        return None
     return value
+
+
+_TOO_DEEP = object()
+
+
+def json_value(raw: bytes | str, field: str) -> Any:
+    """Return the JSON value that raw spells, refusing nesting deeper than MAX_JSON_DEPTH.
+
+    :raise ValidationError: for text that is not JSON (code invalid) or nested too deeply
+        (code too_deep).
+    """
+    try:
+        value = json.loads(raw)
+    except RecursionError:
+        # The C decoder stops at the interpreter's recursion limit, before the stack does.
+        value = _TOO_DEEP
+    except ValueError:  # UnicodeDecodeError included
+        raise ValidationError(f"{field} is not valid JSON.", field=field) from None
+    if value is _TOO_DEEP or _deeper_than(value, MAX_JSON_DEPTH):
+        raise ValidationError(
+            f"{field} is nested more than {MAX_JSON_DEPTH} levels deep.",
+            field=field,
+            code="too_deep",
+        )
+    return value
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    # Iterative, so that checking a deep value cannot itself recurse too deeply.
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False

@@ -39,6 +39,7 @@ ACTIONS = {
     "restore": "",
 }
 PAGE_SIZE = 50
+MAX_PAGE = 100_000  # far past any real list; keeps OFFSET within every database's range
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ def held_comments(limit: int = 200) -> list[Comment]:
 
 def find_comments(filters: Filters) -> tuple[list[Comment], bool]:
     """Return one page of comments matching the filters, newest first, and whether more follow."""
+    for name in ("site", "uri", "q"):
+        fields.text_field(getattr(filters, name), name, max_length=1000)
     query = _with_thread(select(Comment)).options(
         joinedload(Comment.thread).joinedload(Thread.site)
     )
@@ -123,7 +126,7 @@ def act(ids: list[int], action: str, *, actor: str, now: datetime) -> list[tuple
     if status is None:
         raise ValidationError(f"Unknown action {action!r}.", field="action")
     if not ids:
-        raise ValidationError("Select at least one comment.", field="ids")
+        raise ValidationError("Select at least one comment.", field="ids", code="empty")
     changed = []
     with write_transaction():
         for comment_id in ids:
@@ -211,6 +214,7 @@ def reply_as_owner(
 ) -> Comment:
     """Publish the site owner's reply to a comment (approving the comment replied to)."""
     text = fields.text_field(text, "text", max_length=max_length, required=True, multiline=True)
+    author = fields.text_field(author, "author", max_length=100)
     with write_transaction():
         parent = get_comment(parent_id)
         if parent.status == "deleted":
@@ -261,6 +265,7 @@ def add_ban(
     """Ban an email address, a client address hash or a website domain (on one site or all)."""
     value = ban_value(kind, value)
     reason = fields.text_field(reason, "reason", max_length=500)
+    site = fields.text_field(site, "site", max_length=64)
     with write_transaction() as session:
         site_id = None
         if site:
@@ -292,7 +297,8 @@ def ban_author(comment_id: int, kind: str, *, actor: str, now: datetime) -> Ban:
 def lift_ban(ban_id: int, *, actor: str, now: datetime) -> None:
     """Lift a ban."""
     with write_transaction() as session:
-        ban = session.get(Ban, ban_id)
+        # Past the id column's range is no ban (and no query: the database would refuse it).
+        ban = session.get(Ban, ban_id) if 1 <= ban_id <= comments.MAX_ID else None
         if ban is None:
             raise NotFound("There is no such ban.")
         session.add(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from commentsvc.errors import ERROR_CODES
+
 
 def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
@@ -19,7 +21,8 @@ def _error(description: str) -> dict:
 
 def _errors(*codes: int) -> dict:
     text = {
-        400: "Invalid input; `error.field` names the field.",
+        400: "Invalid input; `error.field` names the field and `error.code` says how "
+        "(`empty`, `too_long`, `invalid`, `too_deep`).",
         403: "Origin not allowed, or the edit token is not valid.",
         404: "No such comment.",
         409: "A duplicate of a comment posted before.",
@@ -79,9 +82,19 @@ SCHEMAS: dict[str, Any] = {
                 "type": "object",
                 "required": ["code", "message"],
                 "properties": {
-                    "code": {"type": "string"},
+                    "code": {
+                        "enum": list(ERROR_CODES),
+                        "description": "What went wrong, for clients to key on (the message "
+                        "is for people and may change):\n"
+                        + "\n".join(f"- `{code}`: {text}" for code, text in ERROR_CODES.items()),
+                        "x-enumDescriptions": ERROR_CODES,
+                    },
                     "message": {"type": "string"},
-                    "field": {"type": "string"},
+                    "field": {
+                        "type": "string",
+                        "description": "The field, query parameter or header at fault (`body` "
+                        "for the body as a whole).",
+                    },
                 },
             }
         },
@@ -337,7 +350,7 @@ def _paths() -> dict[str, Any]:
                 },
                 "responses": {
                     "200": _json(_ref("OwnComment"), "Edited; a new edit token."),
-                    **_errors(400, 403, 404, 413, 415),
+                    **_errors(400, 403, 404, 413, 415, 429),
                 },
             },
             "delete": {
@@ -461,6 +474,9 @@ def _paths() -> dict[str, Any]:
             "post": {
                 "operationId": "preview",
                 "summary": "The HTML a comment text would be stored as.",
+                "description": "From a browser, the Origin must be one of `site`'s origins, "
+                "or (without `site`) one of any site's. Rate limited per client address "
+                "(with edits: 30 a minute, 500 a day).",
                 "requestBody": {
                     "required": True,
                     "content": {
@@ -468,7 +484,10 @@ def _paths() -> dict[str, Any]:
                             "schema": {
                                 "type": "object",
                                 "required": ["text"],
-                                "properties": {"text": {"type": "string"}},
+                                "properties": {
+                                    "text": {"type": "string"},
+                                    "site": {"type": "string"},
+                                },
                             }
                         }
                     },
@@ -482,7 +501,7 @@ def _paths() -> dict[str, Any]:
                         },
                         "Sanitised HTML.",
                     ),
-                    **_errors(400, 413, 415),
+                    **_errors(400, 403, 413, 415, 429),
                 },
             },
         },

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
+import re
 import time
 
 from flask import Flask
@@ -93,6 +95,7 @@ class Limiter:
     def hit(self, limit: str | RateLimitItem, *keys: str) -> int:
         """Count one hit; return 0 when allowed, else the seconds until the window resets."""
         item = parse(limit) if isinstance(limit, str) else limit
+        keys = tuple(_storable(key) for key in keys)
         if self.strategy.hit(item, *keys):
             return 0
         reset_at, _remaining = self.strategy.get_window_stats(item, *keys)
@@ -101,6 +104,7 @@ class Limiter:
     def wait(self, limit: str | RateLimitItem, *keys: str) -> int:
         """Return the seconds until the limit allows a hit again (0: now), counting none."""
         item = parse(limit) if isinstance(limit, str) else limit
+        keys = tuple(_storable(key) for key in keys)
         if self.strategy.test(item, *keys):
             return 0
         reset_at, _remaining = self.strategy.get_window_stats(item, *keys)
@@ -109,17 +113,28 @@ class Limiter:
     def count(self, limit: str | RateLimitItem, *keys: str) -> int:
         """Return the hits the window holds now."""
         item = parse(limit) if isinstance(limit, str) else limit
-        return self.storage.get(item.key_for(*keys))
+        return self.storage.get(item.key_for(*(_storable(key) for key in keys)))
 
     def clear(self, limit: str | RateLimitItem, *keys: str) -> None:
         """Forget the window's hits."""
         item = parse(limit) if isinstance(limit, str) else limit
-        self.storage.clear(item.key_for(*keys))
+        self.storage.clear(item.key_for(*(_storable(key) for key in keys)))
 
     def seen(self, limit: str | RateLimitItem, *keys: str) -> bool:
         """Return True when the window holds at least one hit (without counting one)."""
         item = parse(limit) if isinstance(limit, str) else limit
-        return self.storage.get(item.key_for(*keys)) > 0
+        return self.storage.get(item.key_for(*(_storable(key) for key in keys))) > 0
+
+
+_PLAIN_KEY = re.compile(r"^[\x21-\x7e]{0,80}$", re.ASCII)
+
+
+def _storable(key: str) -> str:
+    # Keys may come from a stranger (a user name): NUL, controls or length would make the
+    # storage refuse them (PostgreSQL text, the key column's 255), so such keys are hashed.
+    if _PLAIN_KEY.match(key):
+        return key
+    return "h-" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def init_limiter(app: Flask) -> None:

@@ -15,6 +15,8 @@ ALLOWED_TAGS = frozenset(
 ALLOWED_ATTRIBUTES = {"a": ["href", "rel"]}
 ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto"})
 LINK_REL = "nofollow ugc noopener"
+# Deeper quotes and lists render as text: rendering stays linear in the input, whatever it is.
+MAX_NESTING = 20
 
 
 def _set_rel(attrs, new=False):
@@ -27,7 +29,10 @@ def _set_rel(attrs, new=False):
 @functools.cache
 def _markdown() -> MarkdownIt:
     # CommonMark with raw HTML off: "<script>" in a comment is text, not markup.
-    return MarkdownIt("commonmark", {"html": False, "linkify": False, "breaks": True})
+    return MarkdownIt(
+        "commonmark",
+        {"html": False, "linkify": False, "breaks": True, "maxNesting": MAX_NESTING},
+    )
 
 
 @functools.cache

@@ -51,7 +51,7 @@ def get_site(name: str) -> Site:
 
     :raise NotFound: when there is no such site.
     """
-    site = db.session.scalar(select(Site).where(Site.name == name))
+    site = find_site(name)
     if site is None:
         raise NotFound(f"There is no site called {name!r}.", field="site")
     return site
@@ -59,6 +59,9 @@ def get_site(name: str) -> Site:
 
 def find_site(name: str) -> Site | None:
     """Return the site called name, or None."""
+    # A name that no site can have (NUL, any case, any length) is not looked up at all.
+    if not isinstance(name, str) or not fields.is_name(name):
+        return None
     return db.session.scalar(select(Site).where(Site.name == name))
 
 
@@ -69,6 +72,8 @@ def list_sites() -> list[Site]:
 
 def site_for_origin(origin: str) -> Site | None:
     """Return the site that lists origin among its allowed origins."""
+    if not fields.is_printable_ascii(origin, max_length=300):
+        return None
     normal = fields.normal_origin(origin)
     if normal is None:
         return None
@@ -100,7 +105,7 @@ def update_site(
     url = _site_url(url) if url is not None else None
     allowed = _origins(origins) if origins is not None else None
     if allowed is not None and not allowed:
-        raise ValidationError("A site needs at least one origin.", field="origin")
+        raise ValidationError("A site needs at least one origin.", field="origin", code="empty")
     values = _settings(settings)
     with write_transaction() as session:
         site = get_site(name)

@@ -29,6 +29,8 @@ from commentsvc.sanitize import count_links
 # The flood window (one post per address per few seconds), then the wider rate limits.
 POST_LIMITS = ("1 per 5 seconds", "10 per 10 minutes", "60 per day")
 LIKE_LIMITS = ("30 per minute", "500 per day")
+# Previews and edits render Markdown for anyone who asks: a share of a worker, not all of it.
+RENDER_LIMITS = ("30 per minute", "500 per day")
 TIME_TRAP_MIN = timedelta(seconds=2)
 TIME_TRAP_MAX = timedelta(days=2)
 DUPLICATE_WINDOW = timedelta(days=1)
@@ -67,6 +69,11 @@ def limit_posts(limiter: Limiter, address: str) -> None:
 def limit_likes(limiter: Limiter, address: str) -> None:
     """Count a like from the address against the like limits."""
     _limit(limiter, "like", address, LIKE_LIMITS, "Too many likes from your address.")
+
+
+def limit_renders(limiter: Limiter, address: str) -> None:
+    """Count a preview or an edit from the address against the render limits."""
+    _limit(limiter, "render", address, RENDER_LIMITS, "Too many previews and edits.")
 
 
 def _limit(limiter: Limiter, scope: str, address: str, limits: tuple[str, ...], message: str):

@@ -116,13 +116,16 @@
     loadError: "Comments could not be loaded.",
     network: "The comment service cannot be reached. Please try again.",
     unavailable: "Comments are not available on this page.",
-    tooFast: "You are posting too fast. Please wait {n} seconds.",
-    duplicate: "You have posted this comment already.",
-    emptyText: "Please write something first.",
-    tooLong: "This is too long.",
-    badEmail: "This is not an email address.",
-    badWebsite: "Please give a web address starting with http:// or https://.",
-    editOver: "The time to edit this comment is over.",
+    errors: {
+      rate_limited: "You are posting too fast. Please wait {n} seconds.",
+      duplicate: "You have posted this comment already.",
+      edit_window: "The time to edit this comment is over.",
+      empty: "Please write something first.",
+      too_long: "This is too long.",
+      too_large: "This is too long.",
+      "invalid:email": "This is not an email address.",
+      "invalid:website": "Please give a web address starting with http:// or https://.",
+    },
     failed: "That did not work: {msg}",
   };
   let T = EN;
@@ -746,16 +749,13 @@
 
   /* --- words for errors ------------------------------------------------------------------------ */
 
+  // Keyed on the API's error code (with the field where the words differ), never on its English.
   function message(e) {
     if (e.network) return t("network");
     const error = e.error || {};
-    if (e.status === 429) return t("tooFast", { n: e.retryAfter || 10 });
-    if (error.code === "duplicate") return t("duplicate");
-    if (error.code === "edit_window") return t("editOver");
-    if (error.code === "empty" || /must not be empty/.test(error.message)) return t("emptyText");
-    if (/characters long/.test(error.message || "")) return t("tooLong");
-    if (error.field === "email") return t("badEmail");
-    if (error.field === "website") return t("badWebsite");
+    const words = Object.assign({}, EN.errors, T.errors);
+    const text = words[error.code + ":" + error.field] || words[error.code];
+    if (text) return text.replace("{n}", e.retryAfter || 10);
     return t("failed", { msg: error.message || e.message || "HTTP " + e.status });
   }
 

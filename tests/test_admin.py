@@ -1,6 +1,7 @@
 """The moderation pages over HTTP: sessions, CSRF, headers, and every action."""
 
 import re
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import select
@@ -728,3 +729,100 @@ def test_the_new_site_form_says_what_a_name_may_contain(admin_app, alice):
     page = alice.page("/admin/sites/new")
     assert NAME_RULE.replace("'", "&#39;") in page
     assert "lower-case letters, digits" in NAME_RULE
+
+
+# --- hostile query and form values: a 4xx or a safe redirect, never a 500 ------------------------
+
+
+def test_redirect_targets_with_line_breaks_or_other_hosts_fall_back_to_the_queue(admin_app):
+    for n, target in enumerate(
+        [
+            "/admin\r\nX-Injected: yes",
+            "/admin/bans\nX-Injected: yes",
+            "/admin/\x00",
+            "/admin/é",
+            "/\\evil.example",
+            "/admin\\..\\x",
+            "/adminx",
+            "https://evil.example/admin",
+        ]
+    ):
+        client = admin_app.test_client()
+        address = {"REMOTE_ADDR": f"192.0.2.{n + 1}"}
+        page = client.get("/admin/login", environ_base=address)
+        token = re.search(r'name="csrf" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+        response = client.post(
+            "/admin/login",
+            query_string={"next": target},
+            data={"csrf": token, "username": "alice", "password": PASSWORD},
+            environ_base=address,
+        )
+        assert response.status_code == 302, target
+        assert response.headers["Location"] == "/admin/", target
+        assert "X-Injected" not in response.headers
+
+
+def test_back_targets_are_local_admin_paths_only(admin_app, alice):
+    comment_id = post_comment(admin_app)
+    for back in ("/admin/comments\r\nX-Injected: yes", "//evil.example", "/\\evil.example"):
+        response = alice.post("/admin/act", one=f"hold:{comment_id}", back=back)
+        assert response.status_code == 302
+        assert response.headers["Location"].startswith("/admin/?done=")
+        assert "X-Injected" not in response.headers
+    kept = alice.post("/admin/act", one=f"approve:{comment_id}", back="/admin/comments?q=x")
+    assert kept.headers["Location"].startswith("/admin/comments?q=x&done=approve")
+
+
+def test_numbers_in_other_scripts_are_400_on_admin_pages(admin_app, alice):
+    comment_id = post_comment(admin_app)
+    for page in ("²", "٣", "-1", "9" * 30, "1e3"):
+        response = alice.client.get("/admin/comments", query_string={"page": page})
+        assert response.status_code == 400, page
+    assert alice.client.get("/admin/comments", query_string={"page": "2"}).status_code == 200
+    for form in ({"one": "approve:²"}, {"one": "approve:٣"}, {"bulk": "spam", "ids": ["²", "1"]}):
+        response = alice.post("/admin/act", **form)
+        assert response.status_code == 400, form
+    assert status_of(admin_app, comment_id) == "pending"
+    assert alice.client.get("/admin/comments/%D9%A3").status_code == 404
+    for ban_id in ("2147483648", "9223372036854775808", "99999999999999999999"):
+        assert alice.post(f"/admin/bans/{ban_id}/lift").status_code == 404
+
+
+def test_hostile_csrf_tokens_are_403(admin_app, alice):
+    for token in ("é", "²", "\u0663" * 43):
+        assert alice.client.post("/admin/act", data={"csrf": token}).status_code == 403
+    client = admin_app.test_client()
+    client.get("/admin/login")
+    response = client.post("/admin/login", data={"csrf": "é", "username": "alice"})
+    assert response.status_code == 403
+
+
+def test_hostile_mail_links_are_403(admin_app):
+    client = admin_app.test_client()
+    for token in (
+        "1.approve.pending.1.é",
+        "1.approve.pending.².x",
+        "².approve.pending.1.x",
+        "99999999999999999999.approve.pending.1.x",
+        "1.approve.pending." + "9" * 40 + ".x",
+    ):
+        for method in ("GET", "POST"):
+            response = client.open(f"/admin/mail/{quote(token)}", method=method)
+            assert response.status_code == 403, (token, method)
+
+
+def test_nul_in_filters_and_names_is_a_4xx(admin_app, alice):
+    for name in ("site", "uri", "q"):
+        response = alice.client.get("/admin/comments", query_string={name: "a\x00b"})
+        assert response.status_code == 400, name
+    assert (
+        alice.post("/admin/bans", kind="email", value="a@b.example", site="a\x00").status_code
+        == 400
+    )
+    client = admin_app.test_client()
+    page = client.get("/admin/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    response = client.post(
+        "/admin/login", data={"csrf": token, "username": "ali\x00ce", "password": PASSWORD}
+    )
+    assert response.status_code == 401

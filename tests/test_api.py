@@ -247,7 +247,7 @@ def test_oversize_bodies_are_413(make_app):
         "/api/comments", json={"site": "blog", "uri": "/p", "text": "x" * 5000}
     )
     assert response.status_code == 413
-    assert response.get_json()["error"]["code"] == "request_entity_too_large"
+    assert response.get_json()["error"]["code"] == "too_large"
 
 
 # --- CORS and origins --------------------------------------------------------------------------
@@ -529,6 +529,240 @@ def test_the_author_gets_their_markdown_back_with_the_token(api, client):
     public = client.get(url).get_json()
     assert "text" not in public
     assert "text" not in client.get(url, headers={"X-Edit-Token": "1.2.3"}).get_json()
+
+
+# --- hostile input: a clear 4xx, never a 500 -------------------------------------------------
+
+# Deeper than any recursion limit, within the 64 KB body limit.
+DEEP = "[" * 20_000 + "]" * 20_000
+
+
+def test_deeply_nested_json_is_400_on_every_json_route(api, client):
+    posted = api.post(expect=201).get_json()
+    headers = {"X-Edit-Token": posted["edit_token"]}
+    for method, route in [
+        ("POST", "/api/comments"),
+        ("PATCH", f"/api/comments/{posted['id']}"),
+        ("POST", "/api/likes"),
+        ("POST", "/api/preview"),
+    ]:
+        for body in (DEEP, '{"text": ' + DEEP + "}", '{"a":' * 5000 + "1" + "}" * 5000):
+            response = client.open(
+                route, method=method, data=body, content_type="application/json", headers=headers
+            )
+            assert response.status_code == 400, (route, response.get_json())
+            error = response.get_json()["error"]
+            assert (error["code"], error["field"]) == ("too_deep", "body")
+
+
+def test_json_nested_past_any_need_is_refused_even_when_python_could_parse_it(client, site):
+    body = '{"site": "blog", "uri": "/p", "text": "x", "extra": ' + "[" * 40 + "]" * 40 + "}"
+    response = client.post("/api/comments", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "too_deep"
+
+
+def test_a_hostile_cursor_is_400(api):
+    import base64
+
+    def cursor(text: str) -> str:
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+    for value, code in [
+        (cursor(DEEP), "invalid"),  # far longer than any cursor the service gives out
+        (cursor('["oldest", ' + DEEP + "]"), "invalid"),
+        (cursor('["oldest", ' + "[" * 60 + "]" * 60 + "]"), "too_deep"),
+        (cursor('["oldest", 1' + "0" * 5000 + "]"), "invalid"),
+        (cursor("not json"), "invalid"),
+        ("é", "invalid"),
+    ]:
+        response = api.client.get(
+            "/api/comments", query_string={"site": "blog", "uri": "/p", "cursor": value}
+        )
+        assert response.status_code == 400, response.get_json()
+        error = response.get_json()["error"]
+        assert (error["code"], error["field"]) == (code, "cursor")
+
+
+def test_numbers_are_ascii_digits_only(api, client):
+    posted = api.post(expect=201).get_json()
+    for limit in ("²", "1²", "٣", "１２", "-1", " 5", "5 ", "1e2", "0x10", "9" * 30, "0"):
+        response = client.get(
+            "/api/comments", query_string={"site": "blog", "uri": "/post/1", "limit": limit}
+        )
+        assert response.status_code == 400, limit
+        error = response.get_json()["error"]
+        assert (error["code"], error["field"]) == ("invalid", "limit")
+    assert api.thread(limit="7")["count"] == 1
+    # '٣' is a decimal digit to int(): the id 3 must not have a second spelling.
+    for path in ("/api/comments/%D9%A3", "/api/comments/%C2%B2", "/api/comments/%EF%BC%91"):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert response.get_json()["error"]["code"] == "not_found"
+    assert client.get(f"/api/comments/{posted['id']}").status_code == 200
+    assert client.get("/api/comments/" + "9" * 30).status_code == 404
+
+
+def test_hostile_edit_tokens_are_403(api, client):
+    posted = api.post(expect=201).get_json()
+    token = posted["edit_token"]
+    body, mac = token.rsplit(".", 1)  # itsdangerous: payload.signature
+    url = f"/api/comments/{posted['id']}"
+    for bad in (
+        f"{body}.é{mac[1:]}",
+        f"{body}.{mac[:-1]}²",
+        f"²{body}.{mac}",
+        f"{body[:-1]}٣.{mac}",
+        f"{body}.{'9' * 4000}",
+        f"{body}.{mac}.x",
+    ):
+        header = bad.encode().decode("latin-1")  # as a WSGI server hands it over
+        assert (
+            client.patch(url, json={"text": "x"}, headers={"X-Edit-Token": header}).status_code
+            == 403
+        )
+        assert client.delete(url, headers={"X-Edit-Token": header}).status_code == 403
+        shown = client.get(url, headers={"X-Edit-Token": header})
+        assert shown.status_code == 200 and "text" not in shown.get_json()
+
+
+def test_hostile_form_tokens_only_trip_the_time_trap(make_app):
+    app = make_app(GUARD=True)
+    add_site(app)
+    client = app.test_client()
+    for n, token in enumerate(("1.é", "².abc", "1" * 40 + ".x", "\u0663" * 10 + ".x")):
+        response = client.post(
+            "/api/comments",
+            json={"site": "blog", "uri": f"/p{n}", "text": "Hello", "form_token": token},
+            environ_base={"REMOTE_ADDR": f"192.0.2.{n + 1}"},
+        )
+        assert response.status_code == 202, response.get_json()
+
+
+def test_errors_carry_specific_documented_codes(client, site):
+    from commentsvc.errors import ERROR_CODES
+
+    def error(response, status):
+        assert response.status_code == status, response.get_data()
+        body = response.get_json()["error"]
+        assert body["code"] in ERROR_CODES
+        return body["code"], body.get("field")
+
+    post = {"site": "blog", "uri": "/p"}
+    assert error(client.post("/api/comments", json={**post, "text": " "}), 400) == ("empty", "text")
+    long = {**post, "text": "x", "author": "a" * 101}
+    assert error(client.post("/api/comments", json=long), 400) == ("too_long", "author")
+    assert error(client.post("/api/comments", json={**post, "text": 5}), 400) == ("invalid", "text")
+    assert error(client.get("/api/comments?uri=/p"), 400) == ("empty", "site")
+    assert error(client.get("/api/counts?site=blog"), 400) == ("empty", "uri")
+    many = "&".join(f"uri=/p{n}" for n in range(101))
+    assert error(client.get(f"/api/counts?site=blog&{many}"), 400) == ("too_long", "uri")
+    assert error(client.patch("/api/comments/1", json={}), 400) == ("empty", "text")
+    assert error(client.get("/api/nothing-here"), 404) == ("not_found", None)
+    assert error(client.put("/api/comments", json=post), 405) == ("not_allowed", None)
+    assert error(client.post("/api/comments", data="x", content_type="text/plain"), 415) == (
+        "unsupported_media_type",
+        None,
+    )
+
+
+def test_every_error_code_in_the_code_is_in_the_vocabulary():
+    import re
+
+    from commentsvc.errors import ERROR_CODES
+    from commentsvc.errors import HTTP_ERROR_CODES
+    from tests.conftest import ROOT_DIR
+
+    used = set(HTTP_ERROR_CODES.values())
+    for path in (ROOT_DIR / "commentsvc").rglob("*.py"):
+        source = path.read_text()
+        used |= set(re.findall(r'\bcode(?:=| = )"([a-z_]+)"', source))
+        used |= set(re.findall(r'\{"code": "([a-z_]+)"', source))
+    assert used and used <= set(ERROR_CODES), used - set(ERROR_CODES)
+
+
+def test_the_openapi_document_lists_every_error_code(client):
+    from commentsvc.errors import ERROR_CODES
+
+    schema = client.get("/api/openapi.json").get_json()["components"]["schemas"]["Error"]
+    code = schema["properties"]["error"]["properties"]["code"]
+    assert code["enum"] == list(ERROR_CODES)
+    for name in ERROR_CODES:
+        assert f"`{name}`" in code["description"]
+
+
+# --- preview: the sites' pages only, a few times a minute --------------------------------------
+
+
+def test_preview_answers_the_sites_origins_only(api, app, client):
+    add_site(app, "other", "https://other.example")
+    text = {"text": "*hi*"}
+    assert client.post("/api/preview", json=text).status_code == 200  # not a browser
+    assert client.post("/api/preview", json=text, headers={"Origin": ORIGIN}).status_code == 200
+    foreign = client.post("/api/preview", json=text, headers={"Origin": "https://evil.example"})
+    assert foreign.status_code == 403
+    assert foreign.get_json()["error"]["code"] == "forbidden"
+    # Naming the site: only its own origins.
+    named = {"text": "*hi*", "site": "blog"}
+    assert client.post("/api/preview", json=named, headers={"Origin": ORIGIN}).status_code == 200
+    other = client.post("/api/preview", json=named, headers={"Origin": "https://other.example"})
+    assert other.status_code == 403
+    unknown = client.post("/api/preview", json={"text": "x", "site": "nope"})
+    assert unknown.status_code == 400 and unknown.get_json()["error"]["field"] == "site"
+
+
+def test_previews_and_edits_are_rate_limited(make_app):
+    app = make_app(GUARD=True)
+    add_site(app)
+    client = app.test_client()
+    for _ in range(30):
+        assert client.post("/api/preview", json={"text": "*hi*"}).status_code == 200
+    refused = client.post("/api/preview", json={"text": "*hi*"})
+    assert refused.status_code == 429
+    assert refused.get_json()["error"]["code"] == "rate_limited"
+    assert int(refused.headers["Retry-After"]) >= 1
+    # Edits render too, and count against the same limit of the same address.
+    other = {"REMOTE_ADDR": "192.0.2.77"}
+    posted = client.post(
+        "/api/comments", json={"site": "blog", "uri": "/p", "text": "x"}, environ_base=other
+    ).get_json()
+    url, token = f"/api/comments/{posted['id']}", posted["edit_token"]
+    for n in range(30):
+        edited = client.patch(
+            url, json={"text": f"x{n}"}, headers={"X-Edit-Token": token}, environ_base=other
+        )
+        assert edited.status_code == 200
+        token = edited.get_json()["edit_token"]
+    late = client.patch(
+        url, json={"text": "y"}, headers={"X-Edit-Token": token}, environ_base=other
+    )
+    assert late.status_code == 429 and late.headers["Retry-After"]
+    assert client.post("/api/preview", json={"text": "x"}, environ_base=other).status_code == 429
+
+
+def test_markdown_nesting_is_capped(client, site):
+    from commentsvc.sanitize import MAX_NESTING
+
+    for text in (">" * 10_000, "> " * 5000, "".join("  " * i + "- a\n" for i in range(300))):
+        response = client.post("/api/preview", json={"text": text[:10_000]})
+        assert response.status_code == 200
+        html = response.get_json()["html"]
+        assert html.count("<blockquote>") + html.count("<ul>") <= MAX_NESTING
+
+
+def test_nul_and_other_impossible_names_are_not_looked_up(client, site):
+    # PostgreSQL refuses to compare text that holds NUL: such values never reach a query.
+    for name in ("a\x00b", "\x00", "Blog", "b" * 100):
+        response = client.get("/api/comments", query_string={"site": name, "uri": "/p"})
+        assert response.status_code == 400, name
+        assert response.get_json()["error"]["field"] == "site"
+        body = {"site": name, "uri": "/p", "text": "x"}
+        assert client.post("/api/comments", json=body).status_code == 400
+    assert client.get("/webmention/a%00b").status_code == 404
+    origin = client.get("/api/origin", query_string={"site": "a\x00b"})
+    assert origin.status_code == 200 and origin.get_json()["exists"] is False
+    with_nul = client.get("/api/comments?site=blog&uri=/p", headers={"Origin": "https://a\x00"})
+    assert with_nul.status_code == 200
 
 
 def test_two_visitors_behind_one_address_both_count_and_can_take_it_back(api, client, app):

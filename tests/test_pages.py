@@ -90,3 +90,29 @@ def test_translations_are_complete():
 def test_unknown_languages_are_404(client):
     assert client.get("/i18n/xx.json").status_code == 404
     assert client.get("/i18n/..%2Fembed.json").status_code == 404
+
+
+def test_the_widget_words_errors_by_their_code():
+    import json
+    import re
+
+    from commentsvc.errors import ERROR_CODES
+
+    script = (ROOT_DIR / "static" / "embed.js").read_text()
+    # Clients key on the code: no English sentence of the API is matched anywhere.
+    assert not re.search(r"\.test\(\s*(error|e)\.message", script)
+    assert "must not be empty" not in script and "characters long" not in script
+    block = script.split("const EN = {")[1].split("\n    },")[0].split("    errors: {")[1]
+    english = set(re.findall(r'^      "?([\w:]+)"?: ', block, re.M))
+    assert english and {key.split(":")[0] for key in english} <= set(ERROR_CODES)
+    for path in sorted((ROOT_DIR / "static" / "i18n").glob("*.json")):
+        assert set(json.loads(path.read_text())["errors"]) == english, path.name
+
+
+def test_hostile_unsubscribe_links_are_404(client):
+    from urllib.parse import quote
+
+    for token in ("².x", "1.é", "99999999999999999999.x", "\u0663.x", "1", "", "."):
+        for method in ("GET", "POST"):
+            response = client.open(f"/unsubscribe/{quote(token) or 'x'}", method=method)
+            assert response.status_code == 404, (token, method)

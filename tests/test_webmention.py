@@ -411,3 +411,16 @@ def test_a_source_that_redirects_to_the_service_is_refused(make_app, ours, their
     report = status(client, response)
     assert report["status"] == "rejected" and "this comment service" in report["reason"]
     assert ours.hits("/post/1") == 0
+
+
+def test_controls_in_source_or_target_are_400(client, site):
+    target = "https://blog.example.org/post/1"
+    for source, to in [
+        ("https://a.example/\x00", target),
+        ("https://a.example/x", target + "\x00"),
+        ("https://a.example/\x1b[31m", target),
+        ("https://a.example/x", target + "\u202e"),
+    ]:
+        response = client.post("/webmention", data={"source": source, "target": to})
+        assert response.status_code == 400, (source, to)
+        assert response.get_json()["error"]["field"] == ("source" if to == target else "target")

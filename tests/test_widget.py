@@ -547,6 +547,17 @@ def test_editing_after_a_reload_starts_from_the_markdown(page, demo):
     assert page.input_value(".csvc-edit-form textarea") == "Some **bold** words"
 
 
+def test_server_errors_are_worded_by_their_code(page, demo):
+    page.goto(demo.url + "/?lang=de")
+    page.wait_for_selector(READY)
+    post_in_form(page, "Zweimal gesagt.")
+    comment(page, "Zweimal gesagt.")
+    post_in_form(page, "Zweimal gesagt.")
+    error = page.locator(f"{FORM} .csvc-field-text .csvc-error")
+    error.wait_for()
+    assert error.text_content() == "Diesen Kommentar hast du schon geschrieben."
+
+
 # --- day one (issue 17): what a thread shows, on a phone and a desktop --------------------------
 
 

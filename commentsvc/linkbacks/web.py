@@ -14,6 +14,7 @@ from flask import render_template
 from flask import request
 from flask import url_for
 
+from commentsvc import fields
 from commentsvc import spam
 from commentsvc.db import db
 from commentsvc.errors import NotFound
@@ -124,7 +125,10 @@ def webmention_endpoint():
     source, target = request.form.get("source"), request.form.get("target")
     for name, value in (("source", source), ("target", target)):
         if not value:
-            raise ValidationError(f"{name} is required.", field=name)
+            raise ValidationError(f"{name} is required.", field=name, code="empty")
+        # NUL and controls are in no URL (and PostgreSQL refuses NUL in any query).
+        if fields.has_controls(value.strip()):
+            raise ValidationError(f"The {name} must be an http or https URL.", field=name)
     mention = receive.receive_webmention(source, target, _context())
     # Absolute from COMMENTSVC_PUBLIC_URL only, never from the request's Host; relative without.
     location = current_app.config["PUBLIC_URL"].rstrip("/") + url_for(
@@ -139,7 +143,8 @@ def webmention_endpoint():
 @bp.get("/webmention/<key>")
 def webmention_status(key: str):
     """Tell what became of a Webmention: pending, verified, rejected (and why), or deleted."""
-    mention = db.session.query(Mention).filter_by(key=key).one_or_none()
+    valid = fields.is_printable_ascii(key, max_length=32)
+    mention = db.session.query(Mention).filter_by(key=key).one_or_none() if valid else None
     if mention is None:
         raise NotFound("There is no such Webmention.")
     data = {
