@@ -13,6 +13,20 @@ from tests.reliability.traffic import Traffic
 pytestmark = pytest.mark.slow
 
 
+def check_postgres_indexes() -> None:
+    """Every B-tree index of the schema passes amcheck's bt_index_check (raises if not)."""
+    db.session.execute(text("CREATE EXTENSION IF NOT EXISTS amcheck"))
+    checked = db.session.execute(
+        text(
+            "SELECT bt_index_check(c.oid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "JOIN pg_am am ON am.oid = c.relam "
+            "WHERE am.amname = 'btree' AND c.relnamespace = 'public'::regnamespace"
+        )
+    ).all()
+    db.session.commit()
+    assert checked
+
+
 def test_kill_9_in_a_stream_of_posts_loses_nothing_acknowledged(app, live_server):
     add_site(app)
     server = live_server(workers=3, GUARD="off")
@@ -27,7 +41,9 @@ def test_kill_9_in_a_stream_of_posts_loses_nothing_acknowledged(app, live_server
 
     server.start()  # the same database, after the crash
     with app.app_context():
-        if not ON_POSTGRES:
+        if ON_POSTGRES:
+            check_postgres_indexes()
+        else:
             assert db.session.execute(text("PRAGMA integrity_check")).scalars().all() == ["ok"]
         stored = dict(db.session.execute(select(Comment.id, Comment.html)).all())
     lost = {i: t for i, t in acked.items() if i not in stored or t not in stored[i]}
