@@ -54,6 +54,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     ) or default_database_url(Path(app.instance_path))
     check_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config["MAX_CONTENT_LENGTH"] = settings["MAX_BODY_BYTES"]
+    # A pooled connection is tested before use: after a database restart, requests get fresh
+    # connections instead of the dead ones.
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
     if settings["PROXY_COUNT"]:
         count = settings["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)

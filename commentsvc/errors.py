@@ -7,6 +7,9 @@ import logging
 from flask import Flask
 from flask import jsonify
 from flask import request
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import InterfaceError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -170,6 +173,11 @@ class UpstreamError(ServiceError):
     fault = 0x32
 
 
+# The database did not answer (restarting, unreachable, SQLite busy past its timeout): the client
+# may try again; nothing was acknowledged.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError)
+DATABASE_RETRY_AFTER = 5
+
 # Pages answered in HTML (admin, demo) keep Werkzeug's pages; everything else is JSON.
 _HTML_PREFIXES = ("/admin", "/demo")
 
@@ -198,6 +206,23 @@ def register_error_handlers(app: Flask) -> None:
         )
         response.mimetype = "application/json"
         return response
+
+    def on_database_unavailable(error: Exception):
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, error)
+        response = jsonify(
+            {
+                "error": {
+                    "code": "unavailable",
+                    "message": "The service is briefly unavailable; try again shortly.",
+                }
+            }
+        )
+        response.status_code = 503
+        response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
+        return response
+
+    for error_class in DATABASE_UNAVAILABLE:
+        app.register_error_handler(error_class, on_database_unavailable)
 
     @app.errorhandler(Exception)
     def on_unexpected(error: Exception):

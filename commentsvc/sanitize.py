@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import html
+import re
 
 import bleach
 from bleach.linkifier import LinkifyFilter
@@ -12,8 +13,22 @@ from markdown_it import MarkdownIt
 ALLOWED_TAGS = frozenset(
     {"p", "br", "a", "em", "strong", "code", "pre", "blockquote", "ul", "ol", "li"}
 )
-ALLOWED_ATTRIBUTES = {"a": ["href", "rel"]}
 ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto"})
+_CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f]+")
+
+
+def _safe_href(value: str) -> bool:
+    # bleach lets through what urlparse cannot read a scheme from ("jav%09ascript:x"): a link
+    # is kept only when it is relative (no colon before the first / ? #) or its scheme is allowed.
+    head = re.split(r"[/?#]", _CONTROL.sub("", value), maxsplit=1)[0]
+    return ":" not in head or head.split(":", 1)[0].lower() in ALLOWED_PROTOCOLS
+
+
+def _allowed_attribute(tag: str, name: str, value: str) -> bool:
+    return tag == "a" and (name == "rel" or (name == "href" and _safe_href(value)))
+
+
+ALLOWED_ATTRIBUTES = {"a": _allowed_attribute}
 LINK_REL = "nofollow ugc noopener"
 # Deeper quotes and lists render as text: rendering stays linear in the input, whatever it is.
 MAX_NESTING = 20

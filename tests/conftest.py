@@ -217,6 +217,7 @@ def api(client, site):
 
 
 def free_port() -> int:
+    """Return a port that was free a moment ago (racy: prefer port 0, or reserve_port())."""
     import socket
 
     with socket.socket() as sock:
@@ -224,24 +225,78 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class PortReservation:
+    """A port of 127.0.0.1 held by a bound, non-listening SO_REUSEADDR socket.
+
+    Connections to it are refused (nothing listens), no other program can take it, and a server
+    that binds with SO_REUSEADDR (gunicorn, asyncio/aiosmtpd, socketserver with
+    allow_reuse_address) can still listen on it: for servers that cannot bind port 0 and report
+    back, or that must come back on the same port after a stop.
+    """
+
+    def __init__(self):
+        import socket
+
+        self.socket = socket.socket()
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.socket.bind(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+
+    def close(self) -> None:
+        self.socket.close()
+
+    def __enter__(self) -> PortReservation:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def reserve_port() -> PortReservation:
+    return PortReservation()
+
+
 class LiveServer:
-    """`commentsvc serve` in a child process, on a free port of 127.0.0.1."""
+    """`commentsvc serve` in a child process (its own process group), on a reserved port.
+
+    serve cannot bind port 0, so the port is reserved (see PortReservation) for the server's
+    whole life: a restart after stop() or kill() comes back on the same URL. Should the bind
+    fail all the same, the server is started again on another port.
+    """
 
     def __init__(self, database_url: str, instance: Path, workers: int = 2, **settings):
-        import subprocess
-        import sys
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("COMMENTSVC_")}
-        env.update(
+        self.workers = workers
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("COMMENTSVC_")}
+        self.env.update(
             COMMENTSVC_DATABASE_URL=database_url,
             COMMENTSVC_INSTANCE_PATH=str(instance),
             COMMENTSVC_SECRET_KEY="test-secret-key",
             COMMENTSVC_FETCH_ALLOW_PRIVATE="on",
         )
-        env.update({f"COMMENTSVC_{k}": str(v) for k, v in settings.items()})
-        self.log = open(instance.parent / f"server-{self.port}.log", "w+")  # noqa: SIM115
+        self.env.update({f"COMMENTSVC_{k}": str(v) for k, v in settings.items()})
+        self.logs_dir = instance.parent
+        self.log = None
+        self.reservation = None
+        for attempt in range(3):
+            self.reservation = reserve_port()
+            self.port = self.reservation.port
+            self.url = f"http://127.0.0.1:{self.port}"
+            try:
+                self.start()
+                return
+            except RuntimeError:
+                self.reservation.close()
+                if attempt == 2 or "Address already in use" not in self.output():
+                    raise
+
+    def start(self) -> None:
+        """Start (or start again, after stop() or kill()) and wait until /healthz answers."""
+        import subprocess
+        import sys
+
+        if self.log is not None and not self.log.closed:
+            self.log.close()
+        self.log = open(self.logs_dir / f"server-{self.port}.log", "a+")  # noqa: SIM115
         command = [
             sys.executable,
             "-m",
@@ -252,9 +307,15 @@ class LiveServer:
             "--port",
             str(self.port),
             "--workers",
-            str(workers),
+            str(self.workers),
         ]
-        self.process = subprocess.Popen(command, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            command,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self._wait()
 
     def _wait(self) -> None:
@@ -274,16 +335,35 @@ class LiveServer:
         raise RuntimeError(f"the server did not answer within 60 s: {self.output()}")
 
     def output(self) -> str:
+        self.log.flush()
         self.log.seek(0)
         return self.log.read()[-4000:]
 
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except Exception:
-            self.process.kill()
-        self.log.close()
+    def kill(self) -> None:
+        """kill -9 the server and its workers at once, as a crash or the OOM killer would."""
+        import signal
+
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=20)
+
+    def stop(self, close: bool = True) -> None:
+        """SIGTERM (graceful) and wait; close=False keeps the port for a start() again."""
+        import signal
+
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except Exception:
+                self.process.kill()
+                self.process.wait(timeout=20)
+        try:  # workers orphaned by a killed master must not outlive the test
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        if close:
+            self.log.close()
+            self.reservation.close()
 
 
 @pytest.fixture

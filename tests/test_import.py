@@ -16,12 +16,11 @@ from commentsvc.models import ModerationEvent
 from commentsvc.models import Thread
 from tests.conftest import add_site
 from tests.safety import SHARED
+from tests.safety import needs_shared
 from tests.safety import unsafe_parts
 
 WXR = SHARED / "data" / "wordpress" / "themeunittestdata.wordpress.xml"
-needs_shared_export = pytest.mark.skipif(
-    not WXR.exists(), reason=f"the shared WordPress export is absent ({WXR})"
-)
+needs_shared_export = needs_shared(WXR)
 
 
 def counts(app, column):

@@ -20,7 +20,7 @@ from commentsvc.models import Comment
 from commentsvc.models import Job
 from tests.blogs import Blog
 from tests.conftest import add_site
-from tests.conftest import free_port
+from tests.conftest import reserve_port
 
 
 class Inbox:
@@ -28,7 +28,9 @@ class Inbox:
 
     def __init__(self, port: int | None = None):
         self.messages: list[email.message.EmailMessage] = []
-        self.port = port or free_port()
+        # aiosmtpd cannot report a port 0 back: hold a reserved port (no race with others).
+        self.reservation = None if port else reserve_port()
+        self.port = port or self.reservation.port
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
@@ -43,6 +45,8 @@ class Inbox:
 
     def stop(self):
         self.controller.stop()
+        if self.reservation:
+            self.reservation.close()
 
 
 @pytest.fixture
@@ -174,7 +178,8 @@ def test_a_held_reply_notifies_once_it_is_approved(mail_app, inbox, clock):
 
 
 def test_with_the_mail_server_down_posting_works_and_mail_goes_out_later(make_app, clock):
-    port = free_port()
+    reserved = reserve_port()  # held, not listening: connections are refused, nobody takes it
+    port = reserved.port
     app = make_app(SMTP_URL=f"smtp://127.0.0.1:{port}", PUBLIC_URL="https://comments.example.org")
     app.extensions["clock"] = clock
     add_site(app, owner_email="owner@example.org")
@@ -191,6 +196,7 @@ def test_with_the_mail_server_down_posting_works_and_mail_goes_out_later(make_ap
         assert [m["To"] for m in box.messages] == ["owner@example.org"]
     finally:
         box.stop()
+        reserved.close()
 
 
 def test_webhooks_are_signed_and_sent_for_new_approved_and_deleted(mail_app, clock):

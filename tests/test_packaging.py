@@ -20,6 +20,10 @@ def test_the_wheel_serves_the_widget_and_migrates(tmp_path):
             "pip",
             "wheel",
             "--quiet",
+            # No package index at test time: the build backend (hatchling, in the test extra)
+            # is the one installed here, and nothing else is fetched.
+            "--no-index",
+            "--no-build-isolation",
             "--no-deps",
             "-w",
             str(tmp_path),

@@ -15,6 +15,9 @@ from tests.browser import blog_page
 from tests.browser import needs_chromium
 from tests.conftest import ROOT_DIR
 from tests.conftest import add_site
+from tests.safety import INSTEAD
+from tests.safety import XSS_DIR
+from tests.safety import needs_shared
 from tests.safety import xss_vectors
 
 pytestmark = [pytest.mark.slow, needs_chromium]
@@ -353,6 +356,7 @@ def test_space_is_reserved_while_loading(page, live_server, host):
 # --- safety ------------------------------------------------------------------------------------
 
 
+@needs_shared(XSS_DIR, INSTEAD)
 def test_xss_vectors_execute_nothing(page, live_server, host):
     service = live_server(GUARD="off", MAX_TEXT_LENGTH=100000)
     vectors = xss_vectors("payloadsallthethings")

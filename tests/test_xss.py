@@ -8,8 +8,13 @@ from sqlalchemy import select
 from commentsvc.db import db
 from commentsvc.models import Comment
 from tests.conftest import add_site
+from tests.safety import INSTEAD
+from tests.safety import XSS_DIR
+from tests.safety import needs_shared
 from tests.safety import unsafe_parts
 from tests.safety import xss_vectors
+
+pytestmark = needs_shared(XSS_DIR, INSTEAD)
 
 VECTORS = xss_vectors()
 
