@@ -177,6 +177,11 @@ def _site_options(func: Callable) -> Callable:
         click.option("--owner-email", help="Where notifications go."),
         click.option("--moderation-words", help="Comma-separated words that hold a comment."),
         click.option("--disallowed-words", help="Comma-separated words that mark spam."),
+        click.option(
+            "--cache-max-age",
+            type=click.IntRange(0, 3600),
+            help="Seconds a CDN may keep thread and count answers (default 0: revalidate).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)

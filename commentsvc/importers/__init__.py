@@ -92,6 +92,7 @@ def import_records(site: Site, records: list[Record], *, secret: str, now: datet
             comment = Comment(
                 thread_id=thread.id,
                 parent_id=parent.id if parent is not None else None,
+                root_id=comments.root_of(parent),
                 kind=record.kind,
                 status=record.status,
                 reason="imported",
@@ -113,6 +114,7 @@ def import_records(site: Site, records: list[Record], *, secret: str, now: datet
                 comment.author = ""
             session.add(comment)
             session.flush()
+            comments.touch_thread(session, thread.id)
             comments.record_event(comment, "import", comment.status, "imported", now)
             stored[record.key] = comment
             report.threads.add(record.uri)

@@ -253,6 +253,7 @@ def store(target: Target, source: str, found: Found, *, kind: str, ctx: Context)
             comments.record_event(comment, "rules", decision.status, decision.reason, ctx.now)
             notify.on_comment(comment, "new", ctx.now)
         db.session.flush()
+        comments.touch_thread(db.session, thread.id)
         return comment
 
 
