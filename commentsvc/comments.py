@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import and_
+from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import exists
 from sqlalchemy import func
@@ -490,19 +491,41 @@ class ReadState:
     origin_known: bool
 
 
+def _read_state_query(with_origin: bool):
+    known = (
+        exists().where(SiteOrigin.origin == bindparam("origin")) if with_origin else literal(False)
+    )
+    return (
+        select(
+            Site.id,
+            Site.version,
+            Site.cache_max_age,
+            Thread.uri,
+            Thread.id,
+            Thread.version,
+            known.label("origin_known"),
+        )
+        .outerjoin(
+            Thread,
+            and_(Thread.site_id == Site.id, Thread.uri.in_(bindparam("uris", expanding=True))),
+        )
+        .where(Site.name == bindparam("name"))
+    )
+
+
+# Built once: the hot path runs them with new values, from SQLAlchemy's compiled cache.
+_READ_STATE = {True: _read_state_query(True), False: _read_state_query(False)}
+
+
 def read_state(site_name: str, uris: list[str], origin: str | None = None) -> ReadState | None:
     """Return the site's and the threads' versions (and whether origin is any site's) in one
     query, or None when there is no such site."""
-    known = (
-        exists().where(SiteOrigin.origin == origin.lower()) if origin else literal(False)
-    ).label("origin_known")
-    rows = db.session.execute(
-        select(
-            Site.id, Site.version, Site.cache_max_age, Thread.uri, Thread.id, Thread.version, known
-        )
-        .outerjoin(Thread, and_(Thread.site_id == Site.id, Thread.uri.in_(uris)))
-        .where(Site.name == site_name)
-    ).all()
+    params = {"name": site_name, "uris": uris}
+    if origin:
+        params["origin"] = origin.lower()
+    # A connection of its own, not the ORM session: nothing of the session is needed here.
+    with db.engine.connect() as connection:
+        rows = connection.execute(_READ_STATE[bool(origin)], params).all()
     if not rows:
         return None
     first = rows[0]
