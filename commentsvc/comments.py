@@ -34,6 +34,7 @@ from commentsvc import notify
 from commentsvc import spam
 from commentsvc.db import db
 from commentsvc.db import insert_ignore
+from commentsvc.db import single_read
 from commentsvc.db import write_transaction
 from commentsvc.errors import Forbidden
 from commentsvc.errors import NotFound
@@ -491,9 +492,14 @@ class ReadState:
     origin_known: bool
 
 
-def _read_state_query(with_origin: bool):
+def _read_state_query(with_origin: bool, one_uri: bool):
     known = (
         exists().where(SiteOrigin.origin == bindparam("origin")) if with_origin else literal(False)
+    )
+    uri_matches = (
+        Thread.uri == bindparam("uri")
+        if one_uri
+        else Thread.uri.in_(bindparam("uris", expanding=True))
     )
     return (
         select(
@@ -505,27 +511,28 @@ def _read_state_query(with_origin: bool):
             Thread.version,
             known.label("origin_known"),
         )
-        .outerjoin(
-            Thread,
-            and_(Thread.site_id == Site.id, Thread.uri.in_(bindparam("uris", expanding=True))),
-        )
+        .outerjoin(Thread, and_(Thread.site_id == Site.id, uri_matches))
         .where(Site.name == bindparam("name"))
     )
 
 
 # Built once: the hot path runs them with new values, from SQLAlchemy's compiled cache.
-_READ_STATE = {True: _read_state_query(True), False: _read_state_query(False)}
+_READ_STATE = {
+    (origin, one): _read_state_query(origin, one)
+    for origin in (True, False)
+    for one in (True, False)
+}
 
 
 def read_state(site_name: str, uris: list[str], origin: str | None = None) -> ReadState | None:
     """Return the site's and the threads' versions (and whether origin is any site's) in one
     query, or None when there is no such site."""
-    params = {"name": site_name, "uris": uris}
+    one = len(uris) == 1
+    params = {"name": site_name, "uri": uris[0]} if one else {"name": site_name, "uris": uris}
     if origin:
         params["origin"] = origin.lower()
-    # A connection of its own, not the ORM session: nothing of the session is needed here.
-    with db.engine.connect() as connection:
-        rows = connection.execute(_READ_STATE[bool(origin)], params).all()
+    with single_read() as connection:
+        rows = connection.execute(_READ_STATE[bool(origin), one], params).all()
     if not rows:
         return None
     first = rows[0]
