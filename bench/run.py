@@ -22,6 +22,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -64,9 +65,9 @@ def wait_for(url: str, process: subprocess.Popen) -> None:
         if process.poll() is not None:
             raise SystemExit(f"{url}: the server stopped")
         try:
-            requests.get(url, timeout=1)
+            requests.get(url, timeout=5)
             return
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.1)
     process.kill()
     raise SystemExit(f"{url}: the server did not start")
@@ -478,6 +479,8 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=10_000, help="comments in the big thread")
     parser.add_argument("--isso", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args()
+    # Stopped from outside, still stop the servers started (the finally clauses below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
     driver = "wrk" if shutil.which("wrk") else "Python client (install wrk for real numbers)"
     log(f"driver: {driver}; {args.workers} workers, {args.connections} connections")
@@ -498,7 +501,7 @@ def main() -> None:
     if args.isso:
         try:
             service = Isso(args.workers)
-        except (subprocess.CalledProcessError, SystemExit) as error:
+        except (subprocess.CalledProcessError, SystemExit, requests.RequestException) as error:
             log(f"Isso left out: {error}")
         else:
             try:
