@@ -708,8 +708,14 @@ def count_threads(thread_ids: list[int]) -> dict[int, Counts]:
     if not thread_ids:
         return found
     root = func.coalesce(Comment.root_id, Comment.id)
-    held = select(root).where(
-        Comment.thread_id.in_(thread_ids), Comment.status.not_in((PUBLISHED, "deleted"))
+    # The trees with a held or spam comment, read first: as a subquery, PostgreSQL may plan
+    # the IN below as a loop over every comment of the thread.
+    held = set(
+        db.session.scalars(
+            select(root).where(
+                Comment.thread_id.in_(thread_ids), Comment.status.not_in((PUBLISHED, "deleted"))
+            )
+        )
     )
     totals: dict[int, list[int]] = {thread_id: [0, 0, 0] for thread_id in thread_ids}
     grouped = db.session.execute(
@@ -717,27 +723,29 @@ def count_threads(thread_ids: list[int]) -> dict[int, Counts]:
         .where(
             Comment.thread_id.in_(thread_ids),
             Comment.status == PUBLISHED,
-            root.not_in(held),
+            *([root.not_in(held)] if held else []),
         )
         .group_by(Comment.thread_id, Comment.kind, Comment.mention_type)
     ).all()
     for thread_id, kind, mention_type, number in grouped:
         slot = 0 if kind == "comment" else 2 if mention_type == "like" else 1
         totals[thread_id][slot] += number
-    rows = db.session.execute(
-        select(
-            Comment.thread_id,
-            Comment.id,
-            Comment.parent_id,
-            Comment.status,
-            Comment.kind,
-            Comment.mention_type,
-        ).where(
-            Comment.thread_id.in_(thread_ids),
-            Comment.status.in_((PUBLISHED, "deleted")),
-            root.in_(held),
-        )
-    ).all()
+    rows = []
+    if held:
+        rows = db.session.execute(
+            select(
+                Comment.thread_id,
+                Comment.id,
+                Comment.parent_id,
+                Comment.status,
+                Comment.kind,
+                Comment.mention_type,
+            ).where(
+                Comment.thread_id.in_(thread_ids),
+                Comment.status.in_((PUBLISHED, "deleted")),
+                root.in_(held),
+            )
+        ).all()
     by_thread: dict[int, list[Any]] = {}
     for row in rows:
         by_thread.setdefault(row.thread_id, []).append(row)
