@@ -35,7 +35,7 @@ test: $(VENV)/.installed-test $(VENV)/.installed-npm
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check commentsvc tests bench

@@ -1,28 +1,57 @@
-"""Load benchmark: serve commentsvc with gunicorn on 127.0.0.1 and measure it.
+"""Load benchmark: commentsvc (SQLite, and PostgreSQL when given), Isso 0.14 and a constant-body
+Flask app, all under gunicorn with the same workers, driven in turn on 127.0.0.1.
 
-    make bench                      # or: .venv/bin/python -m bench.run --seconds 10 --workers 4
+    make bench                                   # 5 s per case, 2 workers, 8 connections
+    .venv/bin/python -m bench.run --seconds 10 --postgres postgresql+psycopg://.../db
+    .venv/bin/python -m bench.run --no-isso      # without installing Isso
 
-Uses a fresh SQLite database in a temporary instance folder (or COMMENTSVC_DATABASE_URL when set),
-seeds a thread of 200 comments, then runs each scenario for a fixed time with a fixed number of
-concurrent clients and prints requests per second and latency percentiles. Bounded in time and
-count; nothing leaves 127.0.0.1.
+Each service is seeded through its own API with the same thread: 200 comments of which 100 are
+replies. commentsvc also gets a thread of 10,000 comments (its first page is measured) and 20
+pages for the counts. The load comes from wrk (Debian's `wrk` package) when it is installed, else
+from a small Python client (slower: it is then the client that limits the numbers). Isso 0.14 is
+installed by pip into bench/.venv-isso the first time. The table (requests/s, p50, p99, ratios
+to the constant-body app and to Isso, the workers' resident memory) is printed and written as
+JSON under bench/results/. Nothing leaves 127.0.0.1 but pip's download of Isso.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import random
+import re
+import shutil
+import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
+
+HERE = Path(__file__).resolve().parent
+ISSO_VENV = HERE / ".venv-isso"
+RESULTS = HERE / "results"
+THREAD, BIG, POSTS = "/thread", "/big", "/posts"
+COUNT_URIS = [f"/p/{n}" for n in range(20)]
+CASES = {
+    "thread": "GET thread (200 comments)",
+    "thread_304": "GET thread, If-None-Match (304)",
+    "big_page": "GET first page of 10,000",
+    "counts": "GET counts (20 uris)",
+    "post": "POST comment",
+    "embed": "GET embed.js (gzip)",
+}
+TEXT = (
+    "A comment of a usual length: a sentence or two about the post, with *a little* Markdown, "
+    "and a [link](https://example.org/) now and then, so that the thread weighs what threads do."
+)
 
 
 def free_port() -> int:
@@ -31,58 +60,318 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(workers: int) -> tuple[subprocess.Popen, str, Path]:
-    instance = Path(tempfile.mkdtemp(prefix="commentsvc-bench-"))
-    port = free_port()
-    env = {**os.environ, "COMMENTSVC_INSTANCE_PATH": str(instance), "COMMENTSVC_GUARD": "off"}
-    subprocess.run(
-        [sys.executable, "-m", "commentsvc", "db", "upgrade"],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "commentsvc",
-            "site",
-            "add",
-            "bench",
-            "--url",
-            f"http://127.0.0.1:{port}",
-        ],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "commentsvc",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
+def wait_for(url: str, process: subprocess.Popen) -> None:
+    for _ in range(600):
+        if process.poll() is not None:
+            raise SystemExit(f"{url}: the server stopped")
         try:
-            if requests.get(url + "/healthz", timeout=1).status_code == 200:
-                return server, url, instance
-        except requests.ConnectionError:
+            requests.get(url, timeout=5)
+            return
+        except requests.RequestException:
             time.sleep(0.1)
-    server.kill()
-    raise SystemExit("the server did not start")
+    process.kill()
+    raise SystemExit(f"{url}: the server did not start")
 
 
-def run(name: str, seconds: float, clients: int, request: Callable[[requests.Session, int], int]):
+def worker_memory(master: int) -> float:
+    """Return the resident memory of a gunicorn master's children, in MB."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) != master:
+                continue
+            status = (stat.parent / "status").read_text()
+        except (OSError, IndexError, ValueError):
+            continue
+        found = re.search(r"VmRSS:\s+(\d+) kB", status)
+        total += int(found.group(1)) if found else 0
+    return round(total / 1024, 1)
+
+
+# --- services -------------------------------------------------------------------------------------
+
+
+class Service:
+    name = ""
+    url = ""
+    process: subprocess.Popen
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+    def memory(self) -> float:
+        return worker_memory(self.process.pid)
+
+
+class Commentsvc(Service):
+    def __init__(self, name: str, workers: int, database_url: str = ""):
+        self.name = name
+        self.instance = Path(tempfile.mkdtemp(prefix="commentsvc-bench-"))
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("COMMENTSVC_")} | {
+            "COMMENTSVC_INSTANCE_PATH": str(self.instance),
+            "COMMENTSVC_GUARD": "off",
+        }
+        if database_url:
+            env["COMMENTSVC_DATABASE_URL"] = database_url
+            _empty_postgres(database_url)
+        command = [sys.executable, "-m", "commentsvc"]
+        subprocess.run([*command, "db", "upgrade"], env=env, check=True, capture_output=True)
+        subprocess.run(
+            [*command, "site", "add", "bench", "--url", self.url],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        self.process = subprocess.Popen(
+            [*command, "serve", "--port", str(port), "--workers", str(workers)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(self.url + "/healthz", self.process)
+
+    def post(self, session, uri: str, text: str, parent=None) -> int:
+        body = {"site": "bench", "uri": uri, "text": text, "author": "Reader", "parent": parent}
+        answer = session.post(self.url + "/api/comments", json=body, timeout=30)
+        answer.raise_for_status()
+        return answer.json()["id"]
+
+    def requests(self) -> dict[str, dict]:
+        thread = f"{self.url}/api/comments?site=bench&uri={THREAD}"
+        etag = requests.get(thread, timeout=30).headers["ETag"]
+        counts = f"{self.url}/api/counts?site=bench&" + "&".join(f"uri={u}" for u in COUNT_URIS)
+        return {
+            "thread": {"url": thread},
+            "thread_304": {"url": thread, "headers": {"If-None-Match": etag}},
+            "big_page": {"url": f"{self.url}/api/comments?site=bench&uri={BIG}&limit=50"},
+            "counts": {"url": counts},
+            "post": {
+                "url": self.url + "/api/comments",
+                "method": "POST",
+                "body": f'{{"site":"bench","uri":"{POSTS}","text":"post %d"}}',
+            },
+            "embed": {"url": self.url + "/embed.js", "headers": {"Accept-Encoding": "gzip"}},
+        }
+
+    def stored(self, uri: str) -> int:
+        answer = requests.get(f"{self.url}/api/counts?site=bench&uri={uri}", timeout=30)
+        return answer.json()["counts"][uri]
+
+
+def _empty_postgres(url: str) -> None:
+    from sqlalchemy import create_engine
+    from sqlalchemy import text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+class Isso(Service):
+    name = "Isso 0.14"
+
+    def __init__(self, workers: int):
+        if not (ISSO_VENV / "bin" / "gunicorn").exists():
+            subprocess.run([sys.executable, "-m", "venv", str(ISSO_VENV)], check=True)
+            subprocess.run(
+                [str(ISSO_VENV / "bin" / "pip"), "install", "-q", "isso==0.14.*", "gunicorn"],
+                check=True,
+            )
+        folder = Path(tempfile.mkdtemp(prefix="isso-bench-"))
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        config = folder / "isso.cfg"
+        config.write_text(
+            f"[general]\ndbpath = {folder / 'comments.db'}\nhost = {self.url}/\n"
+            f"[moderation]\nenabled = false\n[guard]\nenabled = false\n"
+            f"[server]\nlisten = {self.url}/\n"
+        )
+        self.process = subprocess.Popen(
+            [
+                str(ISSO_VENV / "bin" / "gunicorn"),
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                "--worker-class",
+                "gthread",
+                "--threads",
+                "4",
+                "isso.run",
+            ],
+            env={**os.environ, "ISSO_SETTINGS": str(config)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(self.url + "/info", self.process)
+
+    def post(self, session, uri: str, text: str, parent=None) -> int:
+        body = {"text": text, "author": "Reader", "parent": parent, "title": "A post"}
+        answer = session.post(f"{self.url}/new?uri={uri}", json=body, timeout=30)
+        # Isso sets an edit cookie per comment: kept, they grow the headers past its limit.
+        session.cookies.clear()
+        answer.raise_for_status()
+        return answer.json()["id"]
+
+    def requests(self) -> dict[str, dict]:
+        return {
+            "thread": {"url": f"{self.url}/?uri={THREAD}"},
+            "counts": {
+                "url": f"{self.url}/count",
+                "method": "POST",
+                "body": json.dumps(COUNT_URIS),
+            },
+            "post": {
+                "url": f"{self.url}/new?uri={POSTS}",
+                "method": "POST",
+                "body": '{"text":"post %d","title":"A post"}',
+            },
+            "embed": {"url": self.url + "/js/embed.min.js", "headers": {"Accept-Encoding": "gzip"}},
+        }
+
+    def stored(self, uri: str) -> int:
+        return requests.post(f"{self.url}/count", json=[uri], timeout=30).json()[0]
+
+
+class Constant(Service):
+    name = "constant-body Flask app"
+
+    def __init__(self, workers: int, body: bytes):
+        folder = Path(tempfile.mkdtemp(prefix="constant-bench-"))
+        (folder / "body.json").write_bytes(body)
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bench.constant",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--body",
+                str(folder / "body.json"),
+            ],
+            cwd=HERE.parent,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(self.url + "/", self.process)
+
+    def requests(self) -> dict[str, dict]:
+        return {"thread": {"url": self.url + "/"}}
+
+
+def seed(service, big: int) -> None:
+    """Post the same threads to a service through its own API."""
+    rng = random.Random(7)
+    with requests.Session() as session:
+        roots = [service.post(session, THREAD, f"{TEXT} ({n})") for n in range(100)]
+        for n in range(100):
+            service.post(session, THREAD, f"{TEXT} (reply {n})", parent=rng.choice(roots))
+        for n, uri in enumerate(COUNT_URIS):
+            for k in range(n % 3 + 1):
+                service.post(session, uri, f"On {uri}, {k}.")
+    if big:
+        local = threading.local()
+
+        def one(n: int) -> None:
+            if not hasattr(local, "session"):
+                local.session = requests.Session()
+            service.post(local.session, BIG, f"{TEXT} (big {n})")
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(one, range(big)))
+
+
+# --- load ---------------------------------------------------------------------------------------
+
+_WRK_SCRIPT = """
+local counter = 0
+local method, body_format = "%s", %s
+local headers = {%s}
+request = function()
+  counter = counter + 1
+  local body = nil
+  if body_format then
+    body = string.format(body_format, counter * 1000 + math.random(0, 999) + (id or 0) * 100000000)
+  end
+  return wrk.format(method, nil, headers, body)
+end
+setup = function(thread)
+  thread:set("id", math.random(1, 9999))
+end
+"""
+
+
+def drive(request: dict, seconds: float, connections: int) -> dict:
+    """Load one request for a while; return requests/s, p50 and p99 (ms) and the errors."""
+    if shutil.which("wrk"):
+        return _wrk(request, seconds, connections)
+    return _python_client(request, seconds, connections)
+
+
+def _wrk(request: dict, seconds: float, connections: int) -> dict:
+    headers = dict(request.get("headers", {}))
+    body = request.get("body")
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    lua_headers = ", ".join(f'["{k}"] = {json.dumps(v)}' for k, v in headers.items())
+    script = _WRK_SCRIPT % (
+        request.get("method", "GET"),
+        json.dumps(body) if body is not None else "nil",
+        lua_headers,
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    threads = min(2, connections)
+    output = subprocess.run(
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{max(1, round(seconds))}s",
+            "--latency",
+            "-s",
+            handle.name,
+            request["url"],
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    Path(handle.name).unlink()
+
+    def millis(label: str) -> float:
+        found = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
+        if not found:
+            return 0.0
+        value, unit = float(found.group(1)), found.group(2)
+        return round(value / 1000 if unit == "us" else value * 1000 if unit == "s" else value, 2)
+
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    total = re.search(r"(\d+) requests in", output)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {
+        "rps": round(float(rate.group(1)) if rate else 0.0),
+        "p50": millis("50"),
+        "p99": millis("99"),
+        "requests": int(total.group(1)) if total else 0,
+        "errors": int(errors.group(1)) if errors else 0,
+    }
+
+
+def _python_client(request: dict, seconds: float, connections: int) -> dict:
     latencies: list[float] = []
     errors = 0
     lock = threading.Lock()
@@ -92,9 +381,16 @@ def run(name: str, seconds: float, clients: int, request: Callable[[requests.Ses
         nonlocal errors
         session = requests.Session()
         count = 0
-        while time.monotonic() < deadline and count < 1_000_000:
+        while time.monotonic() < deadline:
+            body = request.get("body")
+            data = (body % (number * 1_000_000 + count)).encode() if body else None
+            headers = dict(request.get("headers", {}))
+            if data:
+                headers["Content-Type"] = "application/json"
             started = time.perf_counter()
-            status = request(session, number * 1_000_000 + count)
+            status = session.request(
+                request.get("method", "GET"), request["url"], data=data, headers=headers
+            ).status_code
             elapsed = time.perf_counter() - started
             with lock:
                 latencies.append(elapsed)
@@ -102,83 +398,144 @@ def run(name: str, seconds: float, clients: int, request: Callable[[requests.Ses
             count += 1
         session.close()
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(connections)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     latencies.sort()
-    quantile = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
-    print(
-        f"{name:<28} {len(latencies) / seconds:>9.0f} req/s   p50 {quantile(0.5):6.1f} ms   "
-        f"p95 {quantile(0.95):6.1f} ms   p99 {quantile(0.99):6.1f} ms   errors {errors}"
-    )
-    return statistics.mean(latencies) if latencies else 0
+
+    def quantile(q: float) -> float:
+        return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000, 2)
+
+    return {
+        "rps": round(len(latencies) / seconds),
+        "p50": quantile(0.5) if latencies else 0.0,
+        "p99": quantile(0.99) if latencies else 0.0,
+        "requests": len(latencies),
+        "errors": errors,
+    }
+
+
+def measure(service, seconds: float, connections: int, log: Callable[[str], None]) -> dict:
+    """Drive every case the service has; check that no POST was lost."""
+    results = {"memory_mb": 0.0, "cases": {}}
+    for case, request in service.requests().items():
+        before = service.stored(POSTS) if case == "post" else 0
+        result = drive(request, seconds, connections)
+        if case == "post":
+            time.sleep(0.5)
+            stored = service.stored(POSTS) - before
+            result["stored"] = stored
+            result["lost"] = max(0, result["requests"] - result["errors"] - stored)
+        results["cases"][case] = result
+        log(f"  {service.name}: {CASES[case]}: {result}")
+    results["memory_mb"] = service.memory()
+    return results
+
+
+def table(results: dict) -> str:
+    """Return the results as a Markdown table with the ratios to the ceiling and to Isso."""
+    ceiling = results.get("constant-body Flask app", {}).get("cases", {}).get("thread", {})
+    isso = results.get("Isso 0.14", {}).get("cases", {})
+    lines = [
+        "| service | what | requests/s | p50 ms | p99 ms | vs constant app | vs Isso |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, found in results.items():
+        for case, result in found["cases"].items():
+            what = (
+                "GET constant body (same bytes as the thread)"
+                if name.startswith("constant")
+                else CASES[case]
+            )
+            vs_ceiling = (
+                f"{result['rps'] / ceiling['rps']:.0%}"
+                if ceiling.get("rps") and not name.startswith("constant")
+                else ""
+            )
+            vs_isso = (
+                f"{result['rps'] / isso[case]['rps']:.1f}x"
+                if case in isso
+                and isso[case].get("rps")
+                and name not in ("Isso 0.14", "constant-body Flask app")
+                else ""
+            )
+            extra = f" ({result['lost']} lost)" if "lost" in result else ""
+            lines.append(
+                f"| {name} | {what}{extra} | {result['rps']:,} | {result['p50']} | "
+                f"{result['p99']} | {vs_ceiling} | {vs_isso} |"
+            )
+        lines.append(f"| {name} | workers' resident memory | {found['memory_mb']} MB | | | | |")
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("COMMENTSVC_BENCH_POSTGRES_URL", ""),
+        help="an EMPTY PostgreSQL database to benchmark on too (its schema is dropped)",
+    )
+    parser.add_argument("--big", type=int, default=10_000, help="comments in the big thread")
+    parser.add_argument("--isso", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args()
-    server, url, _instance = start_server(args.workers)
+    # Stopped from outside, still stop the servers started (the finally clauses below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+    driver = "wrk" if shutil.which("wrk") else "Python client (install wrk for real numbers)"
+    log(f"driver: {driver}; {args.workers} workers, {args.connections} connections")
+    results: dict[str, dict] = {}
+    body = b""
+    targets = [("commentsvc (SQLite)", "")]
+    if args.postgres:
+        targets.append(("commentsvc (PostgreSQL)", args.postgres))
+    for name, database_url in targets:
+        service = Commentsvc(name, args.workers, database_url)
+        try:
+            log(f"seeding {name}")
+            seed(service, big=args.big)
+            body = body or requests.get(service.requests()["thread"]["url"], timeout=30).content
+            results[name] = measure(service, args.seconds, args.connections, log)
+        finally:
+            service.stop()
+    if args.isso:
+        try:
+            service = Isso(args.workers)
+        except (subprocess.CalledProcessError, SystemExit, requests.RequestException) as error:
+            log(f"Isso left out: {error}")
+        else:
+            try:
+                log("seeding Isso")
+                seed(service, big=0)
+                results[service.name] = measure(service, args.seconds, args.connections, log)
+            except requests.RequestException as error:
+                log(f"Isso left out: {error}")
+            finally:
+                service.stop()
+    constant = Constant(args.workers, body)
     try:
-        with requests.Session() as seed:
-            for n in range(200):
-                seed.post(
-                    url + "/api/comments",
-                    json={"site": "bench", "uri": "/big", "text": f"seed {n}"},
-                )
-        uris = [f"/post/{n}" for n in range(50)]
-        print(
-            f"commentsvc {args.workers} workers, {args.clients} clients, {args.seconds:.0f} s each "
-            f"({os.environ.get('COMMENTSVC_DATABASE_URL', 'SQLite')})"
-        )
-        run(
-            "GET thread (200 comments)",
-            args.seconds,
-            args.clients,
-            lambda s, n: (
-                s.get(url + "/api/comments", params={"site": "bench", "uri": "/big"}).status_code
-            ),
-        )
-        run(
-            "GET counts (50 pages)",
-            args.seconds,
-            args.clients,
-            lambda s, n: (
-                s.get(url + "/api/counts", params={"site": "bench", "uri": uris}).status_code
-            ),
-        )
-        run(
-            "POST comment",
-            args.seconds,
-            args.clients,
-            lambda s, n: (
-                s.post(
-                    url + "/api/comments",
-                    json={"site": "bench", "uri": f"/post/{n % 50}", "text": f"c {n}"},
-                ).status_code
-            ),
-        )
-        run(
-            "POST like",
-            args.seconds,
-            args.clients,
-            lambda s, n: (
-                s.post(url + "/api/likes", json={"site": "bench", "uri": "/big"}).status_code
-            ),
-        )
-        run(
-            "GET embed.js",
-            args.seconds,
-            args.clients,
-            lambda s, n: s.get(url + "/embed.js", headers={"Accept-Encoding": "gzip"}).status_code,
-        )
+        results[constant.name] = measure(constant, args.seconds, args.connections, log)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        constant.stop()
+    report = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "platform": sys.platform},
+        "driver": driver,
+        "workers": args.workers,
+        "connections": args.connections,
+        "seconds": args.seconds,
+        "thread_bytes": len(body),
+        "results": results,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"bench-{report['when'].replace(':', '')}.json"
+    out.write_text(json.dumps(report, indent=1) + "\n")
+    print(table(results))
+    print(f"\n(written to {out.relative_to(HERE.parent)})")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from flask import Flask
 from flask_compress import Compress
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from commentsvc.answers import init_answers
 from commentsvc.config import check_database_url
 from commentsvc.config import default_database_url
 from commentsvc.config import instance_secret_key
@@ -68,6 +69,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["COMPRESS_MIMETYPES"] = COMPRESSED_TYPES
     app.config["COMPRESS_ALGORITHM"] = ["gzip", "deflate"]
     Compress(app)
+    init_answers(app, __version__)
 
     app.extensions["fetcher"] = Fetcher(
         user_agent=f"commentsvc/{__version__} (+{settings['PUBLIC_URL'] or 'self-hosted'})",

@@ -113,11 +113,7 @@ def answer_preflight():
 def add_cors_headers(response: Response) -> Response:
     response.vary.add("Origin")
     origin = request.headers.get("Origin")
-    if (
-        origin
-        and "Access-Control-Allow-Origin" not in response.headers
-        and (sites.site_for_origin(origin) is not None)
-    ):
+    if origin and "Access-Control-Allow-Origin" not in response.headers and _origin_known(origin):
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSE
         if request.method == "OPTIONS":
@@ -125,6 +121,12 @@ def add_cors_headers(response: Response) -> Response:
             response.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
             response.headers["Access-Control-Max-Age"] = "86400"
     return response
+
+
+def _origin_known(origin: str) -> bool:
+    # A read's one lookup said already whether the origin is any site's: no second query.
+    known = g.get("origin_known")
+    return sites.site_for_origin(origin) is not None if known is None else known
 
 
 # --- serialisation -----------------------------------------------------------------------------
@@ -212,13 +214,42 @@ def _iso(moment: datetime) -> str:
 @bp.get("/comments")
 def get_comments():
     """The thread of (site, uri): published comments, replies nested."""
-    site = site_named(request.args.get("site"))
-    uri = comments.parse_uri(request.args.get("uri"))
+    name, uri = _site_name(request.args.get("site")), comments.parse_uri(request.args.get("uri"))
     sort = request.args.get("sort", "oldest")
     limit = query_int("limit", comments.DEFAULT_PAGE, 1, comments.MAX_PAGE)
-    page = comments.list_thread(
-        site, uri, sort=sort, limit=limit, cursor=request.args.get("cursor")
+    cursor = request.args.get("cursor")
+    comments.parse_page(sort, cursor)
+    state = _read_state(name, [uri])
+    thread = state.threads.get(uri, (0, 0))
+    key = answers().key(
+        "thread",
+        state.site_id,
+        state.site_version,
+        *thread,
+        uri,
+        sort,
+        limit,
+        cursor,
+        request.url_root,
+        bool(current_app.config["SMTP_URL"]),
     )
+    response = cached_answer(key, lambda: thread_body(name, uri, sort, limit, cursor), state)
+    response.headers["X-Form-Token"] = spam.make_form_token(
+        current_app.config["SECRET_KEY"], name, uri, now()
+    )
+    return response
+
+
+def thread_body(name: str, uri: str, sort: str, limit: int, cursor: str | None) -> bytes:
+    """Return the thread page's JSON, built from the database (the uncached path)."""
+    site = sites.get_site(name)
+    return page_body(
+        site, uri, comments.list_thread(site, uri, sort=sort, limit=limit, cursor=cursor)
+    )
+
+
+def page_body(site: Site, uri: str, page: comments.ThreadPage) -> bytes:
+    """Return a thread page as the API's JSON."""
     body = {
         "site": site.name,
         "uri": uri,
@@ -230,13 +261,52 @@ def get_comments():
         "next": page.next_cursor,
         "notifications": bool(current_app.config["SMTP_URL"]),
     }
-    response = jsonify(body)
-    response.headers["X-Form-Token"] = spam.make_form_token(
-        current_app.config["SECRET_KEY"], site.name, uri, now()
-    )
-    response.headers["Cache-Control"] = "no-cache"
-    response.add_etag()
-    return response.make_conditional(request)
+    return jsonify(body).get_data()
+
+
+def answers():
+    return current_app.extensions["answers"]
+
+
+def _site_name(value: Any) -> str:
+    if value is None or value == "":
+        raise ValidationError("site is required.", field="site", code="empty")
+    # A name no site can have (NUL, controls, any length) never reaches a query.
+    if not isinstance(value, str) or not fields.is_name(value):
+        raise ValidationError(f"There is no site called {value!r}.", field="site")
+    return value
+
+
+def _read_state(name: str, uris: list[str]) -> comments.ReadState:
+    """Look up the site's and threads' versions once; 400 naming the site when there is none."""
+    state = comments.read_state(name, uris, origin=request.headers.get("Origin"))
+    if state is None:
+        raise ValidationError(f"There is no site called {name!r}.", field="site")
+    g.origin_known = state.origin_known
+    return state
+
+
+def cached_answer(key: str, build, state: comments.ReadState) -> Response:
+    """Answer 304 for a matching If-None-Match, else the kept JSON (built on a miss), gzipped
+    when the client takes it; the ETag is the key, which carries every version."""
+    cache = answers()
+    gzip_ok = request.accept_encodings["gzip"] > 0
+    if request.if_none_match.contains(key) or request.if_none_match.contains(key + ":gzip"):
+        response = Response(status=304)
+        response.set_etag(key + ":gzip" if gzip_ok else key)
+    else:
+        body = cache.body(key, build)
+        packed = cache.gzipped(key, body) if gzip_ok else None
+        response = Response(packed or body, mimetype="application/json")
+        response.set_etag(key + ":gzip" if packed else key)
+        if packed:
+            response.headers["Content-Encoding"] = "gzip"
+    response.vary.add("Accept-Encoding")
+    if state.cache_max_age:
+        response.headers["Cache-Control"] = f"public, max-age={state.cache_max_age}"
+    else:
+        response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 @bp.post("/comments")
@@ -373,16 +443,28 @@ def get_origin():
 @bp.get("/counts")
 def get_counts():
     """Published comments and linkbacks of many pages, in one request."""
-    site = site_named(request.args.get("site"))
+    name = _site_name(request.args.get("site"))
     uris = [comments.parse_uri(u) for u in request.args.getlist("uri")]
     if not uris:
         raise ValidationError("Name at least one uri.", field="uri", code="empty")
-    found = comments.count_comments(site, uris)
+    if len(uris) > comments.MAX_COUNT_URIS:
+        raise ValidationError(
+            f"Ask for at most {comments.MAX_COUNT_URIS} uris at once.", field="uri", code="too_long"
+        )
+    state = _read_state(name, uris)
+    versions = [state.threads.get(uri, (0, 0)) for uri in uris]
+    key = answers().key("counts", state.site_id, state.site_version, uris, versions)
+    return cached_answer(key, lambda: counts_body(name, uris), state)
+
+
+def counts_body(name: str, uris: list[str]) -> bytes:
+    """Return the counts' JSON, built from the database (the uncached path)."""
+    found = comments.count_comments(sites.get_site(name), uris)
     return jsonify(
         counts={uri: c.total for uri, c in found.items()},
         comments={uri: c.comments for uri, c in found.items()},
         mentions={uri: c.mentions for uri, c in found.items()},
-    )
+    ).get_data()
 
 
 @bp.post("/preview")

@@ -377,6 +377,12 @@ def _site_options(*, for_add: bool) -> Callable[[Callable], Callable]:
             click.option("--owner-email", help="Where notifications go."),
             click.option("--moderation-words", help="Comma-separated words that hold a comment."),
             click.option("--disallowed-words", help="Comma-separated words that mark spam."),
+            click.option(
+                "--cache-max-age",
+                type=click.IntRange(0, 3600),
+                **default("cache_max_age"),
+                help="Seconds a CDN may keep thread and count answers (0: revalidate).",
+            ),
         ]
         for option in reversed(options):
             func = option(func)

@@ -19,10 +19,16 @@ from typing import Any
 
 import email_validator
 from flask import current_app
+from sqlalchemy import and_
+from sqlalchemy import bindparam
 from sqlalchemy import delete
+from sqlalchemy import exists
 from sqlalchemy import func
+from sqlalchemy import literal
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.orm import aliased
 from sqlalchemy.orm import defer
 
 from commentsvc import fields
@@ -33,6 +39,7 @@ from commentsvc import titles
 from commentsvc import tokens
 from commentsvc.db import db
 from commentsvc.db import insert_ignore
+from commentsvc.db import single_read
 from commentsvc.db import write_transaction
 from commentsvc.errors import Conflict
 from commentsvc.errors import Forbidden
@@ -44,6 +51,7 @@ from commentsvc.models import DeletedCopy
 from commentsvc.models import Like
 from commentsvc.models import ModerationEvent
 from commentsvc.models import Site
+from commentsvc.models import SiteOrigin
 from commentsvc.models import Thread
 from commentsvc.ratelimit import Limiter
 from commentsvc.sanitize import render_markdown
@@ -55,6 +63,7 @@ MAX_COUNT_URIS = 100
 PUBLISHED = "approved"
 MAX_ID = 2**31 - 1
 MAX_CURSOR_BYTES = 200
+EPOCH = datetime(1970, 1, 1)
 VISITOR_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
@@ -223,6 +232,7 @@ def post_comment(
         comment = Comment(
             thread_id=thread.id,
             parent_id=parent.id if parent else None,
+            root_id=root_of(parent),
             kind="comment",
             status=decision.status,
             reason=decision.reason,
@@ -237,9 +247,31 @@ def post_comment(
         )
         session.add(comment)
         session.flush()
+        touch_thread(session, thread.id)
         record_event(comment, "rules", decision.status, decision.reason, now)
         notify.on_comment(comment, "new", now)
     return comment, edit_token(guard.secret, comment, site)
+
+
+def touch_thread(session, thread_id: int) -> None:
+    """Mark a thread as changed, in the caller's transaction: its ETags and cached answers go.
+
+    Every write a thread read could show calls this; the version is bumped in SQL, never read
+    and written back, so that two writers at once both count.
+    """
+    session.execute(
+        update(Thread)
+        .where(Thread.id == thread_id)
+        .values(version=Thread.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def root_of(parent: Comment | None) -> int | None:
+    """Return the root_id of a reply to parent (None for a top-level comment)."""
+    if parent is None:
+        return None
+    return parent.root_id or parent.id
 
 
 def get_or_create_thread(site: Site, uri: str, *, now: datetime, title: str = "") -> Thread:
@@ -405,6 +437,7 @@ def edit_comment(
         # An edit may hold a published comment (a new link, a moderation word), never release one.
         if decision.status != "approved" and comment.status == PUBLISHED:
             comment.status, comment.reason = decision.status, decision.reason
+        touch_thread(db.session, comment.thread_id)
         record_event(comment, "author", "edit", decision.reason, now)
     return comment, edit_token(guard.secret, comment, site)
 
@@ -414,6 +447,7 @@ def delete_comment(comment_id: int, token: str | None, *, now: datetime, secret:
     with write_transaction():
         comment, _site = _own_for_change(comment_id, token, now=now, secret=secret)
         _erase(comment, now)
+        touch_thread(db.session, comment.thread_id)
         record_event(comment, "author", "delete", "deleted by its author", now)
 
 
@@ -451,6 +485,7 @@ def set_status(comment: Comment, status: str, *, actor: str, reason: str, now: d
             _restore_copy(comment)
         comment.status = status
     comment.reason = reason
+    touch_thread(db.session, comment.thread_id)
     record_event(comment, actor, status, reason, now)
     if status == PUBLISHED:
         notify.on_comment(comment, "approved", now)
@@ -558,6 +593,72 @@ def get_thread(site: Site, uri: str) -> Thread | None:
     return db.session.scalar(select(Thread).where(Thread.site_id == site.id, Thread.uri == uri))
 
 
+@dataclass(frozen=True)
+class ReadState:
+    """What one indexed lookup tells about a read: the versions its answer is keyed by."""
+
+    site_id: int
+    site_version: int
+    cache_max_age: int
+    # uri -> (thread id, version); a uri without a thread is absent.
+    threads: dict[str, tuple[int, int]]
+    origin_known: bool
+
+
+def _read_state_query(with_origin: bool, one_uri: bool):
+    known = (
+        exists().where(SiteOrigin.origin == bindparam("origin")) if with_origin else literal(False)
+    )
+    uri_matches = (
+        Thread.uri == bindparam("uri")
+        if one_uri
+        else Thread.uri.in_(bindparam("uris", expanding=True))
+    )
+    return (
+        select(
+            Site.id,
+            Site.version,
+            Site.cache_max_age,
+            Thread.uri,
+            Thread.id,
+            Thread.version,
+            known.label("origin_known"),
+        )
+        .outerjoin(Thread, and_(Thread.site_id == Site.id, uri_matches))
+        .where(Site.name == bindparam("name"))
+    )
+
+
+# Built once: the hot path runs them with new values, from SQLAlchemy's compiled cache.
+_READ_STATE = {
+    (origin, one): _read_state_query(origin, one)
+    for origin in (True, False)
+    for one in (True, False)
+}
+
+
+def read_state(site_name: str, uris: list[str], origin: str | None = None) -> ReadState | None:
+    """Return the site's and the threads' versions (and whether origin is any site's) in one
+    query, or None when there is no such site."""
+    one = len(uris) == 1
+    params = {"name": site_name, "uri": uris[0]} if one else {"name": site_name, "uris": uris}
+    if origin:
+        params["origin"] = origin.lower()
+    with single_read() as connection:
+        rows = connection.execute(_READ_STATE[bool(origin), one], params).all()
+    if not rows:
+        return None
+    first = rows[0]
+    threads = {row[3]: (row[4], row[5]) for row in rows if row[4] is not None}
+    return ReadState(first[0], first[1], first[2], threads, bool(first[6]))
+
+
+def parse_page(sort: str, cursor: str | None) -> tuple[int, ...] | None:
+    """Validate a thread page's sort and cursor; return where the page starts."""
+    fields.choice(sort, "sort", SORTS)
+    return _decode_cursor(cursor, sort) if cursor else None
+
+
 def list_thread(
     site: Site,
     uri: str,
@@ -566,28 +667,107 @@ def list_thread(
     limit: int = DEFAULT_PAGE,
     cursor: str | None = None,
 ) -> ThreadPage:
-    """Return a page of the thread's published comments, replies nested under their parents."""
-    fields.choice(sort, "sort", SORTS)
-    after = _decode_cursor(cursor, sort) if cursor else None
+    """Return a page of the thread's published comments, replies nested under their parents.
+
+    A bounded number of queries whatever the thread's size: the counts, one page of top-level
+    comments in the sort's order from the cursor on, and the replies of those in one query.
+    """
+    after = parse_page(sort, cursor)
     thread = get_thread(site, uri)
     if thread is None:
         return ThreadPage(None, Counts(), [], None)
-    rows = db.session.scalars(
-        select(Comment)
-        # Reads serve the stored HTML; the Markdown source is not needed on this path.
-        .options(defer(Comment.text))
-        .where(Comment.thread_id == thread.id, Comment.status.in_((PUBLISHED, "deleted")))
-        .order_by(Comment.created, Comment.id)
-    ).all()
-    roots = _build_tree(rows)
-    counts = _count(roots)
-    roots.sort(key=lambda node: _sort_key(node.comment, sort))
-    if after is not None:
-        roots = [node for node in roots if _sort_key(node.comment, sort) > after]
-    page = roots[:limit]
-    more = len(roots) > limit
+    counts = count_threads([thread.id])[thread.id]
+    page, more = _page_of_roots(thread.id, sort, after, limit)
     next_cursor = _encode_cursor(sort, _sort_key(page[-1].comment, sort)) if more else None
     return ThreadPage(thread, counts, page, next_cursor, thread.likes + counts.likes)
+
+
+def _page_of_roots(
+    thread_id: int, sort: str, after: tuple[int, ...] | None, limit: int
+) -> tuple[list[Node], bool]:
+    """Return up to limit visible top-level comments with their replies, and whether more follow."""
+    visible: list[Node] = []
+    while True:
+        wanted = limit + 1 - len(visible)
+        batch = db.session.scalars(_roots_query(thread_id, sort, after, wanted)).all()
+        visible.extend(node for node in _with_replies(batch) if _visible(node))
+        if len(visible) > limit:
+            return visible[:limit], True
+        if len(batch) < wanted:
+            return visible, False
+        # Rare: deleted roots whose only replies are held. Read on past them.
+        after = _sort_key(batch[-1], sort)
+
+
+def _roots_query(thread_id: int, sort: str, after: tuple[int, ...] | None, limit: int):
+    reply = aliased(Comment)
+    # A deleted comment shows (as a placeholder) only while a published reply hangs under it.
+    placeholder = and_(
+        Comment.status == "deleted",
+        exists().where(reply.root_id == Comment.id, reply.status == PUBLISHED),
+    )
+    query = (
+        select(Comment)
+        .options(defer(Comment.text))
+        .where(
+            Comment.thread_id == thread_id,
+            Comment.parent_id.is_(None),
+            or_(Comment.status == PUBLISHED, placeholder),
+        )
+    )
+    if sort == "newest":
+        order = (Comment.created.desc(), Comment.id.desc())
+    elif sort == "top":
+        order = (Comment.likes.desc(), Comment.created, Comment.id)
+    else:
+        order = (Comment.created, Comment.id)
+    if after is not None:
+        query = query.where(_after(sort, after))
+    return query.order_by(*order).limit(limit)
+
+
+def _after(sort: str, key: tuple[int, ...]):
+    """Return the condition 'sorts after key' in SQL, the same order as _sort_key."""
+    if sort == "top" and len(key) == 3:
+        likes, micros, last_id = -key[0], key[1], key[2]
+        moment = _moment(micros)
+        return or_(
+            Comment.likes < likes,
+            and_(
+                Comment.likes == likes,
+                or_(
+                    Comment.created > moment,
+                    and_(Comment.created == moment, Comment.id > last_id),
+                ),
+            ),
+        )
+    if sort == "newest" and len(key) == 2:
+        moment = _moment(-key[0])
+        return or_(Comment.created < moment, and_(Comment.created == moment, Comment.id < -key[1]))
+    if sort == "oldest" and len(key) == 2:
+        moment = _moment(key[0])
+        return or_(Comment.created > moment, and_(Comment.created == moment, Comment.id > key[1]))
+    raise ValidationError("cursor is not one this thread gave out for this sort.", field="cursor")
+
+
+def _with_replies(roots: list[Comment]) -> list[Node]:
+    """Return the roots as nodes with every published or deleted reply nested, at any depth."""
+    nodes = {c.id: Node(c) for c in roots}
+    if not roots:
+        return []
+    replies = db.session.scalars(
+        select(Comment)
+        .options(defer(Comment.text))
+        .where(Comment.root_id.in_(list(nodes)), Comment.status.in_((PUBLISHED, "deleted")))
+        .order_by(Comment.created, Comment.id)
+    ).all()
+    nodes.update((c.id, Node(c)) for c in replies)
+    for reply in replies:
+        parent = nodes.get(reply.parent_id)
+        # A reply to a held or spam comment waits with it, neither shown nor counted.
+        if parent is not None:
+            parent.replies.append(nodes[reply.id])
+    return [nodes[c.id] for c in roots]
 
 
 def _build_tree(rows: Iterable[Any]) -> list[Node]:
@@ -631,13 +811,81 @@ def _count(nodes: Iterable[Node]) -> Counts:
     return Counts(comments, mentions, likes)
 
 
+def count_threads(thread_ids: list[int]) -> dict[int, Counts]:
+    """Return what each thread shows, counted in the database.
+
+    A published comment shows unless a comment above it is held or spam; such trees are rare
+    (the moderation queue), so they alone are read and counted as the thread shows them.
+    """
+    found = {thread_id: Counts() for thread_id in thread_ids}
+    if not thread_ids:
+        return found
+    root = func.coalesce(Comment.root_id, Comment.id)
+    # The trees with a held or spam comment, read first: as a subquery, PostgreSQL may plan
+    # the IN below as a loop over every comment of the thread.
+    held = set(
+        db.session.scalars(
+            select(root).where(
+                Comment.thread_id.in_(thread_ids), Comment.status.not_in((PUBLISHED, "deleted"))
+            )
+        )
+    )
+    totals: dict[int, list[int]] = {thread_id: [0, 0, 0] for thread_id in thread_ids}
+    grouped = db.session.execute(
+        select(Comment.thread_id, Comment.kind, Comment.mention_type, func.count())
+        .where(
+            Comment.thread_id.in_(thread_ids),
+            Comment.status == PUBLISHED,
+            *([root.not_in(held)] if held else []),
+        )
+        .group_by(Comment.thread_id, Comment.kind, Comment.mention_type)
+    ).all()
+    for thread_id, kind, mention_type, number in grouped:
+        slot = 0 if kind == "comment" else 2 if mention_type == "like" else 1
+        totals[thread_id][slot] += number
+    rows = []
+    if held:
+        rows = db.session.execute(
+            select(
+                Comment.thread_id,
+                Comment.id,
+                Comment.parent_id,
+                Comment.status,
+                Comment.kind,
+                Comment.mention_type,
+            ).where(
+                Comment.thread_id.in_(thread_ids),
+                Comment.status.in_((PUBLISHED, "deleted")),
+                root.in_(held),
+            )
+        ).all()
+    by_thread: dict[int, list[Any]] = {}
+    for row in rows:
+        by_thread.setdefault(row.thread_id, []).append(row)
+    for thread_id, total in totals.items():
+        extra = _count(_build_tree(by_thread.get(thread_id, [])))
+        found[thread_id] = Counts(
+            total[0] + extra.comments, total[1] + extra.mentions, total[2] + extra.likes
+        )
+    return found
+
+
 def _sort_key(comment: Comment, sort: str) -> tuple[int, ...]:
-    micros = int(_epoch(comment.created) * 1_000_000)
+    micros = (comment.created - EPOCH) // timedelta(microseconds=1)
     if sort == "newest":
         return (-micros, -comment.id)
     if sort == "top":
         return (-comment.likes, micros, comment.id)
     return (micros, comment.id)
+
+
+def _moment(micros: int) -> datetime:
+    try:
+        return EPOCH + timedelta(microseconds=micros)
+    except OverflowError:
+        raise ValidationError(
+            "cursor is not one this thread gave out for this sort.", field="cursor"
+        ) from None
 
 
 def _encode_cursor(sort: str, key: tuple[int, ...]) -> str:
@@ -657,6 +905,7 @@ def _decode_cursor(cursor: str, sort: str) -> tuple[int, ...]:
         or not value
         or value[0] != sort
         or not all(isinstance(v, int) and not isinstance(v, bool) for v in value[1:])
+        or len(value) != (4 if sort == "top" else 3)
     ):
         raise ValidationError(
             "cursor is not one this thread gave out for this sort.", field="cursor"
@@ -670,26 +919,13 @@ def count_comments(site: Site, uris: list[str]) -> dict[str, Counts]:
         raise ValidationError(
             f"Ask for at most {MAX_COUNT_URIS} uris at once.", field="uri", code="too_long"
         )
-    rows = db.session.execute(
-        select(
-            Thread.uri,
-            Comment.id,
-            Comment.parent_id,
-            Comment.status,
-            Comment.kind,
-            Comment.mention_type,
-        )
-        .join(Comment, Comment.thread_id == Thread.id)
-        .where(
-            Thread.site_id == site.id,
-            Thread.uri.in_(uris),
-            Comment.status.in_((PUBLISHED, "deleted")),
-        )
-    ).all()
-    by_uri: dict[str, list[Any]] = {}
-    for row in rows:
-        by_uri.setdefault(row.uri, []).append(row)
-    return {uri: _count(_build_tree(by_uri.get(uri, []))) for uri in uris}
+    ids = dict(
+        db.session.execute(
+            select(Thread.uri, Thread.id).where(Thread.site_id == site.id, Thread.uri.in_(uris))
+        ).all()
+    )
+    found = count_threads(list(ids.values()))
+    return {uri: found[ids[uri]] if uri in ids else Counts() for uri in uris}
 
 
 # --- likes -------------------------------------------------------------------------------------
@@ -722,6 +958,7 @@ def like_comment(
             session.execute(
                 update(Comment).where(Comment.id == comment.id).values(likes=Comment.likes + delta)
             )
+            touch_thread(session, comment.thread_id)
         session.refresh(comment)
         return comment.likes
 
@@ -750,6 +987,7 @@ def like_page(
             session.execute(
                 update(Thread).where(Thread.id == thread.id).values(likes=Thread.likes + delta)
             )
+            touch_thread(session, thread.id)
         session.refresh(thread)
         return thread.likes
 

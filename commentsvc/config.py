@@ -28,6 +28,7 @@ DEFAULTS: dict[str, Any] = {
     "PROXY_COUNT": 0,  # reverse proxies in front whose X-Forwarded-* headers are trusted
     "MAX_BODY_BYTES": 64 * 1024,  # larger request bodies get 413
     "MAX_TEXT_LENGTH": 10_000,  # a comment's text, in code points
+    "ANSWER_CACHE_BYTES": 32 * 1024 * 1024,  # finished thread answers kept per process
     "INSTANCE_PATH": "",  # empty: Flask's instance folder
 }
 

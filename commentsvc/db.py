@@ -37,6 +37,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 _immediate: contextvars.ContextVar[bool] = contextvars.ContextVar("immediate", default=False)
+_single: contextvars.ContextVar[bool] = contextvars.ContextVar("single", default=False)
 
 
 def init_db(app: Flask) -> None:
@@ -67,6 +68,8 @@ def _tune_sqlite(engine: Engine) -> None:
         # A deferred transaction that reads and then writes cannot wait for the lock: SQLite
         # answers "database is locked" at once. Writers take the lock up front and queue
         # behind busy_timeout instead; readers stay deferred and never block anyone.
+        if _single.get():
+            return  # one SELECT on its own (single_read): nothing to hold a snapshot for
         connection.exec_driver_sql("BEGIN IMMEDIATE" if _immediate.get() else "BEGIN")
 
 
@@ -88,6 +91,17 @@ def write_transaction(session: Session | None = None) -> Iterator[Session]:
     except BaseException:
         session.rollback()
         raise
+
+
+@contextmanager
+def single_read() -> Iterator:
+    """Open a connection, outside the ORM session, for one read statement (no BEGIN on SQLite)."""
+    token = _single.set(True)
+    try:
+        with db.engine.connect() as connection:
+            yield connection
+    finally:
+        _single.reset(token)
 
 
 @contextmanager

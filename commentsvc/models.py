@@ -49,6 +49,10 @@ class Site(db.Model):
     owner_email: Mapped[str] = mapped_column(String(320), default="", server_default="")
     webhook_url: Mapped[str] = mapped_column(String(2048), default="", server_default="")
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Bumped by every change of the site's settings: part of every cached answer's key.
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Seconds a shared cache (a CDN) may keep a thread or counts answer; 0: revalidate always.
+    cache_max_age: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     origins: Mapped[list[SiteOrigin]] = relationship(
         back_populates="site", cascade="all, delete-orphan", order_by="SiteOrigin.id"
@@ -80,6 +84,9 @@ class Thread(db.Model):
     title: Mapped[str] = mapped_column(String(500), default="", server_default="")
     likes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Bumped (SET version = version + 1) in the transaction of every change a read could show:
+    # ETags and cached answers are keyed by it.
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     site: Mapped[Site] = relationship()
 
@@ -102,6 +109,9 @@ class Comment(db.Model):
     parent_id: Mapped[int | None] = mapped_column(
         ForeignKey("comments.id", ondelete="SET NULL"), index=True
     )
+    # The top-level comment a reply hangs under, at any depth (NULL for top-level comments):
+    # a page of roots loads all its replies in one query.
+    root_id: Mapped[int | None] = mapped_column(Integer, index=True)
     kind: Mapped[str] = mapped_column(String(16), default="comment", server_default="comment")
     status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
     author: Mapped[str] = mapped_column(String(200), default="", server_default="")

@@ -205,6 +205,7 @@ def edit(comment_id: int, text: str, *, actor: str, now: datetime, max_length: i
         comment.text = text
         comment.html = render_markdown(text)
         comment.modified = now
+        comments.touch_thread(db.session, comment.thread_id)
         comments.record_event(comment, actor, "edit", "edited by the site's owner", now)
         return comment
 
@@ -226,6 +227,7 @@ def reply_as_owner(
         reply = Comment(
             thread_id=parent.thread_id,
             parent_id=parent.id,
+            root_id=comments.root_of(parent),
             kind="comment",
             status="approved",
             reason=f"written by {actor}",
@@ -237,6 +239,7 @@ def reply_as_owner(
         )
         db.session.add(reply)
         db.session.flush()
+        comments.touch_thread(db.session, reply.thread_id)
         comments.record_event(reply, actor, "approved", "the owner's reply", now)
         notify.on_comment(reply, "new", now)
         return reply

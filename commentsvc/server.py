@@ -55,20 +55,22 @@ class _Gunicorn(BaseApplication):
 def run_gunicorn(host: str, port: int, workers: int, **hooks: object) -> None:
     """Serve the app on host:port with that many worker processes, until stopped; hooks are
     gunicorn's server hooks (when_ready runs once the port is bound)."""
+    _Gunicorn({**gunicorn_options(host, port, workers), **hooks}).run()
+
+
+def gunicorn_options(host: str, port: int, workers: int) -> dict:
+    """Return the gunicorn settings commentsvc is served with (the benchmark reuses them)."""
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    _Gunicorn(
-        {
-            "bind": bind,
-            **hooks,
-            "workers": workers,
-            "worker_class": "gthread",
-            "threads": 4,
-            "timeout": 60,
-            "graceful_timeout": 20,
-            "accesslog": "-",
-            "access_log_format": ACCESS_LOG_FORMAT,
-            "logger_class": PrivateLogger,
-            # Several services (and test runs) on one host must not share one control socket.
-            "control_socket_disable": True,
-        }
-    ).run()
+    return {
+        "bind": bind,
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": 4,
+        "timeout": 60,
+        "graceful_timeout": 20,
+        "accesslog": "-",
+        "access_log_format": ACCESS_LOG_FORMAT,
+        "logger_class": PrivateLogger,
+        # Several services (and test runs) on one host must not share one control socket.
+        "control_socket_disable": True,
+    }

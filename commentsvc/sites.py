@@ -33,6 +33,7 @@ SETTINGS = {
     "gravatar": lambda v: _boolean(v, "gravatar"),
     "owner_email": lambda v: _email(v, "owner_email"),
     "webhook_url": lambda v: fields.http_url(v, "webhook_url"),
+    "cache_max_age": lambda v: fields.integer(v, "cache_max_age", minimum=0, maximum=3600),
 }
 
 # What a new site gets when its owner names nothing else; like WordPress, a first-time
@@ -43,6 +44,7 @@ DEFAULTS = {
     "edit_window": 900,
     "linkbacks": True,
     "gravatar": False,
+    "cache_max_age": 0,
 }
 
 
@@ -118,6 +120,8 @@ def update_site(
             site.origins.clear()
             session.flush()
             site.origins.extend(SiteOrigin(origin=o) for o in allowed)
+        # Settings show in answers (gravatar avatars): every cached answer of the site goes.
+        site.version = Site.version + 1
         _flush_unique(session)
     return site
 

@@ -86,7 +86,12 @@ def clean_title(text: str) -> str:
 
 def set_title(thread_id: int, title: str, *, replace: bool = True) -> None:
     """Store a thread's title (replace=False keeps one that is there already)."""
-    statement = update(Thread).where(Thread.id == thread_id).values(title=clean_title(title))
+    # The version too: thread reads are cached by it, and the title is part of the answer.
+    statement = (
+        update(Thread)
+        .where(Thread.id == thread_id)
+        .values(title=clean_title(title), version=Thread.version + 1)
+    )
     if not replace:
         statement = statement.where(Thread.title == "")
     with write_transaction() as session:

@@ -587,6 +587,7 @@ def _linkback(app, uri, n, excerpt, kind="pingback"):
         )
         session.add(linkback)
         session.flush()
+        comments.touch_thread(session, thread.id)
         return linkback.id
 
 

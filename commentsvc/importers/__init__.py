@@ -330,6 +330,28 @@ def _store(session, site, records, uris, report, *, secret, now, progress) -> No
             )
         else:
             comment.parent_id = parent.id
+    _set_roots(stored, added)
+    for thread_id in {comment.thread_id for _record, comment in added}:
+        comments.touch_thread(session, thread_id)
+
+
+def _set_roots(stored: dict[str, Comment], added: list[tuple[Record, Comment]]) -> None:
+    # Replies are shown under their thread's root (comments.root_id); parents may come after
+    # their replies in the export, so the roots are found once every parent is known.
+    by_id = {comment.id: comment for comment in stored.values()}
+    for _record, comment in added:
+        node, root, seen = comment, None, set()
+        while node.parent_id is not None and node.id not in seen:
+            seen.add(node.id)
+            parent = by_id.get(node.parent_id)
+            if parent is None:
+                root = node.parent_id
+                break
+            if parent.root_id:
+                root = parent.root_id
+                break
+            node, root = parent, parent.id
+        comment.root_id = root
 
 
 def _source_url(url: str) -> str:

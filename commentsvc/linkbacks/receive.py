@@ -386,6 +386,7 @@ def store(target: Target, source: str, found: Found, *, kind: str, ctx: Context)
         if comment.status != "spam":  # spam shows no photo: nothing to fetch and keep for it
             photos.request_photo(ctx.secret, comment.author_photo, now=ctx.now)
         db.session.flush()
+        comments.touch_thread(db.session, thread.id)
         return comment
 
 
