@@ -465,7 +465,8 @@ def test_linkbacks_show_apart_as_excerpts_and_likes(page, live_server, host):
             '<span class="p-name">Cy</span></span></div>',
         )
         locations = [
-            requests.post(
+            service.url  # without PUBLIC_URL the Location is a path of the service
+            + requests.post(
                 service.url + "/webmention",
                 data={"source": other.url + path, "target": target},
                 timeout=10,
