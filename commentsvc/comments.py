@@ -642,8 +642,12 @@ def read_state(site_name: str, uris: list[str], origin: str | None = None) -> Re
     query, or None when there is no such site."""
     one = len(uris) == 1
     params = {"name": site_name, "uri": uris[0]} if one else {"name": site_name, "uris": uris}
+    # As sites.site_for_origin compares it; a header no origin can be (NUL, controls) is none.
+    if origin is not None:
+        printable = fields.is_printable_ascii(origin, max_length=300)
+        origin = fields.normal_origin(origin) if printable else None
     if origin:
-        params["origin"] = origin.lower()
+        params["origin"] = origin
     with single_read() as connection:
         rows = connection.execute(_READ_STATE[bool(origin), one], params).all()
     if not rows:
