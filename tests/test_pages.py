@@ -52,7 +52,7 @@ def test_unknown_routes_answer_json_errors(client):
 def test_the_widget_fits_its_byte_budget():
     static = ROOT_DIR / "static"
     total = sum(len(gzip.compress((static / n).read_bytes(), 9)) for n in ("embed.js", "embed.css"))
-    assert total <= 12 * 1024, f"embed.js + embed.css are {total} bytes gzipped (budget 12 KB)"
+    assert total <= 16 * 1024, f"embed.js + embed.css are {total} bytes gzipped (budget 16 KB)"
 
 
 def test_widget_files_are_served_compressed_with_etag_and_cache_control(client):
