@@ -12,12 +12,14 @@ from flask import Response
 from flask import current_app
 from flask import g
 from flask import jsonify
+from flask import render_template
 from flask import request
 from flask import url_for
 
 from commentsvc import avatars
 from commentsvc import comments
 from commentsvc import fields
+from commentsvc import fragments
 from commentsvc import photos
 from commentsvc import sites
 from commentsvc import spam
@@ -220,12 +222,23 @@ def get_comments():
     cursor = request.args.get("cursor")
     comments.parse_page(sort, cursor)
     state = _read_state(name, [uri])
-    thread = state.threads.get(uri, (0, 0))
-    key = answers().key(
+    key = thread_key(state, uri, sort, limit, cursor)
+    response = cached_answer(key, lambda: thread_body(name, uri, sort, limit, cursor), state)
+    response.headers["X-Form-Token"] = spam.make_form_token(
+        current_app.config["SECRET_KEY"], name, uri, now()
+    )
+    return response
+
+
+def thread_key(
+    state: comments.ReadState, uri: str, sort: str, limit: int, cursor: str | None
+) -> str:
+    """Return the cache key (and ETag) of a thread page's JSON: it carries every version."""
+    return answers().key(
         "thread",
         state.site_id,
         state.site_version,
-        *thread,
+        *state.threads.get(uri, (0, 0)),
         uri,
         sort,
         limit,
@@ -233,11 +246,41 @@ def get_comments():
         request.url_root,
         bool(current_app.config["SMTP_URL"]),
     )
-    response = cached_answer(key, lambda: thread_body(name, uri, sort, limit, cursor), state)
-    response.headers["X-Form-Token"] = spam.make_form_token(
-        current_app.config["SECRET_KEY"], name, uri, now()
+
+
+@bp.get("/comments.html")
+def get_comments_html():
+    """The thread's first page as the widget's markup, for pages that include it."""
+    name, uri = _site_name(request.args.get("site")), comments.parse_uri(request.args.get("uri"))
+    sort = fields.choice(request.args.get("sort", "oldest"), "sort", comments.SORTS)
+    lang = fragments.pick_language(request.args.get("lang"))
+    state = _read_state(name, [uri])
+    # The JSON page the widget would ask for first: its ETag in the markup lets the widget ask
+    # only whether anything changed since.
+    json_key = thread_key(state, uri, sort, fragments.FIRST_PAGE, None)
+    key = answers().key("thread.html", json_key, lang)
+    build = lambda: fragment_body(name, uri, sort, lang, json_key)  # noqa: E731
+    return cached_answer(key, build, state, mimetype="text/html")
+
+
+def fragment_body(name: str, uri: str, sort: str, lang: str, etag: str) -> bytes:
+    """Return a thread's first page as HTML, built from the database (the uncached path)."""
+    site = sites.get_site(name)
+    page = comments.list_thread(site, uri, sort=sort, limit=fragments.FIRST_PAGE)
+    data = [comment_json(n.comment, site, n.replies) for n in page.nodes]
+    html = render_template(
+        "thread/fragment.html",
+        site=site.name,
+        uri=uri,
+        etag=etag,
+        page=fragments.page_summary(page, sort, bool(current_app.config["SMTP_URL"])),
+        view=fragments.thread_view(data),
+        w=fragments.Words(lang),
+        page_url=fragments.page_url(site, uri),
+        stylesheet=url_for("pages.embed_css", _external=True),
+        nojs_url=url_for("reader.thread_page", site_name=site.name, uri=uri, _external=True),
     )
-    return response
+    return html.encode()
 
 
 def thread_body(name: str, uri: str, sort: str, limit: int, cursor: str | None) -> bytes:
@@ -286,7 +329,9 @@ def _read_state(name: str, uris: list[str]) -> comments.ReadState:
     return state
 
 
-def cached_answer(key: str, build, state: comments.ReadState) -> Response:
+def cached_answer(
+    key: str, build, state: comments.ReadState, mimetype: str = "application/json"
+) -> Response:
     """Answer 304 for a matching If-None-Match, else the kept JSON (built on a miss), gzipped
     when the client takes it; the ETag is the key, which carries every version."""
     cache = answers()
@@ -297,7 +342,7 @@ def cached_answer(key: str, build, state: comments.ReadState) -> Response:
     else:
         body = cache.body(key, build)
         packed = cache.gzipped(key, body) if gzip_ok else None
-        response = Response(packed or body, mimetype="application/json")
+        response = Response(packed or body, mimetype=mimetype)
         response.set_etag(key + ":gzip" if packed else key)
         if packed:
             response.headers["Content-Encoding"] = "gzip"

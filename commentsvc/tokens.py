@@ -21,7 +21,9 @@ FORM = "form"  # X-Form-Token: when the thread was loaded (the time trap)
 MAIL_ACTION = "mail-action"  # the owner's one-click approve/spam/delete links
 UNSUBSCRIBE = "unsubscribe"  # a reader's unsubscribe link for replies
 ADMIN_LOGIN = "admin-login"  # the login form's CSRF token, bound to the login cookie's nonce
-PURPOSES = (EDIT, FORM, MAIL_ACTION, UNSUBSCRIBE, ADMIN_LOGIN)
+READER_FORM = "reader-form"  # the no-JS comment form's CSRF token, bound to its cookie's nonce
+OWN = "own"  # shows a held comment to its author on the no-JS page, until it expires
+PURPOSES = (EDIT, FORM, MAIL_ACTION, UNSUBSCRIBE, ADMIN_LOGIN, READER_FORM, OWN)
 
 MAX_TOKEN_LENGTH = 1000  # longer input is refused before any decoding
 
