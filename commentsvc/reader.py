@@ -76,7 +76,7 @@ def post_comment(site_name: str):
         )
     except ServiceError as error:
         return _page(site, uri, parent=parent, values=values, error=error)
-    own = tokens.dump(_secret(), tokens.OWN, [comment.id, tokens.epoch(api.now() + OWN_LIFETIME)])
+    own = tokens.dump_expiring(_secret(), tokens.OWN, comment.id, api.now() + OWN_LIFETIME)
     target = url_for(".thread_page", site_name=site.name, uri=uri, own=own)
     return redirect(f"{target}#csvc-comment-{comment.id}", 303)
 
@@ -122,12 +122,11 @@ def _own_comment(token: str | None, site: Site, uri: str) -> dict | None:
     if not token:
         return None
     try:
-        comment_id, until = tokens.load(_secret(), tokens.OWN, token, length=2)
-        comment_id, until = tokens.whole_number(comment_id), tokens.whole_number(until)
+        comment_id = tokens.load_expiring(_secret(), tokens.OWN, token, now=api.now())
+        comment = comments.find_comment(tokens.whole_number(comment_id))
     except tokens.BadToken:
         return None
-    comment = comments.find_comment(comment_id)
-    if comment is None or tokens.from_epoch(until) < api.now():
+    if comment is None:
         return None
     if comment.thread.site_id != site.id or comment.thread.uri != uri:
         return None
