@@ -254,16 +254,19 @@ def get_comments_html():
     name, uri = _site_name(request.args.get("site")), comments.parse_uri(request.args.get("uri"))
     sort = fields.choice(request.args.get("sort", "oldest"), "sort", comments.SORTS)
     lang = fragments.pick_language(request.args.get("lang"))
+    theme = request.args.get("theme", "")
+    if theme:
+        fields.choice(theme, "theme", fragments.THEMES)
     state = _read_state(name, [uri])
     # The JSON page the widget would ask for first: its ETag in the markup lets the widget ask
     # only whether anything changed since.
     json_key = thread_key(state, uri, sort, fragments.FIRST_PAGE, None)
-    key = answers().key("thread.html", json_key, lang)
-    build = lambda: fragment_body(name, uri, sort, lang, json_key)  # noqa: E731
+    key = answers().key("thread.html", json_key, lang, theme)
+    build = lambda: fragment_body(name, uri, sort, lang, theme, json_key)  # noqa: E731
     return cached_answer(key, build, state, mimetype="text/html")
 
 
-def fragment_body(name: str, uri: str, sort: str, lang: str, etag: str) -> bytes:
+def fragment_body(name: str, uri: str, sort: str, lang: str, theme: str, etag: str) -> bytes:
     """Return a thread's first page as HTML, built from the database (the uncached path)."""
     site = sites.get_site(name)
     page = comments.list_thread(site, uri, sort=sort, limit=fragments.FIRST_PAGE)
@@ -273,6 +276,7 @@ def fragment_body(name: str, uri: str, sort: str, lang: str, etag: str) -> bytes
         site=site.name,
         uri=uri,
         etag=etag,
+        theme=theme,
         page=fragments.page_summary(page, sort, bool(current_app.config["SMTP_URL"])),
         view=fragments.thread_view(data),
         w=fragments.Words(lang),

@@ -336,8 +336,15 @@ def export_command(site_name: str) -> None:
     help="Write DIR/<uri>.html (DIR/index.html for /) instead of standard output.",
 )
 @click.option("--lang", default="en", help="The language of the widget's words (en, de, ...).")
+@click.option(
+    "--theme",
+    type=click.Choice(["light", "dark", "auto"]),
+    help="Fix the theme (the widget matches the page's colours when it loads).",
+)
 @domain_command
-def render_command(site_name: str, uris: tuple[str, ...], out: Path | None, lang: str) -> None:
+def render_command(
+    site_name: str, uris: tuple[str, ...], out: Path | None, lang: str, theme: str | None
+) -> None:
     """Write the threads' markup, as GET /api/comments.html answers it, for pages built ahead
     of time; the widget takes it over when the page loads."""
     public_url = current_app.config["PUBLIC_URL"].rstrip("/")
@@ -351,7 +358,7 @@ def render_command(site_name: str, uris: tuple[str, ...], out: Path | None, lang
         target = _fragment_path(out, uri) if out else None
         response = client.get(
             "/api/comments.html",
-            query_string={"site": site_name, "uri": uri, "lang": lang},
+            query_string={"site": site_name, "uri": uri, "lang": lang, "theme": theme or ""},
             base_url=public_url,
         )
         if response.status_code != 200:

@@ -61,7 +61,7 @@ ENGLISH: dict[str, Any] = {
     "failed": "That did not work: {msg}",
 }
 LANGUAGES = ("en", "de", "fr", "es", "nl", "it")
-SORTS = ("oldest", "newest", "top")
+THEMES = ("light", "dark", "auto")
 # The widget's first page: the fragment holds the same, so that its ETag is the JSON page's.
 FIRST_PAGE = 50
 # Replies nest to this depth; deeper ones line up flat and say whom they answer (as the widget).

@@ -202,7 +202,7 @@ def _page(
 
 def _theme(value: str | None) -> str:
     # The service's own page has no host to match: the reader's system, unless asked.
-    return value if value in ("light", "dark") else "auto"
+    return value if value in fragments.THEMES else "auto"
 
 
 def _cursor() -> str | None:

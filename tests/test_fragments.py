@@ -252,3 +252,12 @@ def test_other_sites_fragments_stay_apart(app, client, api):
     api.post(expect=201, text="Blog only.")
     other = client.get("/api/comments.html", query_string={"site": "other", "uri": "/post/1"})
     assert "Blog only." not in other.get_data(as_text=True)
+
+
+def test_a_theme_can_be_fixed_in_the_markup(client, site):
+    assert 'data-theme="dark"' in fragment(client, theme="dark").get_data(as_text=True)
+    assert "data-theme" not in fragment(client).get_data(as_text=True)
+    response = client.get(
+        "/api/comments.html", query_string={"site": "blog", "uri": "/", "theme": "pink"}
+    )
+    assert response.status_code == 400 and response.get_json()["error"]["field"] == "theme"
