@@ -948,8 +948,7 @@ def like_comment(
 
     :raise RateLimited: when the address likes too fast, or for too many visitors (guard on).
     """
-    if guard.enabled and guard.limiter:
-        spam.limit_likes(guard.limiter, address or visitor)
+    _limit_likes(guard, address or visitor)
     with write_transaction() as session:
         comment = find_comment(comment_id)
         if comment is None or comment.status != PUBLISHED:
@@ -958,12 +957,7 @@ def like_comment(
         delta = _toggle_like(
             session, target, comment.thread_id, comment.id, visitor, address, like, now, guard
         )
-        if delta:
-            session.execute(
-                update(Comment).where(Comment.id == comment.id).values(likes=Comment.likes + delta)
-            )
-            touch_thread(session, comment.thread_id)
-        session.refresh(comment)
+        _count_like(session, comment, comment.thread_id, delta)
         return comment.likes
 
 
@@ -981,19 +975,27 @@ def like_page(
 
     :raise RateLimited: when the address likes too fast, or for too many visitors (guard on).
     """
-    if guard.enabled and guard.limiter:
-        spam.limit_likes(guard.limiter, address or visitor)
+    _limit_likes(guard, address or visitor)
     with write_transaction() as session:
         thread = get_or_create_thread(site, uri, now=now)
         target = (Like.thread_id == thread.id, Like.comment_id.is_(None))
         delta = _toggle_like(session, target, thread.id, None, visitor, address, like, now, guard)
-        if delta:
-            session.execute(
-                update(Thread).where(Thread.id == thread.id).values(likes=Thread.likes + delta)
-            )
-            touch_thread(session, thread.id)
-        session.refresh(thread)
+        _count_like(session, thread, thread.id, delta)
         return thread.likes
+
+
+def _limit_likes(guard: Guard, who: str) -> None:
+    if guard.enabled and guard.limiter:
+        spam.limit_likes(guard.limiter, who)
+
+
+def _count_like(session, liked: Comment | Thread, thread_id: int, delta: int) -> None:
+    """Add delta to the likes of a comment or a page, in SQL, and reload the count."""
+    if delta:
+        model = type(liked)
+        session.execute(update(model).where(model.id == liked.id).values(likes=model.likes + delta))
+        touch_thread(session, thread_id)
+    session.refresh(liked)
 
 
 # One household or office shares an address: a few visitors behind one are real readers, dozens
