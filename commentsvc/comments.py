@@ -477,6 +477,7 @@ def set_status(comment: Comment, status: str, *, actor: str, reason: str, now: d
     """
     fields.choice(status, "status", ("approved", "pending", "spam", "deleted"))
     was_published = comment.status == PUBLISHED
+    first_publication = status == PUBLISHED and not _published_before(comment)
     if status == "deleted":
         _keep_copy(comment, now)
         _erase(comment, now)
@@ -487,10 +488,18 @@ def set_status(comment: Comment, status: str, *, actor: str, reason: str, now: d
     comment.reason = reason
     touch_thread(db.session, comment.thread_id)
     record_event(comment, actor, status, reason, now)
-    if status == PUBLISHED:
-        notify.on_comment(comment, "approved", now)
+    if status == PUBLISHED and not was_published:
+        notify.on_comment(comment, "approved", now, first=first_publication)
     elif status == "deleted" and was_published:
         notify.on_comment(comment, "deleted", now)
+
+
+def _published_before(comment: Comment) -> bool:
+    """Tell whether the comment was ever published (the log keeps every approval)."""
+    approved = select(ModerationEvent.id).where(
+        ModerationEvent.comment_id == comment.id, ModerationEvent.action == PUBLISHED
+    )
+    return comment.status == PUBLISHED or db.session.scalar(approved.limit(1)) is not None
 
 
 # How long an owner's delete can be undone; the copy is erased by a queued job after that.
