@@ -143,3 +143,42 @@ def test_linkback_urls_are_normalised_by_migration(tmp_path):
         "https://A.example.org/y?",
     ]
     assert tuple(mention) == ("https://a.example.org/z", "https://b.org/p")
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="a fresh database file per run")
+def test_bans_are_normalised_by_migration(tmp_path):
+    """Bans written in another spelling before the rules compared normal forms match again."""
+    from flask_migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "x"})
+    with app.app_context():
+        directory = app.extensions["migrate"].directory
+        upgrade(directory=directory, revision="0012")
+        old = [
+            ("email", "Troll@EXAMPLE.org"),
+            ("domain", "https://www.Spam.example/x"),
+            ("domain", "bücher.example"),
+            ("address", "ABC123"),  # a hash: its spelling is the hash's own
+            ("email", "   "),  # nothing a rule can match: left alone
+        ]
+        with db.engine.begin() as conn:
+            for n, (kind, value) in enumerate(old, start=1):
+                conn.execute(
+                    text(
+                        "INSERT INTO bans (id, kind, value, reason, created) "
+                        "VALUES (:id, :kind, :value, '', '2026-01-01 00:00:00')"
+                    ),
+                    {"id": n, "kind": kind, "value": value},
+                )
+        upgrade(directory=directory)
+        with db.engine.connect() as conn:
+            values = conn.execute(text("SELECT value FROM bans ORDER BY id")).scalars().all()
+        db.engine.dispose()
+    assert list(values) == [
+        "troll@example.org",
+        "spam.example",
+        "xn--bcher-kva.example",
+        "ABC123",
+        "   ",
+    ]
