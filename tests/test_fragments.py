@@ -261,3 +261,25 @@ def test_a_theme_can_be_fixed_in_the_markup(client, site):
         "/api/comments.html", query_string={"site": "blog", "uri": "/", "theme": "pink"}
     )
     assert response.status_code == 400 and response.get_json()["error"]["field"] == "theme"
+
+
+def test_the_servers_english_is_the_widgets():
+    import json
+    import re
+
+    from commentsvc.fragments import ENGLISH
+    from tests.conftest import ROOT_DIR
+
+    script = (ROOT_DIR / "static" / "embed.js").read_text()
+    block = script.split("const EN = {")[1].split("\n  };")[0]
+    for key, value in ENGLISH.items():
+        if isinstance(value, str):
+            assert f"    {key}: {json.dumps(value, ensure_ascii=False)}," in block, key
+        elif key != "errors":
+            found = re.search(
+                rf"^    {key}: \{{ one: (\"[^\"]*\"), other: (\"[^\"]*\") \}},", block, re.M
+            )
+            assert found and json.loads(found.group(1)) == value["one"], key
+            assert json.loads(found.group(2)) == value["other"], key
+    for code, words in ENGLISH["errors"].items():
+        assert f"{json.dumps(words, ensure_ascii=False)}," in block, code

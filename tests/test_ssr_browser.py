@@ -204,3 +204,151 @@ def test_axe_finds_nothing_serious_on_the_no_js_page(browser, live_server, host)
                 assert serious == [], (scheme, url)
         finally:
             context.close()
+
+
+def hydrating_page(service: str, fragment: str, script_attrs: str = 'data-site="blog"') -> str:
+    """A blog page holding the fragment; it notes the server's nodes before the widget starts."""
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Post</title>
+<style>body {{ background: #fff; color: #111; }}</style></head><body><main><h1>Post</h1></main>
+<div id="comments">{fragment}</div>
+<script>window.before = {{
+  thread: document.querySelector(".csvc-thread"),
+  comments: Array.from(document.querySelectorAll(".csvc-comment")),
+  bodies: Array.from(document.querySelectorAll(".csvc-body")),
+}};</script>
+<script src="{service}/embed.js" {script_attrs} async></script>
+</body></html>"""
+
+
+def settled_fragment(service: str, uri: str) -> str:
+    """Return the fragment once the thread stopped changing (its page title is fetched in the
+    background after the first comment, which changes the thread's version)."""
+    import time
+
+    for _ in range(50):
+        fragment = fetch_fragment(service, uri)
+        etag = re.search(r'data-etag="([^"]+)"', fragment).group(1)
+        time.sleep(0.2)
+        answer = requests.get(
+            service + "/api/comments",
+            params={"site": "blog", "uri": uri, "sort": "oldest", "limit": 50},
+            headers={"If-None-Match": etag},
+            timeout=10,
+        )
+        if answer.status_code == 304:
+            return fragment
+    raise AssertionError(f"the thread kept changing: {answer.status_code}")
+
+
+def test_the_widget_takes_the_fragment_over_without_rendering_again(browser, live_server, host):
+    service = live_server(GUARD="off")
+    first = requests.post(
+        service.url + "/api/comments",
+        json={"site": "blog", "uri": "/post", "text": "Server *rendered*.", "author": "Ada"},
+        timeout=10,
+    ).json()
+    requests.post(
+        service.url + "/api/comments",
+        json={"site": "blog", "uri": "/post", "text": "A reply.", "parent": first["id"]},
+        timeout=10,
+    ).raise_for_status()
+    host.pages["/post"] = hydrating_page(service.url, settled_fragment(service.url, "/post"))
+    context = browser.new_context(locale="en-GB", color_scheme="dark")
+    try:
+        page = context.new_page()
+        asked = []
+        page.on(
+            "response",
+            lambda r: (
+                asked.append((r.request.method, r.url, r.status, r.request.headers))
+                if "/api/" in r.url
+                else None
+            ),
+        )
+        page.goto(host.url + "/post")
+        page.wait_for_selector(".csvc-thread:not([aria-busy]):not([data-ssr]) form.csvc-form")
+        same = page.evaluate(
+            """() => {
+              const now = {
+                thread: document.querySelector(".csvc-thread"),
+                comments: Array.from(document.querySelectorAll(".csvc-comment")),
+                bodies: Array.from(document.querySelectorAll(".csvc-body")),
+              };
+              return now.thread === window.before.thread
+                && now.comments.length === window.before.comments.length
+                && now.comments.every((c, i) => c === window.before.comments[i])
+                && window.before.bodies.every((b, i) => b === now.bodies[i]);
+            }"""
+        )
+        assert same is True
+        reads = [a for a in asked if a[0] == "GET" and "/api/comments" in a[1]]
+        assert not any("comments.html" in a[1] for a in reads)
+        # One conditional read of the first page, answered "nothing changed".
+        assert len(reads) == 1 and reads[0][2] == 304
+        assert reads[0][3].get("if-none-match")
+        assert page.locator("noscript").count() == 0
+        # A light page on a dark-mode system: a light widget.
+        assert page.get_attribute(".csvc-thread", "data-theme") == "light"
+        # The taken-over buttons work: like the comment, reply to it with the widget's form.
+        parent = page.locator(f'.csvc-comment[data-id="{first["id"]}"]')
+        parent.locator(":scope > .csvc-actions [data-action=like]").click()
+        page.wait_for_function(
+            f"""() => document.querySelector('.csvc-comment[data-id="{first["id"]}"] > .csvc-actions [data-action=like]').textContent.includes("1")"""
+        )
+        parent.locator(":scope > .csvc-actions [data-action=reply]").click()
+        page.fill("form.csvc-form [name=text]", "Answered through the widget.")
+        page.click("form.csvc-form button[type=submit]")
+        page.wait_for_selector(".csvc-done:not([hidden])")
+        assert parent.locator(".csvc-replies .csvc-body", has_text="Answered through").count() == 1
+    finally:
+        context.close()
+
+
+def test_a_changed_thread_is_read_again(browser, live_server, host):
+    service = live_server(GUARD="off")
+    host.pages["/post"] = hydrating_page(service.url, fetch_fragment(service.url, "/post"))
+    requests.post(
+        service.url + "/api/comments",
+        json={"site": "blog", "uri": "/post", "text": "Newer than the markup."},
+        timeout=10,
+    ).raise_for_status()
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(host.url + "/post")
+        page.wait_for_selector(".csvc-body >> text=Newer than the markup.")
+        assert page.locator(".csvc-title").inner_text() == "1 comment"
+    finally:
+        context.close()
+
+
+THEMES = [
+    # the host page's background, the script's attributes, the system's scheme, what shows
+    ("#fff", "", "dark", "light"),
+    ("#111", "", "light", "dark"),
+    ("transparent", "", "dark", "light"),
+    ("#fff", 'data-theme="auto"', "dark", "dark"),
+    ("#111", 'data-theme="auto"', "light", "light"),
+    ("#fff", 'data-theme="dark"', "light", "dark"),
+]
+
+
+def test_the_theme_follows_the_host_page(browser, live_server, host):
+    service = live_server(GUARD="off")
+    for n, (background, attrs, scheme, expected) in enumerate(THEMES):
+        host.pages[f"/theme/{n}"] = (
+            '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>T</title>'
+            f"<style>body {{ background: {background}; }}</style></head><body>"
+            f'<script src="{service.url}/embed.js" data-site="blog" {attrs} async></script>'
+            '<div id="comments"></div></body></html>'
+        )
+        context = browser.new_context(color_scheme=scheme)
+        try:
+            page = context.new_page()
+            page.goto(f"{host.url}/theme/{n}")
+            page.wait_for_selector(".csvc-thread:not([aria-busy])")
+            colour = page.eval_on_selector(".csvc-thread", "e => getComputedStyle(e).color")
+            shown = {"rgb(230, 237, 243)": "dark", "rgb(31, 35, 40)": "light"}.get(colour)
+            assert shown == expected, (background, attrs, scheme)
+        finally:
+            context.close()
