@@ -689,7 +689,8 @@ def test_posting_keeps_the_page_width_and_says_what_happened(browser, demo, widt
         viewport={"width": width, "height": 900}, color_scheme=scheme, locale="en-GB"
     )
     page = context.new_page()
-    page.goto(demo.url + f"/?lang={lang}")
+    # theme=auto: the reader's system decides (by default the widget matches the light demo page).
+    page.goto(demo.url + f"/?lang={lang}&theme=auto")
     page.wait_for_selector(READY)
     de = lang == "de"
     words = {
