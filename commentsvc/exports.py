@@ -570,6 +570,8 @@ class _Restore:
                 ModerationEvent.comment_id.is_(None),
                 ModerationEvent.created == values.get("created"),
                 ModerationEvent.action == values.get("action"),
+                ModerationEvent.actor == values.get("actor"),
+                ModerationEvent.reason == values.get("reason", ""),
             )
             if session.scalar(same) is None:
                 session.add(ModerationEvent(**values))
