@@ -293,3 +293,25 @@ def test_bad_records_in_an_export_are_reported_and_skipped(app, cli, tmp_path):
         assert [c.text for c in stored] == ["fine", "orphan"]
         assert stored[0].author == "Ok" and "<script>" not in stored[0].html
         assert "javascript" not in stored[0].html
+
+
+def test_the_admin_page_offers_the_same_download(app, client, cli, tmp_path):
+    from commentsvc.admins import add_admin
+    from tests.test_admin import AdminActions
+
+    fill(app, client, cli, tmp_path)
+    with app.app_context():
+        add_admin("alice", "a long enough password")
+    anonymous = app.test_client().get("/admin/export?site=blog")
+    assert anonymous.status_code == 302 and "/admin/login" in anonymous.headers["Location"]
+    alice = AdminActions(app.test_client())
+    assert alice.login(password="a long enough password").status_code == 302
+    page = alice.page("/admin/sites")
+    assert 'href="/admin/export?site=blog"' in page and 'href="/admin/export"' in page
+    one = alice.client.get("/admin/export?site=blog")
+    assert one.status_code == 200 and one.headers["Cache-Control"] == "no-store"
+    assert one.headers["Content-Disposition"].startswith('attachment; filename="commentsvc-blog-')
+    assert one.get_data(as_text=True) + "\n" == export(cli, "--site", "blog")
+    everything = alice.client.get("/admin/export")
+    assert everything.get_data(as_text=True) + "\n" == export(cli, "--all")
+    assert alice.client.get("/admin/export?site=nosuch").status_code == 404
