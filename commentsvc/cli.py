@@ -269,7 +269,7 @@ def import_command(
 ) -> None:
     """Import comments from another system's export. FORMAT is wordpress (a WXR file from
     Tools > Export), disqus (the XML export, .gz or not), isso (Isso's comments.db), remark42
-    (a backup file, .gz or not), commento (a Commento or Comentario JSON export) or commentsvc
+    (a backup file, .gz or not), commento (Commento's JSON export) or commentsvc
     (this service's own export: a restore). Importing the same file again adds nothing twice."""
     import importlib
 

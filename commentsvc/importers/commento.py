@@ -1,4 +1,5 @@
-"""Commento's (and Comentario's Commento-compatible) JSON export: comments and commenters."""
+"""Commento's JSON export (version 1): comments and commenters. Comentario's own export is
+version 3, of another shape, and is refused with a message saying so."""
 
 from __future__ import annotations
 
@@ -36,7 +37,9 @@ def parse(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> tuple[list[Record],
         and data.get("version") == 1
         and isinstance(data.get("comments"), list)
     ):
-        raise ValidationError(f"{path} is not a Commento export (version 1).", field="file")
+        version = data.get("version") if isinstance(data, dict) else None
+        more = " (Comentario's own export is not read yet)" if version == 3 else ""
+        raise ValidationError(f"{path} is not a Commento export of version 1{more}.", field="file")
     commenters = {}
     for person in data.get("commenters") or []:
         if isinstance(person, dict) and isinstance(person.get("commenterHex"), str):
