@@ -1,7 +1,7 @@
 """where each comment came from: written here, or imported from another system
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0021
 Create Date: 2026-11-28 12:30:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0012"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
