@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy import text as sql_text
 
 from commentsvc import comments
+from commentsvc import fields
 from commentsvc.db import db
 from commentsvc.db import write_transaction
 from commentsvc.errors import ValidationError
@@ -38,6 +39,10 @@ from commentsvc.importers import clean
 from commentsvc.importers import map_uri
 from commentsvc.importers import read_file
 from commentsvc.importers import read_json
+from commentsvc.models import BAN_KINDS
+from commentsvc.models import KINDS
+from commentsvc.models import MODERATION_POLICIES
+from commentsvc.models import STATUSES
 from commentsvc.models import Ban
 from commentsvc.models import Comment
 from commentsvc.models import DeletedCopy
@@ -338,9 +343,13 @@ def _value(column, raw: Any) -> Any:
             return None
         raise ValueError(f"{column.name} is missing")
     if isinstance(kind, DateTime):
-        if not isinstance(raw, str) or not raw.endswith("Z"):
+        try:
+            moment = datetime.fromisoformat(raw[:-1]) if isinstance(raw, str) else None
+        except ValueError:
+            moment = None
+        if moment is None or moment.tzinfo is not None or not raw.endswith("Z"):
             raise ValueError(f"{column.name} is not a time")
-        return datetime.fromisoformat(raw[:-1])
+        return moment
     if isinstance(kind, Boolean):
         if not isinstance(raw, bool):
             raise ValueError(f"{column.name} is not true or false")
@@ -367,6 +376,18 @@ def _value(column, raw: Any) -> Any:
     raise ValueError(f"{column.name} has a type this version does not restore")
 
 
+# Columns whose value is one of a few words: a file may not bring others.
+_CHOICES = {
+    (Site, "moderation"): MODERATION_POLICIES,
+    (Comment, "kind"): KINDS,
+    (Comment, "status"): STATUSES,
+    (DeletedCopy, "status"): STATUSES,
+    (Ban, "kind"): BAN_KINDS,
+}
+# Links readers click: http(s) only, as when they are posted.
+_LINKS = {(Comment, "website"), (Site, "url")}
+
+
 def _values(model, raw: Any, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     """Return a row's columns from the file; columns it lacks take their defaults."""
     if not isinstance(raw, dict):
@@ -375,7 +396,17 @@ def _values(model, raw: Any, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     for column in _columns(model):
         if column.name in skip or column.name not in raw:
             continue
-        values[column.key] = _value(column, raw[column.name])
+        value = _value(column, raw[column.name])
+        allowed = _CHOICES.get((model, column.name))
+        if allowed is not None and value not in allowed:
+            raise ValueError(f"{column.name} {value!r} is not one of {', '.join(allowed)}")
+        if (
+            (model, column.name) in _LINKS
+            and value
+            and not value.startswith(("http://", "https://"))
+        ):
+            raise ValueError(f"{column.name} is not an http(s) URL")
+        values[column.key] = value
     return values
 
 
@@ -398,11 +429,12 @@ class _Restore:
         site = session.scalar(select(Site).where(Site.name == name))
         if site is None:
             try:
+                name = fields.name_field(name, "site")
                 values = _values(Site, entry, skip=("name",))
-            except ValueError as exc:
-                self.problem(f"site {name}", f"{exc}: skipped")
+            except (ValueError, ValidationError) as exc:
+                self.problem(f"site {name[:64]!r}", f"{exc}: skipped")
                 return
-            site = Site(name=clean(name, 64), **values)
+            site = Site(name=name, **values)
             session.add(site)
             session.flush()
             for origin in _list(entry.get("origins")):

@@ -271,6 +271,9 @@ def test_bad_records_in_an_export_are_reported_and_skipped(app, cli, tmp_path):
                             {**good, "id": 10, "likes": True},
                             {**good, "id": 7},
                             {**good, "id": 11, "parent_id": 404, "text": "orphan"},
+                            {**good, "id": 12, "website": "javascript:alert(1)"},
+                            {**good, "id": 13, "status": "published"},
+                            {**good, "id": 14, "created": "2020-01-01T00:00:00+05:00Z"},
                         ],
                     },
                     {"title": "no uri"},
@@ -288,6 +291,9 @@ def test_bad_records_in_an_export_are_reported_and_skipped(app, cli, tmp_path):
     assert "comment 5: id 7 appears twice: skipped" in result.output
     assert "thread 2: it has no uri: skipped" in result.output
     assert "comment 11: its parent is not in the export: top-level" in result.output
+    assert "comment 7: website is not an http(s) URL: skipped" in result.output
+    assert "comment 8: status 'published' is not one of pending" in result.output
+    assert "comment 9: created is not a time: skipped" in result.output
     with app.app_context():
         stored = db.session.scalars(select(Comment).order_by(Comment.id)).all()
         assert [c.text for c in stored] == ["fine", "orphan"]
