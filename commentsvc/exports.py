@@ -35,7 +35,6 @@ from commentsvc.importers import MAX_FILE_BYTES
 from commentsvc.importers import UNSAFE_TEXT
 from commentsvc.importers import Problem
 from commentsvc.importers import Report
-from commentsvc.importers import clean
 from commentsvc.importers import map_uri
 from commentsvc.importers import read_file
 from commentsvc.importers import read_json
