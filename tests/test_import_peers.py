@@ -232,6 +232,8 @@ def remark_file(tmp_path):
         ),
         b"",
         b'{"id": "c6", "locator": {"url": "/posts/r/"}, "time": "yesterday"}',
+        remark("c7", "<p>nul</p>", url="https://old.example.org/a\u0000b/"),
+        remark("c8", "<p>long</p>", url="https://old.example.org/" + "x" * 2000),
     ]
     path = tmp_path / "remark.backup"
     path.write_bytes(b"\n".join(lines) + b"\n")
@@ -244,7 +246,7 @@ def test_a_remark42_backup_with_nasty_cases(app, cli, remark_file):
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[-1] == (
         "imported 5 into 1 page(s): 5 comment(s) (4 approved, 1 deleted); "
-        "0 were there already; 5 problem(s) reported above"
+        "0 were there already; 7 problem(s) reported above"
     )
     for message in (
         "line 6 (id c1): id c1 appears twice: skipped",
@@ -252,6 +254,8 @@ def test_a_remark42_backup_with_nasty_cases(app, cli, remark_file):
         "line 8: it is not UTF-8: its bad bytes became U+FFFD",
         "line 10 (id c6): it has no readable time: skipped",
         "line 4 (id c3): its parent nope is not in the export",
+        "line 11 (id c7): its page address is too long or has controls: skipped",
+        "line 12 (id c8): its page address is too long or has controls: skipped",
     ):
         assert message in result.output
     first = comment_by(app, text="**hi** & bye <script>x</script>")

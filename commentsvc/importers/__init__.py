@@ -37,6 +37,8 @@ from commentsvc.spam import address_hash
 
 # Largest export file read (after gunzip): beyond it an import stops before parsing anything.
 MAX_FILE_BYTES = 256 * 1024 * 1024
+# Longest thread uri (the threads.uri column).
+MAX_URI = 1024
 # Longest comment text kept from an import, in code points (posts here stop at MAX_TEXT_LENGTH).
 MAX_TEXT = 100_000
 _TAG = re.compile(r"<[^>]+>")
@@ -386,6 +388,13 @@ def _store(session, site, records, uris, report, *, secret, now, progress, impor
     for record in sorted(records, key=lambda r: (r.created, r.key)):
         uri = uris[id(record)]
         linkback = record.kind in ("pingback", "trackback")
+        if len(uri) > MAX_URI or _UNSAFE_LINE.search(uri):
+            report.problems.append(
+                Problem(record.position, "its page address is too long or has controls: skipped")
+            )
+            if progress is not None:
+                progress(1)
+            continue
         try:
             if linkback:
                 text = clip_excerpt(excerpt_of(record.body))
