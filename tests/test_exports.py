@@ -321,3 +321,59 @@ def test_the_admin_page_offers_the_same_download(app, client, cli, tmp_path):
     everything = alice.client.get("/admin/export")
     assert everything.get_data(as_text=True) + "\n" == export(cli, "--all")
     assert alice.client.get("/admin/export?site=nosuch").status_code == 404
+
+
+def test_a_version_1_export_is_still_read(app, cli, tmp_path):
+    comment = {
+        "id": 3,
+        "parent_id": None,
+        "kind": "comment",
+        "status": "approved",
+        "reason": "",
+        "author": "Ann",
+        "email": "ann@example.org",
+        "website": "",
+        "text": "Old *one*",
+        "html": "<p>Old <em>one</em></p>",
+        "likes": 1,
+        "notify": False,
+        "by_owner": False,
+        "source_url": None,
+        "source_title": "",
+        "excerpt": "",
+        "author_photo": "",
+        "mention_type": "",
+        "created": "2024-05-01T10:00:00Z",
+        "modified": None,
+    }
+    old = {
+        "format": "commentsvc-export",
+        "version": 1,
+        "site": {
+            "name": "old",
+            "url": "https://old.example.org",
+            "origins": ["https://old.example.org"],
+            "moderation": "links",
+            "link_limit": 2,
+            "edit_window": 900,
+            "linkbacks": True,
+        },
+        "threads": [
+            {
+                "uri": "/p/",
+                "title": "P",
+                "likes": 0,
+                "comments": [comment, {**comment, "id": 4, "parent_id": 3, "text": "Reply"}],
+            }
+        ],
+    }
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    result = cli("import", "commentsvc", str(path))
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("imported 2 into 1 page(s)")
+    site = json.loads(export(cli, "--site", "old"))["sites"][0]
+    assert site["moderation"] == "links" and site["origins"] == ["https://old.example.org"]
+    first, reply = site["threads"][0]["comments"]
+    assert reply["parent_id"] == first["id"] and reply["root_id"] == first["id"]
+    assert first["created"] == "2024-05-01T10:00:00.000000Z"
