@@ -30,6 +30,7 @@ from pydantic import BeforeValidator
 from pydantic import ConfigDict
 from pydantic import Field
 from pydantic import ValidationInfo
+from pydantic import model_validator
 
 from commentsvc import comments
 from commentsvc import fields
@@ -283,18 +284,18 @@ class CommentChanges(Body):
         default=None, json_schema_extra={"maxLength": 500}
     )
 
-    def changes(self) -> dict[str, str]:
-        """Return the members sent, clean.
-
-        :raise ValidationError: when none was sent.
-        """
-        changes = {name: getattr(self, name) for name in ("text", "author", "website")}
-        changes = {name: value for name, value in changes.items() if name in self.model_fields_set}
-        if not changes:
+    @model_validator(mode="after")
+    def _something_to_change(self) -> CommentChanges:
+        if not self.model_fields_set:
             raise ValidationError(
                 "Nothing to change: send text, author or website.", field="text", code="empty"
             )
-        return changes
+        return self
+
+    def changes(self) -> dict[str, str]:
+        """Return the members sent, clean."""
+        sent = [name for name in type(self).model_fields if name in self.model_fields_set]
+        return {name: getattr(self, name) for name in sent}
 
 
 class LikeChange(Body):
