@@ -184,6 +184,18 @@ def _visitor(value: Any) -> str | None:
     return value
 
 
+def _link(name: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if not value:
+            raise ValidationError(f"{name} is required.", field=name, code="empty")
+        # NUL and controls are in no URL (and PostgreSQL refuses NUL in any query).
+        if not isinstance(value, str) or fields.has_controls(value.strip()):
+            raise ValidationError(f"The {name} must be an http or https URL.", field=name)
+        return value
+
+    return check
+
+
 def _limit(value: Any) -> int:
     if value is None:
         return comments.DEFAULT_PAGE
@@ -336,12 +348,16 @@ class PreviewRequest(Body):
 
 
 class WebmentionForm(Body):
-    """A Webmention (POST /webmention, a form; checked in `linkbacks.web`)."""
+    """A Webmention (POST /webmention, a form); `linkbacks.receive` checks the rest."""
 
     REQUIRED = ("source", "target")
 
-    source: str = Field(default=None, json_schema_extra={"format": "uri"})
-    target: str = Field(default=None, json_schema_extra={"format": "uri"})
+    source: Annotated[str, rule(_link("source"))] = field(
+        "The page that links to target.", format="uri"
+    )
+    target: Annotated[str, rule(_link("target"))] = field(
+        "A page of a site here (taken as sent).", format="uri"
+    )
 
 
 # --- query parameters --------------------------------------------------------------------------
