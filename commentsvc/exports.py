@@ -426,6 +426,8 @@ class _Restore:
             self.problem("site ?", "it has no name: skipped")
             return
         site = session.scalar(select(Site).where(Site.name == name))
+        if site is not None and _list(entry.get("origins")):
+            self.problem(f"site {name}", "exists already: its own settings are kept")
         if site is None:
             try:
                 name = fields.name_field(name, "site")
