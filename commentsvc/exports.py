@@ -252,7 +252,7 @@ def read_export(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> dict:
 def count_comments(data: dict) -> int:
     """Return how many comments an export holds (for a progress bar)."""
     return sum(
-        len(t.get("comments") or [])
+        len(_list(t.get("comments")))
         for s in data["sites"]
         for t in _list(s.get("threads"))
         if isinstance(t, dict)
@@ -317,6 +317,13 @@ def _ids_are_free(session, entries: list[dict]) -> bool:
     ]
     highest = session.scalar(select(func.max(Comment.id)))
     return bool(ids) and (highest is None or min(ids) > highest)
+
+
+def _ref(value: Any) -> int | None:
+    """Return a comment id the file refers to, or None for anything that is not one."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31:
+        return value
+    return None
 
 
 def _list(value: Any) -> list:
@@ -516,13 +523,13 @@ class _Restore:
                 added.append((item, comment))
         session.flush()
         for item, comment in added:
-            parent = self.ids.get(item.get("parent_id"))
+            parent = self.ids.get(_ref(item.get("parent_id")))
             if item.get("parent_id") is not None and parent is None:
                 self.problem(
                     f"comment {item.get('id')}", "its parent is not in the export: top-level"
                 )
             comment.parent_id = parent.id if parent is not None else None
-            root = self.ids.get(item.get("root_id"))
+            root = self.ids.get(_ref(item.get("root_id")))
             comment.root_id = (
                 root.id if root is not None else comments.root_of(parent) if parent else None
             )
@@ -544,9 +551,9 @@ class _Restore:
     def comment(self, session, thread: Thread, raw: Any, where: str) -> Comment | None:
         try:
             values = _values(Comment, raw, skip=("id", "parent_id", "root_id"))
-            old_id = raw.get("id")
-            if isinstance(old_id, bool) or not isinstance(old_id, int):
-                raise ValueError("its id is not a number")
+            old_id = _ref(raw.get("id"))
+            if old_id is None or not 0 < old_id < 2**31:
+                raise ValueError("its id is not a number from 1 to 2147483647")
         except ValueError as exc:
             self.problem(where, f"{exc}: skipped")
             return None
@@ -597,7 +604,10 @@ class _Restore:
         except ValueError as exc:
             self.problem(where, f"{exc}: skipped")
             return
-        old = raw.get("comment_id")
+        old = _ref(raw.get("comment_id"))
+        if old is None and raw.get("comment_id") is not None:
+            self.problem(where, "its comment_id is not a number: skipped")
+            return
         if old is None:
             same = select(ModerationEvent).where(
                 ModerationEvent.comment_id.is_(None),
@@ -626,5 +636,5 @@ class _Restore:
         )
         if session.scalar(same) is not None:
             return
-        comment = self.ids.get(raw.get("comment_id"))
+        comment = self.ids.get(_ref(raw.get("comment_id")))
         session.add(Mention(comment_id=comment.id if comment is not None else None, **values))

@@ -275,6 +275,8 @@ def test_bad_records_in_an_export_are_reported_and_skipped(app, cli, tmp_path):
                             {**good, "id": 12, "website": "javascript:alert(1)"},
                             {**good, "id": 13, "status": "published"},
                             {**good, "id": 14, "created": "2020-01-01T00:00:00+05:00Z"},
+                            {**good, "id": 2**40},
+                            {**good, "id": 15, "parent_id": [7], "root_id": {}, "text": "odd"},
                         ],
                     },
                     {"title": "no uri"},
@@ -286,7 +288,8 @@ def test_bad_records_in_an_export_are_reported_and_skipped(app, cli, tmp_path):
     path.write_text(json.dumps(data))
     result = cli("import", "commentsvc", str(path), "--site", "blog")
     assert result.exit_code == 0, result.output
-    assert "comment 2: its id is not a number: skipped" in result.output
+    assert "comment 2: its id is not a number from 1 to 2147483647: skipped" in result.output
+    assert "comment 10: its id is not a number from 1" in result.output
     assert "comment 3: created is not a time: skipped" in result.output
     assert "comment 4: likes is not a number: skipped" in result.output
     assert "comment 5: id 7 appears twice: skipped" in result.output
@@ -297,7 +300,7 @@ def test_bad_records_in_an_export_are_reported_and_skipped(app, cli, tmp_path):
     assert "comment 9: created is not a time: skipped" in result.output
     with app.app_context():
         stored = db.session.scalars(select(Comment).order_by(Comment.id)).all()
-        assert [c.text for c in stored] == ["fine", "orphan"]
+        assert [c.text for c in stored] == ["fine", "orphan", "odd"]
         assert stored[0].author == "Ok" and "<script>" not in stored[0].html
         assert "javascript" not in stored[0].html
 
