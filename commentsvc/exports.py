@@ -25,6 +25,8 @@ from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import text as sql_text
+from sqlalchemy.exc import DataError
+from sqlalchemy.exc import IntegrityError
 
 from commentsvc import comments
 from commentsvc import fields
@@ -230,22 +232,30 @@ def read_export(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> dict:
         data = read_json(read_file(path, max_bytes=max_bytes), str(path))
     except ValueError as exc:
         raise ValidationError(f"{exc}.", field="file") from None
+    return check_export(data, str(path))
+
+
+def check_export(data: Any, name: str = "the file") -> dict:
+    """Return export data in the shape restore() reads (version 1 brought to version 2).
+
+    :raise ValidationError: when it is not a commentsvc export of a version this code reads.
+    """
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ValidationError(f"{path} is not a commentsvc export.", field="file")
+        raise ValidationError(f"{name} is not a commentsvc export.", field="file")
     version = data.get("version")
     if version == 1 and isinstance(data.get("site"), dict):
         # Version 1 had one site, its threads beside it.
         data = {**data, "sites": [{**data["site"], "threads": data.get("threads")}]}
     elif version != VERSION:
         raise ValidationError(
-            f"{path} is a commentsvc export of version {version!r}; this version reads 1 and "
+            f"{name} is a commentsvc export of version {version!r}; this version reads 1 and "
             f"{VERSION}.",
             field="file",
         )
     if not isinstance(data.get("sites"), list) or not all(
         isinstance(s, dict) for s in data["sites"]
     ):
-        raise ValidationError(f"{path} has no list of sites.", field="file")
+        raise ValidationError(f"{name} has no list of sites.", field="file")
     return data
 
 
@@ -267,11 +277,12 @@ def restore(
     dry_run: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> Report:
-    """Store an export: sites that do not exist are created with their settings, and every
-    thread, comment, like, linkback, ban and event not there yet is added, comments keeping
-    their ids where those are free. Restoring the same export twice adds nothing.
+    """Store an export (as check_export returns it): sites that do not exist are created with
+    their settings, and every thread, comment, like, linkback, ban and event not there yet is
+    added, comments keeping their ids where those are free. Restoring the same export twice
+    adds nothing; a file whose rows clash with each other writes nothing.
 
-    :raise ValidationError: when site_name names no site of a file with several.
+    :raise ValidationError: when site_name names no site of a file with several, or rows clash.
     """
     entries = data["sites"]
     whole = site_name is None
@@ -300,6 +311,13 @@ def restore(
                 raise _DryRun
     except _DryRun:
         pass
+    except (IntegrityError, DataError) as exc:
+        # The checks above take each row alone; two rows of a hand-edited file may still clash.
+        raise ValidationError(
+            f"The export holds rows the database refuses ({str(exc.orig).splitlines()[0]}); "
+            "nothing was written.",
+            field="file",
+        ) from None
     return restoring.report
 
 
@@ -400,7 +418,12 @@ def _values(model, raw: Any, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
         raise ValueError("it is not an object")
     values = {}
     for column in _columns(model):
-        if column.name in skip or column.name not in raw:
+        if column.name in skip:
+            continue
+        if column.name not in raw:
+            required = not (column.nullable or column.default or column.server_default)
+            if required and not column.primary_key:
+                raise ValueError(f"{column.name} is missing")
             continue
         value = _value(column, raw[column.name])
         allowed = _CHOICES.get((model, column.name))
@@ -424,6 +447,7 @@ class _Restore:
         self.ids: dict[int, Comment] = {}  # the file's comment ids, to what they are now
         self.new: set[int] = set()  # the file's ids of comments this restore added
         self.keep_ids = False
+        self.likes: set[tuple[int, int | None, str]] = set()
 
     def problem(self, where: str, message: str) -> None:
         self.report.problems.append(Problem(where, message))
@@ -572,6 +596,13 @@ class _Restore:
                     Comment.text == values.get("text", ""),
                 )
             )
+        if existing is None and values.get("source_url"):
+            # One record per linkback source in a thread (a unique constraint).
+            existing = session.scalar(
+                select(Comment).where(
+                    Comment.thread_id == thread.id, Comment.source_url == values["source_url"]
+                )
+            )
         if existing is not None:
             self.ids[old_id] = existing
             self.report.skipped += 1
@@ -596,6 +627,11 @@ class _Restore:
         except ValueError as exc:
             self.problem(where, f"a like: {exc}: skipped")
             return
+        key = (thread.id, comment_id, values["visitor"])
+        if key in self.likes:
+            self.problem(where, "a like of the same visitor twice: skipped")
+            return
+        self.likes.add(key)
         session.add(Like(thread_id=thread.id, comment_id=comment_id, **values))
 
     def event(self, session, raw: Any, where: str) -> None:
