@@ -11,6 +11,10 @@ from pathlib import Path
 
 import pytest
 import requests
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
 from sqlalchemy import func
 from sqlalchemy import select
 
@@ -492,3 +496,79 @@ def test_a_database_written_by_isso_imports_whole(app, cli, client, tmp_path):
 
     again = cli("import", "isso", str(database), "--site", "blog")
     assert "imported 0 into 0 page(s): nothing new; 6 were there already" in again.output
+
+
+# --- any JSON in the peers' fields: imported or reported, never a traceback -----------------
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=12)
+    | st.sampled_from(["root", "a1", "/p/", "2021-03-17T12:09:47Z", "approved", "x" * 3000]),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+COMMENTO_KEYS = ("domain", "commenterHex", "markdown", "html", "parentHex", "score", "state")
+COMMENTO_KEYS += ("deleted", "name", "email", "link", "isModerator")
+REMARK_KEYS = ("pid", "text", "orig", "user", "score", "edit", "delete")
+VALID_TIME = st.just("2021-03-17T12:09:47.123456789Z") | JSON_VALUES
+
+
+@settings(
+    max_examples=40,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "commentHex": st.sampled_from(["a1", "a2", "a3"]),
+                "url": st.just("/p/") | JSON_VALUES,
+                "creationDate": VALID_TIME,
+            },
+            optional=dict.fromkeys(COMMENTO_KEYS, JSON_VALUES),
+        )
+        | JSON_VALUES,
+        max_size=4,
+    ),
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "id": st.sampled_from(["a1", "a2", "a3"]) | JSON_VALUES,
+                "locator": st.just({"url": "https://x.example/p/"}) | JSON_VALUES,
+                "time": VALID_TIME,
+            },
+            optional=dict.fromkeys(REMARK_KEYS, JSON_VALUES),
+        ),
+        max_size=4,
+    ),
+)
+def test_peer_files_with_any_values_import_or_report(app, tmp_path, commento_items, remark_items):
+    from datetime import datetime
+
+    from commentsvc import importers
+    from commentsvc.importers import commento as commento_format
+    from commentsvc.importers import remark42 as remark_format
+    from commentsvc.sites import add_site as add
+
+    with app.app_context():
+        site = importers.select(importers.Site).where(importers.Site.name == "fuzz")
+        site = db.session.scalar(site) or add("fuzz", "https://fuzz.example.org")
+        commento_path = tmp_path / "fuzz-commento.json"
+        commento_path.write_text(
+            json.dumps({"version": 1, "comments": commento_items, "commenters": commento_items})
+        )
+        remark_path = tmp_path / "fuzz-remark.jsonl"
+        lines = [json.dumps({"version": 1})] + [json.dumps(item) for item in remark_items]
+        remark_path.write_text("\n".join(lines))
+        for parser, path in ((commento_format, commento_path), (remark_format, remark_path)):
+            records, _problems = parser.parse(path)
+            importers.import_records(
+                site, records, secret="s", now=datetime(2026, 1, 1), merge=True, dry_run=True
+            )
