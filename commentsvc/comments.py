@@ -38,6 +38,7 @@ from commentsvc import spam
 from commentsvc import titles
 from commentsvc import tokens
 from commentsvc.db import db
+from commentsvc.db import fast_read
 from commentsvc.db import insert_ignore
 from commentsvc.db import single_read
 from commentsvc.db import write_transaction
@@ -648,8 +649,11 @@ def read_state(site_name: str, uris: list[str], origin: str | None = None) -> Re
         origin = fields.normal_origin(origin) if printable else None
     if origin:
         params["origin"] = origin
-    with single_read() as connection:
-        rows = connection.execute(_READ_STATE[bool(origin), one], params).all()
+    if one:
+        rows = fast_read(_READ_STATE[bool(origin), one], params)
+    else:
+        with single_read() as connection:
+            rows = connection.execute(_READ_STATE[bool(origin), one], params).all()
     if not rows:
         return None
     first = rows[0]
