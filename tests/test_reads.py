@@ -220,6 +220,50 @@ def test_a_matching_etag_is_answered_304_after_one_query(app, api, client, queri
     assert after.status_code == 200 and after.headers["ETag"] != etag
 
 
+def test_the_early_304_is_the_one_flask_gives(app, api, client, cli):
+    api.post(expect=201, text="First.")
+    moment = utcnow()
+    app.extensions["clock"] = lambda: moment
+    url = "/api/comments?site=blog&uri=/post/1"
+    views = []
+    view = app.view_functions["api.get_comments"]
+    app.view_functions["api.get_comments"] = lambda: views.append(1) or view()
+    origins = ({}, {"Origin": "https://blog.example.org"}, {"Origin": "https://evil.example"})
+    for max_age in ("0", "30"):
+        assert cli("site", "set", "blog", "--cache-max-age", max_age).exit_code == 0
+        for headers in ({}, {"Accept-Encoding": "gzip"}, *origins):
+            conditional = {
+                **headers,
+                "If-None-Match": client.get(url, headers=headers).headers["ETag"],
+            }
+            views.clear()
+            early = client.get(url, headers=conditional)
+            assert views == [], "answered by Flask, not ahead of it"
+            middleware = app.wsgi_app
+            app.wsgi_app = middleware.wsgi_app
+            try:
+                late = client.get(url, headers=conditional)
+            finally:
+                app.wsgi_app = middleware
+            assert views == [1]
+            assert early.status_code == late.status_code == 304
+            assert sorted(early.headers.items()) == sorted(late.headers.items()), headers
+
+
+def test_a_conditional_read_that_does_not_match_costs_one_lookup(app, api, client, queries):
+    api.post(expect=201, text="First.")
+    url = "/api/comments?site=blog&uri=/post/1"
+    etag = client.get(url).headers["ETag"]
+    api.post(expect=201, text="Second.")
+    answers = []
+    cost = queries.count(lambda: answers.append(client.get(url, headers={"If-None-Match": etag})))
+    assert answers[0].status_code == 200 and len(answers[0].get_json()["comments"]) == 2
+    warm = queries.count(lambda: client.get(url, headers={"If-None-Match": etag}))
+    assert warm == 1, (cost, warm)
+    bad = client.get("/api/comments?site=blog&uri=/post/1&limit=0", headers={"If-None-Match": etag})
+    assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "limit"
+
+
 def test_the_etag_depends_on_the_page_asked_for(api, client):
     for n in range(3):
         api.post(expect=201, text=f"Comment {n}.")
