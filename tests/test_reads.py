@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 import requests
 from sqlalchemy import event
+from sqlalchemy import insert
 from sqlalchemy import select
 
 from commentsvc import api as api_module
@@ -464,6 +465,60 @@ def test_a_thread_read_costs_the_same_few_queries_whatever_its_size(app, api, cl
     assert costs["/small"] == costs["/big"], costs
     cold, warm = costs["/big"]
     assert cold <= 7 and warm == 1, costs
+
+
+def bulk_thread(app, uri, size):
+    """Store a thread of size comments, a third of them replies to the first roots, in two
+    statements."""
+    start = utcnow() - timedelta(days=30)
+
+    def row(n, parent=None):
+        return {
+            "thread_id": thread.id,
+            "status": "approved",
+            "text": f"Comment {n}.",
+            "html": f"<p>Comment {n}.</p>",
+            "created": start + timedelta(seconds=n),
+            "parent_id": parent,
+            "root_id": parent,
+        }
+
+    with app.app_context(), write_transaction() as session:
+        thread = comments.get_or_create_thread(sites.get_site("blog"), uri, now=start)
+        replies = range(2, size, 3)
+        session.execute(insert(Comment), [row(n) for n in range(size) if n % 3 != 2])
+        roots = session.scalars(
+            select(Comment.id).where(Comment.thread_id == thread.id).order_by(Comment.id)
+        ).all()
+        if replies:
+            session.execute(insert(Comment), [row(n, roots[n // 30]) for n in replies])
+        comments.touch_thread(session, thread.id)
+
+
+def test_the_first_page_of_10000_costs_what_a_small_thread_does(app, api, client, queries):
+    bulk_thread(app, "/small", 12)
+    bulk_thread(app, "/huge", 10_000)
+    costs = {}
+    for uri in ("/small", "/huge"):
+        url = f"/api/comments?site=blog&uri={uri}&limit=50"
+        answers = []
+        cold = queries.count(lambda url=url, answers=answers: answers.append(client.get(url)))
+        warm = queries.count(lambda url=url: client.get(url))
+        etag = {"If-None-Match": answers[0].headers["ETag"]}
+        not_modified = queries.count(
+            lambda url=url, answers=answers, etag=etag: answers.append(
+                client.get(url, headers=etag)
+            )
+        )
+        assert answers[1].status_code == 304
+        costs[uri] = (cold, warm, not_modified)
+    assert answers[0].get_json()["counts"]["comments"] == 10_000
+    assert costs["/small"] == costs["/huge"], costs
+    cold, warm, not_modified = costs["/huge"]
+    assert cold <= 7 and warm == 1 and not_modified == 1, costs
+    counts = "/api/counts?site=blog&uri=/small&uri=/huge&uri=/none"
+    assert queries.count(lambda: client.get(counts)) <= 5
+    assert queries.count(lambda: client.get(counts)) == 1
 
 
 def test_counts_cost_one_query_when_warm(app, api, client, queries):
