@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,7 @@ from sqlalchemy import event
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Session
 
@@ -76,23 +78,59 @@ def _tune_sqlite(engine: Engine) -> None:
 
 
 @contextmanager
-def write_transaction(session: Session | None = None) -> Iterator[Session]:
-    """Run the block as one write transaction (BEGIN IMMEDIATE on SQLite), then commit."""
+def write_transaction(
+    session: Session | None = None, *, keep_loaded: bool = False
+) -> Iterator[Session]:
+    """Run the block as one write transaction (BEGIN IMMEDIATE on SQLite), then commit.
+
+    keep_loaded: the objects keep, after the commit, the values read and written under the
+    lock (what was committed), instead of being read again when the caller answers with them.
+    """
     session = session or db.session()
     if session.in_transaction():
         # A read snapshot from earlier in the request cannot be upgraded safely; end it.
         session.commit()
-    token = _immediate.set(True)
+    with writer_turn(session.get_bind()):
+        token = _immediate.set(True)
+        try:
+            session.connection()
+        finally:
+            _immediate.reset(token)
+        expire = session.expire_on_commit
+        try:
+            yield session
+            session.expire_on_commit = expire and not keep_loaded
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.expire_on_commit = expire
+
+
+_writers: dict[str, threading.RLock] = {}
+
+
+@contextmanager
+def writer_turn(engine: Engine) -> Iterator[None]:
+    """Let one thread of this process at a time write to a SQLite database (nothing elsewhere).
+
+    SQLite has one write lock; a writer that finds it taken sleeps in steps of up to 100 ms
+    (its busy handler), so eight threads of two workers queueing there wait far longer than
+    the writes take. Queued here, they wake as soon as the one before has committed, and only
+    the other processes' writers meet SQLite's lock. The wait is bounded as SQLite's is.
+    """
+    if engine.dialect.name != "sqlite":
+        yield
+        return
+    lock = _writers.setdefault(str(engine.url), threading.RLock())
+    if not lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+        error = engine.dialect.loaded_dbapi.OperationalError("database is locked")
+        raise OperationalError("BEGIN IMMEDIATE", None, error)
     try:
-        session.connection()
+        yield
     finally:
-        _immediate.reset(token)
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        lock.release()
 
 
 @contextmanager
@@ -156,7 +194,7 @@ _compiled: dict[tuple[Any, Engine], tuple[str, Any, dict[str, Any]]] = {}
 @contextmanager
 def engine_write(engine: Engine) -> Iterator:
     """Open a connection in one write transaction (BEGIN IMMEDIATE on SQLite), then commit."""
-    with engine.connect() as connection:
+    with writer_turn(engine), engine.connect() as connection:
         token = _immediate.set(True)
         try:
             transaction = connection.begin()
