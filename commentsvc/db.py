@@ -157,10 +157,12 @@ def fast_read(statement: Any, params: dict[str, Any]) -> list[tuple]:
     if engine.dispatch.before_cursor_execute:
         with single_read() as connection:
             return [tuple(row) for row in connection.execute(statement, params)]
-    compiled = _compiled.get((statement, engine))
+    # By dialect, not by engine: the many apps of a test run do not each keep one.
+    kind = (statement, engine.dialect.name, engine.driver)
+    compiled = _compiled.get(kind)
     if compiled is None:
         done = statement.compile(dialect=engine.dialect)
-        compiled = _compiled[(statement, engine)] = (done.string, done.positiontup, done.params)
+        compiled = _compiled[kind] = (done.string, done.positiontup, done.params)
     sql, positions, defaults = compiled
     values = {**defaults, **params}
     arguments = [values[name] for name in positions] if positions else values
@@ -188,7 +190,7 @@ def fast_read(statement: Any, params: dict[str, Any]) -> list[tuple]:
         connection.close()
 
 
-_compiled: dict[tuple[Any, Engine], tuple[str, Any, dict[str, Any]]] = {}
+_compiled: dict[tuple[Any, str, str], tuple[str, Any, dict[str, Any]]] = {}
 
 
 @contextmanager
