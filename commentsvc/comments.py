@@ -9,7 +9,6 @@ import hmac
 import json
 import re
 from collections.abc import Iterable
-from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import UTC
@@ -73,7 +72,7 @@ VISITOR_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 @dataclass(frozen=True)
 class CommentInput:
-    """A validated new comment, as a reader sends it."""
+    """A validated new comment, as a reader sends it (`shapes.NewComment` checks it)."""
 
     text: str
     author: str = ""
@@ -84,41 +83,6 @@ class CommentInput:
     notify: bool = False
     honeypot: str = ""
     form_token: str | None = None
-
-
-def parse_comment(data: Mapping[str, Any], *, max_length: int) -> CommentInput:
-    """Validate a new comment's fields; every failure names its field."""
-    return CommentInput(
-        text=fields.text_field(
-            data.get("text"), "text", max_length=max_length, required=True, multiline=True
-        ),
-        author=fields.text_field(data.get("author"), "author", max_length=100),
-        email=parse_email(data.get("email")),
-        website=parse_website(data.get("website")),
-        parent=_parent(data.get("parent")),
-        title=fields.text_field(data.get("title"), "title", max_length=300),
-        notify=_flag(data.get("notify"), "notify"),
-        honeypot=fields.text_field(data.get("homepage"), "homepage", max_length=1000),
-        form_token=fields.text_field(data.get("form_token"), "form_token", max_length=200) or None,
-    )
-
-
-def parse_edit(data: Mapping[str, Any], *, max_length: int) -> dict[str, str]:
-    """Validate the fields an author may change: text, author, website."""
-    changes = {}
-    if "text" in data:
-        changes["text"] = fields.text_field(
-            data["text"], "text", max_length=max_length, required=True, multiline=True
-        )
-    if "author" in data:
-        changes["author"] = fields.text_field(data["author"], "author", max_length=100)
-    if "website" in data:
-        changes["website"] = parse_website(data["website"])
-    if not changes:
-        raise ValidationError(
-            "Nothing to change: send text, author or website.", field="text", code="empty"
-        )
-    return changes
 
 
 def parse_uri(value: Any) -> str:
@@ -155,37 +119,6 @@ def parse_website(value: Any) -> str:
     ):
         website = "https://" + website
     return fields.http_url(website, "website", max_length=520)
-
-
-def parse_like(data: Mapping[str, Any]) -> tuple[str | None, bool]:
-    """Validate a like's optional fields: the widget's random visitor id, and like or unlike."""
-    visitor = data.get("visitor")
-    if visitor is not None and not (
-        isinstance(visitor, str) and VISITOR_ID.fullmatch(visitor) is not None
-    ):
-        raise ValidationError(
-            "visitor must be 16 to 64 letters, digits, '-' or '_'.", field="visitor"
-        )
-    like = data.get("like", True)
-    if not isinstance(like, bool):
-        raise ValidationError("like must be true or false.", field="like")
-    return visitor, like
-
-
-def _parent(value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError("parent must be the id of a comment.", field="parent")
-    return value
-
-
-def _flag(value: Any, name: str) -> bool:
-    if value is None:
-        return False
-    if not isinstance(value, bool):
-        raise ValidationError(f"{name} must be true or false.", field=name)
-    return value
 
 
 # --- posting -----------------------------------------------------------------------------------
@@ -483,6 +416,7 @@ def set_status(comment: Comment, status: str, *, actor: str, reason: str, now: d
     """
     fields.choice(status, "status", ("approved", "pending", "spam", "deleted"))
     was_published = comment.status == PUBLISHED
+    first_publication = status == PUBLISHED and not _published_before(comment)
     if status == "deleted":
         _keep_copy(comment, now)
         _erase(comment, now)
@@ -493,10 +427,18 @@ def set_status(comment: Comment, status: str, *, actor: str, reason: str, now: d
     comment.reason = reason
     touch_thread(db.session, comment.thread_id)
     record_event(comment, actor, status, reason, now)
-    if status == PUBLISHED:
-        notify.on_comment(comment, "approved", now)
+    if status == PUBLISHED and not was_published:
+        notify.on_comment(comment, "approved", now, first=first_publication)
     elif status == "deleted" and was_published:
         notify.on_comment(comment, "deleted", now)
+
+
+def _published_before(comment: Comment) -> bool:
+    """Tell whether the comment was ever published (the log keeps every approval)."""
+    approved = select(ModerationEvent.id).where(
+        ModerationEvent.comment_id == comment.id, ModerationEvent.action == PUBLISHED
+    )
+    return comment.status == PUBLISHED or db.session.scalar(approved.limit(1)) is not None
 
 
 # How long an owner's delete can be undone; the copy is erased by a queued job after that.
@@ -957,8 +899,7 @@ def like_comment(
 
     :raise RateLimited: when the address likes too fast, or for too many visitors (guard on).
     """
-    if guard.enabled and guard.limiter:
-        spam.limit_likes(guard.limiter, address or visitor)
+    _limit_likes(guard, address or visitor)
     with write_transaction() as session:
         comment = find_comment(comment_id)
         if comment is None or comment.status != PUBLISHED:
@@ -967,12 +908,7 @@ def like_comment(
         delta = _toggle_like(
             session, target, comment.thread_id, comment.id, visitor, address, like, now, guard
         )
-        if delta:
-            session.execute(
-                update(Comment).where(Comment.id == comment.id).values(likes=Comment.likes + delta)
-            )
-            touch_thread(session, comment.thread_id)
-        session.refresh(comment)
+        _count_like(session, comment, comment.thread_id, delta)
         return comment.likes
 
 
@@ -990,19 +926,27 @@ def like_page(
 
     :raise RateLimited: when the address likes too fast, or for too many visitors (guard on).
     """
-    if guard.enabled and guard.limiter:
-        spam.limit_likes(guard.limiter, address or visitor)
+    _limit_likes(guard, address or visitor)
     with write_transaction() as session:
         thread = get_or_create_thread(site, uri, now=now)
         target = (Like.thread_id == thread.id, Like.comment_id.is_(None))
         delta = _toggle_like(session, target, thread.id, None, visitor, address, like, now, guard)
-        if delta:
-            session.execute(
-                update(Thread).where(Thread.id == thread.id).values(likes=Thread.likes + delta)
-            )
-            touch_thread(session, thread.id)
-        session.refresh(thread)
+        _count_like(session, thread, thread.id, delta)
         return thread.likes
+
+
+def _limit_likes(guard: Guard, who: str) -> None:
+    if guard.enabled and guard.limiter:
+        spam.limit_likes(guard.limiter, who)
+
+
+def _count_like(session, liked: Comment | Thread, thread_id: int, delta: int) -> None:
+    """Add delta to the likes of a comment or a page, in SQL, and reload the count."""
+    if delta:
+        model = type(liked)
+        session.execute(update(model).where(model.id == liked.id).values(likes=model.likes + delta))
+        touch_thread(session, thread_id)
+    session.refresh(liked)
 
 
 # One household or office shares an address: a few visitors behind one are real readers, dozens
