@@ -46,7 +46,7 @@ COUNT_URIS = [f"/p/{n}" for n in range(20)]
 CASES = {
     "thread": "GET thread (200 comments)",
     "thread_304": "GET thread, If-None-Match (304)",
-    "big_page": "GET first page of 10,000",
+    "big_page": "GET first page (50) of a 10,000-comment thread",
     "counts": "GET counts (20 uris)",
     "post": "POST comment",
     "embed": "GET embed.js (gzip)",
@@ -524,6 +524,7 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=10_000, help="comments in the big thread")
     parser.add_argument("--isso", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args()
+    CASES["big_page"] = f"GET first page (50) of a {args.big:,}-comment thread"
     # Stopped from outside, still stop the servers started (the finally clauses below).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
@@ -574,6 +575,7 @@ def main() -> None:
         "connections": args.connections,
         "seconds": args.seconds,
         "thread_bytes": len(body),
+        "big_thread": args.big,
         "results": results,
     }
     RESULTS.mkdir(exist_ok=True)
