@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,12 +16,14 @@ from flask import jsonify
 from flask import render_template
 from flask import request
 from flask import url_for
+from werkzeug.wrappers import Request
 
 from commentsvc import avatars
 from commentsvc import comments
 from commentsvc import fields
 from commentsvc import fragments
 from commentsvc import photos
+from commentsvc import shapes
 from commentsvc import sites
 from commentsvc import spam
 from commentsvc.comments import Guard
@@ -90,15 +93,9 @@ def guard() -> Guard:
     )
 
 
-def max_length() -> int:
-    return current_app.config["MAX_TEXT_LENGTH"]
-
-
-def query_int(name: str, default: int, minimum: int, maximum: int) -> int:
-    value = request.args.get(name)
-    if value is None:
-        return default
-    return fields.decimal(value, name, minimum=minimum, maximum=maximum)
+def limits() -> dict[str, Any]:
+    """Return the settings the shapes' rules read (the configured text length)."""
+    return {"max_length": current_app.config["MAX_TEXT_LENGTH"]}
 
 
 # --- CORS --------------------------------------------------------------------------------------
@@ -113,22 +110,25 @@ def answer_preflight():
 
 @bp.after_request
 def add_cors_headers(response: Response) -> Response:
+    return cors_headers(request, response, g.get("origin_known"))
+
+
+def cors_headers(req: Request, response: Response, known: bool | None) -> Response:
+    """Add Vary: Origin, and the CORS headers for an origin that is some site's own; known is
+    what a read's one lookup said of the origin already (None: look it up)."""
     response.vary.add("Origin")
-    origin = request.headers.get("Origin")
-    if origin and "Access-Control-Allow-Origin" not in response.headers and _origin_known(origin):
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSE
-        if request.method == "OPTIONS":
-            response.headers["Access-Control-Allow-Methods"] = CORS_METHODS
-            response.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
-            response.headers["Access-Control-Max-Age"] = "86400"
+    origin = req.headers.get("Origin")
+    if origin and "Access-Control-Allow-Origin" not in response.headers:
+        if known is None:
+            known = sites.site_for_origin(origin) is not None
+        if known:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSE
+            if req.method == "OPTIONS":
+                response.headers["Access-Control-Allow-Methods"] = CORS_METHODS
+                response.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
+                response.headers["Access-Control-Max-Age"] = "86400"
     return response
-
-
-def _origin_known(origin: str) -> bool:
-    # A read's one lookup said already whether the origin is any site's: no second query.
-    known = g.get("origin_known")
-    return sites.site_for_origin(origin) is not None if known is None else known
 
 
 # --- serialisation -----------------------------------------------------------------------------
@@ -216,22 +216,44 @@ def _iso(moment: datetime) -> str:
 @bp.get("/comments")
 def get_comments():
     """The thread of (site, uri): published comments, replies nested."""
-    name, uri = _site_name(request.args.get("site")), comments.parse_uri(request.args.get("uri"))
-    sort = request.args.get("sort", "oldest")
-    limit = query_int("limit", comments.DEFAULT_PAGE, 1, comments.MAX_PAGE)
-    cursor = request.args.get("cursor")
-    comments.parse_page(sort, cursor)
-    state = _read_state(name, [uri])
-    key = thread_key(state, uri, sort, limit, cursor)
-    response = cached_answer(key, lambda: thread_body(name, uri, sort, limit, cursor), state)
-    response.headers["X-Form-Token"] = spam.make_form_token(
-        current_app.config["SECRET_KEY"], name, uri, now()
+    read = request.environ.get(THREAD_READ) or thread_read(request)
+    g.origin_known = read.state.origin_known
+    response = cached_answer(
+        read.key,
+        lambda: thread_body(read.name, read.uri, read.sort, read.limit, read.cursor),
+        read.state,
     )
+    response.headers["X-Form-Token"] = form_token(read)
     return response
 
 
+THREAD_READ = "commentsvc.thread_read"
+
+
+@dataclass(frozen=True)
+class ThreadRead:
+    """A thread GET, parsed and looked up (one query): what its answer is keyed by."""
+
+    name: str
+    uri: str
+    sort: str
+    limit: int
+    cursor: str | None
+    state: comments.ReadState
+    key: str
+
+
+def thread_read(req: Request) -> ThreadRead:
+    """Parse a thread GET and look its versions up; 400 naming the field for bad input."""
+    query = shapes.parse(shapes.ThreadQuery, req.args.to_dict())
+    name, uri, sort, limit, cursor = query.site, query.uri, query.sort, query.limit, query.cursor
+    state = _read_state(name, [uri], req.headers.get("Origin"))
+    key = thread_key(req, state, uri, sort, limit, cursor)
+    return ThreadRead(name, uri, sort, limit, cursor, state, key)
+
+
 def thread_key(
-    state: comments.ReadState, uri: str, sort: str, limit: int, cursor: str | None
+    req: Request, state: comments.ReadState, uri: str, sort: str, limit: int, cursor: str | None
 ) -> str:
     """Return the cache key (and ETag) of a thread page's JSON: it carries every version."""
     return answers().key(
@@ -243,7 +265,10 @@ def thread_key(
         sort,
         limit,
         cursor,
-        request.url_root,
+        # What the avatars' absolute addresses are built from (request.url_root, cheaper).
+        req.scheme,
+        req.host,
+        req.root_path,
         bool(current_app.config["SMTP_URL"]),
     )
 
@@ -251,16 +276,20 @@ def thread_key(
 @bp.get("/comments.html")
 def get_comments_html():
     """The thread's first page as the widget's markup, for pages that include it."""
-    name, uri = _site_name(request.args.get("site")), comments.parse_uri(request.args.get("uri"))
-    sort = fields.choice(request.args.get("sort", "oldest"), "sort", comments.SORTS)
+    args = request.args.to_dict()
+    query = shapes.parse(
+        shapes.ThreadQuery, {k: args[k] for k in ("site", "uri", "sort") if k in args}
+    )
+    name, uri, sort = query.site, query.uri, query.sort
     lang = fragments.pick_language(request.args.get("lang"))
     theme = request.args.get("theme", "")
     if theme:
         fields.choice(theme, "theme", fragments.THEMES)
-    state = _read_state(name, [uri])
+    state = _read_state(name, [uri], request.headers.get("Origin"))
+    g.origin_known = state.origin_known
     # The JSON page the widget would ask for first: its ETag in the markup lets the widget ask
     # only whether anything changed since.
-    json_key = thread_key(state, uri, sort, fragments.FIRST_PAGE, None)
+    json_key = thread_key(request, state, uri, sort, fragments.FIRST_PAGE, None)
     key = answers().key("thread.html", json_key, lang, theme)
     build = lambda: fragment_body(name, uri, sort, lang, theme, json_key)  # noqa: E731
     return cached_answer(key, build, state, mimetype="text/html")
@@ -285,6 +314,51 @@ def fragment_body(name: str, uri: str, sort: str, lang: str, theme: str, etag: s
         nojs_url=url_for("reader.thread_page", site_name=site.name, uri=uri, _external=True),
     )
     return html.encode()
+
+
+def form_token(read: ThreadRead) -> str:
+    """Return the thread's X-Form-Token (when it was loaded: the time trap)."""
+    return spam.make_form_token(current_app.config["SECRET_KEY"], read.name, read.uri, now())
+
+
+class ConditionalReads:
+    """WSGI middleware: a thread GET whose If-None-Match still matches is answered 304 here,
+    after its one lookup and before Flask builds a request (most of a 304's cost otherwise).
+
+    The answer is the one the view gives (the same helpers set the same headers; a test
+    compares them). Anything else, a failed lookup included, goes on to Flask, which answers
+    it as always; a lookup that found a changed thread is handed on, not run twice.
+    """
+
+    def __init__(self, app, wsgi_app):
+        self.app = app
+        self.wsgi_app = wsgi_app
+        self.path = "/api/comments"
+
+    def __call__(self, environ, start_response):
+        if (
+            environ.get("PATH_INFO") == self.path
+            and environ.get("REQUEST_METHOD") == "GET"
+            and "HTTP_IF_NONE_MATCH" in environ
+        ):
+            response = self._not_modified(environ)
+            if response is not None:
+                return response(environ, start_response)
+        return self.wsgi_app(environ, start_response)
+
+    def _not_modified(self, environ) -> Response | None:
+        req = Request(environ)
+        try:
+            with self.app.app_context():
+                read = thread_read(req)
+                if not _etag_matches(req, read.key):
+                    environ[THREAD_READ] = read
+                    return None
+                response = not_modified(req, read.key, read.state)
+                response.headers["X-Form-Token"] = form_token(read)
+                return cors_headers(req, response, read.state.origin_known)
+        except Exception:  # noqa: BLE001 - Flask answers it, errors included, as it always does
+            return None
 
 
 def thread_body(name: str, uri: str, sort: str, limit: int, cursor: str | None) -> bytes:
@@ -315,22 +389,27 @@ def answers():
     return current_app.extensions["answers"]
 
 
-def _site_name(value: Any) -> str:
-    if value is None or value == "":
-        raise ValidationError("site is required.", field="site", code="empty")
-    # A name no site can have (NUL, controls, any length) never reaches a query.
-    if not isinstance(value, str) or not fields.is_name(value):
-        raise ValidationError(f"There is no site called {value!r}.", field="site")
-    return value
-
-
-def _read_state(name: str, uris: list[str]) -> comments.ReadState:
+def _read_state(name: str, uris: list[str], origin: str | None) -> comments.ReadState:
     """Look up the site's and threads' versions once; 400 naming the site when there is none."""
-    state = comments.read_state(name, uris, origin=request.headers.get("Origin"))
+    state = comments.read_state(name, uris, origin=origin)
     if state is None:
         raise ValidationError(f"There is no site called {name!r}.", field="site")
-    g.origin_known = state.origin_known
     return state
+
+
+def _etag_matches(req: Request, key: str) -> bool:
+    return req.if_none_match.contains(key) or req.if_none_match.contains(key + ":gzip")
+
+
+def _gzip_ok(req: Request) -> bool:
+    return req.accept_encodings["gzip"] > 0
+
+
+def not_modified(req: Request, key: str, state: comments.ReadState) -> Response:
+    """Return the 304 for a kept answer's key."""
+    response = Response(status=304)
+    response.set_etag(key + ":gzip" if _gzip_ok(req) else key)
+    return _cache_headers(response, state)
 
 
 def cached_answer(
@@ -338,18 +417,19 @@ def cached_answer(
 ) -> Response:
     """Answer 304 for a matching If-None-Match, else the kept JSON (built on a miss), gzipped
     when the client takes it; the ETag is the key, which carries every version."""
+    if _etag_matches(request, key):
+        return not_modified(request, key, state)
     cache = answers()
-    gzip_ok = request.accept_encodings["gzip"] > 0
-    if request.if_none_match.contains(key) or request.if_none_match.contains(key + ":gzip"):
-        response = Response(status=304)
-        response.set_etag(key + ":gzip" if gzip_ok else key)
-    else:
-        body = cache.body(key, build)
-        packed = cache.gzipped(key, body) if gzip_ok else None
-        response = Response(packed or body, mimetype=mimetype)
-        response.set_etag(key + ":gzip" if packed else key)
-        if packed:
-            response.headers["Content-Encoding"] = "gzip"
+    body = cache.body(key, build)
+    packed = cache.gzipped(key, body) if _gzip_ok(request) else None
+    response = Response(packed or body, mimetype=mimetype)
+    response.set_etag(key + ":gzip" if packed else key)
+    if packed:
+        response.headers["Content-Encoding"] = "gzip"
+    return _cache_headers(response, state)
+
+
+def _cache_headers(response: Response, state: comments.ReadState) -> Response:
     response.vary.add("Accept-Encoding")
     if state.cache_max_age:
         response.headers["Cache-Control"] = f"public, max-age={state.cache_max_age}"
@@ -364,10 +444,9 @@ def post_comment():
     data = json_body()
     site = site_named(data.get("site"))
     check_write_origin(site)
-    uri = comments.parse_uri(data.get("uri"))
-    new = comments.parse_comment(data, max_length=max_length())
+    new = shapes.parse(shapes.NewComment, data, limits())
     comment, token = comments.post_comment(
-        site, uri, new, address=client_address(), now=now(), guard=guard()
+        site, new.uri, new.comment_input(), address=client_address(), now=now(), guard=guard()
     )
     return _own_comment_response(comment, site, token, 201 if comment.status == "approved" else 202)
 
@@ -405,7 +484,7 @@ def patch_comment(comment_id: int):
     """The author changes their comment inside the edit window."""
     data = json_body()
     _check_comment_origin(comment_id, request.headers.get("X-Edit-Token"))
-    changes = comments.parse_edit(data, max_length=max_length())
+    changes = shapes.parse(shapes.CommentChanges, data, limits()).changes()
     comment, token = comments.edit_comment(
         comment_id,
         request.headers.get("X-Edit-Token"),
@@ -449,10 +528,15 @@ def like_comment(comment_id: int):
     # The body is optional here: a bare POST likes, counted by the client's address.
     data = json_body() if request.content_length or request.mimetype else {}
     _check_comment_origin(comment_id)
-    visitor, like = comments.parse_like(data)
+    change = shapes.parse(shapes.LikeChange, data)
     address = client_address()
     likes = comments.like_comment(
-        comment_id, visitor or address, now=now(), guard=guard(), address=address, like=like
+        comment_id,
+        change.visitor or address,
+        now=now(),
+        guard=guard(),
+        address=address,
+        like=change.like,
     )
     return jsonify(likes=likes)
 
@@ -463,11 +547,16 @@ def like_page():
     data = json_body()
     site = site_named(data.get("site"))
     check_write_origin(site)
-    uri = comments.parse_uri(data.get("uri"))
-    visitor, like = comments.parse_like(data)
+    change = shapes.parse(shapes.PageLike, data)
     address = client_address()
     likes = comments.like_page(
-        site, uri, visitor or address, now=now(), guard=guard(), address=address, like=like
+        site,
+        change.uri,
+        change.visitor or address,
+        now=now(),
+        guard=guard(),
+        address=address,
+        like=change.like,
     )
     return jsonify(likes=likes)
 
@@ -476,9 +565,7 @@ def like_page():
 def get_origin():
     """Whether the site accepts the asking page's origin: readable from any origin, so that
     the widget on a page the site does not list can tell its owner what to change."""
-    name = request.args.get("site")
-    if not name:
-        raise ValidationError("site is required.", field="site", code="empty")
+    name = shapes.parse(shapes.OriginQuery, request.args.to_dict()).site
     site = sites.find_site(name)
     origin = request.headers.get("Origin")
     allowed = bool(site and origin and origin.lower() in {o.origin for o in site.origins})
@@ -492,15 +579,13 @@ def get_origin():
 @bp.get("/counts")
 def get_counts():
     """Published comments and linkbacks of many pages, in one request."""
-    name = _site_name(request.args.get("site"))
-    uris = [comments.parse_uri(u) for u in request.args.getlist("uri")]
-    if not uris:
-        raise ValidationError("Name at least one uri.", field="uri", code="empty")
-    if len(uris) > comments.MAX_COUNT_URIS:
-        raise ValidationError(
-            f"Ask for at most {comments.MAX_COUNT_URIS} uris at once.", field="uri", code="too_long"
-        )
-    state = _read_state(name, uris)
+    query = shapes.parse(
+        shapes.CountsQuery,
+        {"site": request.args.get("site"), "uri": request.args.getlist("uri")},
+    )
+    name, uris = query.site, query.uri
+    state = _read_state(name, uris, request.headers.get("Origin"))
+    g.origin_known = state.origin_known
     versions = [state.threads.get(uri, (0, 0)) for uri in uris]
     key = answers().key("counts", state.site_id, state.site_version, uris, versions)
     return cached_answer(key, lambda: counts_body(name, uris), state)
@@ -521,8 +606,9 @@ def preview():
     """The HTML a text would be stored as: for the sites' own pages, a few times a minute."""
     data = json_body()
     _check_preview_origin(data.get("site"))
+    text = shapes.parse(shapes.PreviewRequest, data, limits()).text
     html = comments.preview(
-        data.get("text"), max_length=max_length(), address=client_address(), guard=guard()
+        text, max_length=limits()["max_length"], address=client_address(), guard=guard()
     )
     return jsonify(html=html)
 

@@ -24,6 +24,7 @@ from commentsvc import api
 from commentsvc import comments
 from commentsvc import fields
 from commentsvc import fragments
+from commentsvc import shapes
 from commentsvc import sites
 from commentsvc import spam
 from commentsvc import tokens
@@ -70,9 +71,14 @@ def post_comment(site_name: str):
             "homepage": request.form.get("homepage", ""),
             "form_token": request.form.get("form_token", ""),
         }
-        new = comments.parse_comment(data, max_length=api.max_length())
+        new = shapes.parse(shapes.NewComment, {**data, "site": site.name, "uri": uri}, api.limits())
         comment, _token = comments.post_comment(
-            site, uri, new, address=api.client_address(), now=api.now(), guard=api.guard()
+            site,
+            uri,
+            new.comment_input(),
+            address=api.client_address(),
+            now=api.now(),
+            guard=api.guard(),
         )
     except ServiceError as error:
         return _page(site, uri, parent=parent, values=values, error=error)
