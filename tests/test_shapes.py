@@ -60,6 +60,10 @@ def test_a_type_no_rule_checked_is_still_our_error():
         count: int
 
     assert refused(Strict, {"count": "many"}) == ("count", "invalid")
+    # pydantic's own words and types are not the API's: clients see ours only.
+    with pytest.raises(ValidationError) as caught:
+        shapes.parse(Strict, {"count": [1]})
+    assert caught.value.message == "count is not valid."
 
 
 def test_the_answers_are_what_their_shapes_say(api, client):
