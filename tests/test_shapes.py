@@ -125,6 +125,12 @@ def test_every_route_that_reads_the_database_documents_its_503(tmp_path):
     page = {"site": "blog", "uri": "/p"}
     calls = [
         ("get", "/api/comments", "/api/comments?site=blog&uri=/p", {}),
+        (
+            "get",
+            "/api/comments",
+            "/api/comments?site=blog&uri=/p",
+            {"headers": {"If-None-Match": '"x"'}},
+        ),
         ("post", "/api/comments", "/api/comments", {"json": {**page, "text": "Hi"}}),
         ("get", "/api/comments/{comment_id}", "/api/comments/1", {}),
         ("patch", "/api/comments/{comment_id}", "/api/comments/1", {"json": {"text": "Hi"}}),
