@@ -228,7 +228,7 @@ def settled_fragment(service: str, uri: str) -> str:
     for _ in range(50):
         fragment = fetch_fragment(service, uri)
         etag = re.search(r'data-etag="([^"]+)"', fragment).group(1)
-        time.sleep(0.2)
+        time.sleep(1.5)
         answer = requests.get(
             service + "/api/comments",
             params={"site": "blog", "uri": uri, "sort": "oldest", "limit": 50},
