@@ -26,6 +26,7 @@ from itsdangerous import URLSafeTimedSerializer
 from commentsvc import admins
 from commentsvc import comments
 from commentsvc import fields
+from commentsvc import identities
 from commentsvc import moderation
 from commentsvc import notify
 from commentsvc import queue as job_queue
@@ -40,6 +41,7 @@ from commentsvc.errors import ValidationError
 from commentsvc.fields import NAME_RULE
 from commentsvc.linkbacks import receive
 from commentsvc.linkbacks.jobs import app_context
+from commentsvc.models import ANONYMOUS_POLICIES
 from commentsvc.models import BAN_KINDS
 from commentsvc.models import KINDS
 from commentsvc.models import MODERATION_POLICIES
@@ -465,6 +467,8 @@ SITE_FORM_FIELDS = (
     "disallowed_words",
     "owner_email",
     "webhook_url",
+    "sign_in",
+    "anonymous",
 )
 
 
@@ -491,6 +495,7 @@ def site_form(name: str | None = None):
         settings = {key: form.get(key, "") for key in SITE_FORM_FIELDS}
         settings["linkbacks"] = "linkbacks" in form
         settings["gravatar"] = "gravatar" in form
+        settings["anonymous"] = form.get("anonymous") or None
         origins = [o for o in form.get("origins", "").split() if o]
         if site is None:
             site = sites.add_site(
@@ -502,7 +507,12 @@ def site_form(name: str | None = None):
             )
         return redirect(url_for("admin.sites_page", done=f"saved {site.name}"))
     return render_template(
-        "admin/site_form.html", site=site, policies=MODERATION_POLICIES, name_rule=NAME_RULE
+        "admin/site_form.html",
+        site=site,
+        policies=MODERATION_POLICIES,
+        name_rule=NAME_RULE,
+        providers=[p.name for p in identities.list_providers()],
+        anonymous_policies=ANONYMOUS_POLICIES,
     )
 
 

@@ -23,6 +23,8 @@ def _errors(*codes: int) -> dict:
     text = {
         400: "Invalid input; `error.field` names the field and `error.code` says how "
         "(`empty`, `too_long`, `invalid`, `too_deep`).",
+        401: "The sign-in token (`Authorization: Bearer`) is malformed, forged, expired, made "
+        "for another site or revoked (`unauthorized`); or the site takes signed-in readers only.",
         403: "Origin not allowed, or the edit token is not valid.",
         404: "No such comment.",
         409: "A duplicate of a comment posted before.",
@@ -72,6 +74,22 @@ EDIT_TOKEN = {
 }
 
 NULLABLE_STRING = {"type": ["string", "null"]}
+BEARER = {
+    "name": "Authorization",
+    "in": "header",
+    "required": False,
+    "description": "`Bearer TOKEN`: the commenter token the sign-in popup handed to the widget.",
+    "schema": {"type": "string"},
+}
+IDENTITY = {
+    "type": "object",
+    "required": ["provider", "name", "url"],
+    "properties": {
+        "provider": {"type": "string", "description": "The provider's name (`auth add NAME`)."},
+        "name": {"type": "string", "description": "The name the provider vouches for."},
+        "url": {**NULLABLE_STRING, "description": "The profile's address."},
+    },
+}
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -133,6 +151,10 @@ SCHEMAS: dict[str, Any] = {
             "modified": {"type": ["string", "null"], "format": "date-time"},
             "likes": {"type": "integer", "minimum": 0},
             "owner": {"type": "boolean", "description": "Written by the site's owner."},
+            "identity": {
+                "oneOf": [IDENTITY, {"type": "null"}],
+                "description": "How a signed-in author was verified; null for anonymous ones.",
+            },
             "replies": {"type": "array", "items": _ref("Comment")},
             "text": {
                 "type": "string",
@@ -207,6 +229,21 @@ SCHEMAS: dict[str, Any] = {
             "notifications": {
                 "type": "boolean",
                 "description": "Whether the service can mail readers about replies.",
+            },
+            "sign_in": {
+                "type": "object",
+                "description": "The sign-in providers the widget offers, and whether readers "
+                "may comment without signing in (on, name-required, off).",
+                "properties": {
+                    "providers": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {"name": {"type": "string"}, "kind": {"type": "string"}},
+                        },
+                    },
+                    "anonymous": {"enum": ["on", "name-required", "off"]},
+                },
             },
         },
     },
@@ -325,10 +362,11 @@ def _paths() -> dict[str, Any]:
                     "required": True,
                     "content": {"application/json": {"schema": _ref("NewComment")}},
                 },
+                "parameters": [BEARER],
                 "responses": {
                     "201": _json(_ref("OwnComment"), "Published."),
                     "202": _json(_ref("OwnComment"), "Held for moderation."),
-                    **_errors(400, 403, 409, 413, 415, 429),
+                    **_errors(400, 401, 403, 409, 413, 415, 429),
                 },
             },
         },
@@ -337,27 +375,56 @@ def _paths() -> dict[str, Any]:
             "get": {
                 "operationId": "getComment",
                 "summary": "One comment: published, or the reader's own held one.",
-                "parameters": [EDIT_TOKEN],
-                "responses": {"200": _json(_ref("Comment"), "The comment."), **_errors(404)},
+                "parameters": [EDIT_TOKEN, BEARER],
+                "responses": {"200": _json(_ref("Comment"), "The comment."), **_errors(401, 404)},
             },
             "patch": {
                 "operationId": "editComment",
                 "summary": "The author edits their comment inside the edit window.",
-                "parameters": [EDIT_TOKEN],
+                "parameters": [EDIT_TOKEN, BEARER],
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": _ref("CommentChanges")}},
                 },
                 "responses": {
                     "200": _json(_ref("OwnComment"), "Edited; a new edit token."),
-                    **_errors(400, 403, 404, 413, 415, 429),
+                    **_errors(400, 401, 403, 404, 413, 415, 429),
                 },
             },
             "delete": {
                 "operationId": "deleteComment",
                 "summary": "The author deletes their comment inside the edit window.",
-                "parameters": [EDIT_TOKEN],
-                "responses": {"204": {"description": "Deleted."}, **_errors(403, 404)},
+                "parameters": [EDIT_TOKEN, BEARER],
+                "responses": {"204": {"description": "Deleted."}, **_errors(401, 403, 404)},
+            },
+        },
+        "/api/me": {
+            "get": {
+                "operationId": "getMe",
+                "summary": "The signed-in reader on a site, and their held comments.",
+                "parameters": [SITE, BEARER],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["identity", "held"],
+                            "properties": {
+                                "identity": IDENTITY,
+                                "held": {"type": "array", "items": _ref("Comment")},
+                            },
+                        },
+                        "Who is signed in; their held comments, newest first, with `text`.",
+                    ),
+                    **_errors(400, 401),
+                },
+            },
+        },
+        "/api/sign-out": {
+            "post": {
+                "operationId": "signOut",
+                "summary": "End the reader's sign-in: every token of theirs stops working.",
+                "parameters": [SITE, BEARER],
+                "responses": {"204": {"description": "Signed out."}, **_errors(400, 401, 403)},
             },
         },
         "/api/comments/{comment_id}/like": {

@@ -21,7 +21,9 @@ FORM = "form"  # X-Form-Token: when the thread was loaded (the time trap)
 MAIL_ACTION = "mail-action"  # the owner's one-click approve/spam/delete links
 UNSUBSCRIBE = "unsubscribe"  # a reader's unsubscribe link for replies
 ADMIN_LOGIN = "admin-login"  # the login form's CSRF token, bound to the login cookie's nonce
-PURPOSES = (EDIT, FORM, MAIL_ACTION, UNSUBSCRIBE, ADMIN_LOGIN)
+COMMENTER = "commenter"  # Authorization: Bearer: a signed-in reader, on one site, until expiry
+SIGN_IN = "sign-in"  # the popup's cookie: state, nonce and PKCE verifier of one sign-in
+PURPOSES = (EDIT, FORM, MAIL_ACTION, UNSUBSCRIBE, ADMIN_LOGIN, COMMENTER, SIGN_IN)
 
 MAX_TOKEN_LENGTH = 1000  # longer input is refused before any decoding
 
