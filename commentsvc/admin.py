@@ -412,6 +412,19 @@ def ban_author(comment_id: int):
     return redirect(_back(f"banned {ban.kind} {ban.value}", undo={"ban": ban.id}))
 
 
+@bp.post("/comments/<int:comment_id>/link-identity")
+@handle_errors
+def link_identity(comment_id: int):
+    """Make the identity that wrote this comment the admin's own: their widget comments are
+    then the owner's, published and marked."""
+    comment = moderation.get_comment(comment_id)
+    if comment.identity is None:
+        raise ValidationError("This comment's author did not sign in.", field="identity")
+    identities.link_admin(g.admin.username, comment.identity.id)
+    who = f"{comment.identity.provider}:{comment.identity.subject}"
+    return redirect(_back(f"linked {who} to your account"))
+
+
 @bp.post("/comments/<int:comment_id>/verify")
 @handle_errors
 def verify_again(comment_id: int):

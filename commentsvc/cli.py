@@ -525,6 +525,20 @@ def admin_remove(username: str) -> None:
     click.echo(f"removed admin {username!r}")
 
 
+@admin_group.command("link")
+@click.argument("username")
+@click.argument("identity", required=False)
+@domain_command
+def admin_link(username: str, identity: str | None) -> None:
+    """Make IDENTITY (provider:subject, once signed in through the widget) the admin's own: their
+    widget comments are then the owner's. Without IDENTITY: unlink."""
+    from commentsvc import identities
+
+    found = identities.find_identity(identity) if identity else None
+    identities.link_admin(username, found.id if found else None)
+    click.echo(f"linked {identity} to {username!r}" if found else f"unlinked {username!r}")
+
+
 @admin_group.command("passwd")
 @click.argument("username")
 @domain_command

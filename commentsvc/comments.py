@@ -33,6 +33,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.orm import defer
 
 from commentsvc import fields
+from commentsvc import identities
 from commentsvc import notify
 from commentsvc import queue
 from commentsvc import spam
@@ -246,6 +247,9 @@ def post_comment(
         decision = spam.assess(
             site, submission, now=now, guard=guard.enabled, form_check=form_check
         )
+        owner = identity is not None and identities.is_owner(identity)
+        if owner:
+            decision = spam.Decision("approved", "the owner, signed in")
         comment = Comment(
             thread_id=thread.id,
             parent_id=parent.id if parent else None,
@@ -262,6 +266,7 @@ def post_comment(
             remote_hash=address,
             notify=data.notify,
             identity_id=identity.id if identity else None,
+            by_owner=owner,
             # The provider's picture, fetched and served by the service (photos.py).
             author_photo=identity.photo_url if identity else "",
         )

@@ -29,6 +29,7 @@ from commentsvc.errors import NotFound
 from commentsvc.errors import Unauthorized
 from commentsvc.errors import ValidationError
 from commentsvc.models import PROVIDER_KINDS
+from commentsvc.models import Admin
 from commentsvc.models import AuthProvider
 from commentsvc.models import Identity
 from commentsvc.models import Site
@@ -256,6 +257,37 @@ def revoke(identity: Identity) -> None:
             .where(Identity.id == identity.id)
             .values(generation=Identity.generation + 1)
         )
+
+
+def find_identity(name: str) -> Identity:
+    """Return the identity named "provider:subject".
+
+    :raise NotFound: when no one signed in as it yet.
+    """
+    provider, _, subject = str(name).partition(":")
+    found = db.session.scalar(
+        select(Identity).where(Identity.provider == provider, Identity.subject == subject)
+    )
+    if found is None:
+        raise NotFound(
+            f"No one has signed in as {name!r} yet: sign in through the widget first.",
+            field="identity",
+        )
+    return found
+
+
+def link_admin(username: str, identity_id: int | None) -> None:
+    """Make an identity the admin's own (None: unlink): their widget comments are the owner's."""
+    with write_transaction() as session:
+        admin = session.scalar(select(Admin).where(Admin.username == username))
+        if admin is None:
+            raise NotFound(f"There is no admin called {username!r}.", field="username")
+        admin.identity_id = identity_id
+
+
+def is_owner(identity: Identity) -> bool:
+    """Return True when an admin linked this identity to their account."""
+    return db.session.scalar(select(Admin.id).where(Admin.identity_id == identity.id)) is not None
 
 
 def identity_json(identity: Identity) -> dict:

@@ -210,6 +210,10 @@ class Admin(db.Model):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # The admin's own sign-in identity: their comments through the widget are the owner's.
+    identity_id: Mapped[int | None] = mapped_column(
+        ForeignKey("identities.id", ondelete="SET NULL")
+    )
 
 
 class Ban(db.Model):

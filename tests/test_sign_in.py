@@ -466,3 +466,19 @@ def test_oauth2_kinds_against_stand_ins(app, cli, kind, token_path, user_path, u
         assert posted.get_json()["identity"] == expected
     finally:
         blog.close()
+
+
+def test_the_owner_linked_to_an_identity_replies_as_the_owner(app, cli, oidc):
+    cli("admin", "add", "owner", input="a long enough password\n")
+    cli("site", "set", "blog", "--moderation", "all")
+    client = app.test_client()
+    token = sign_in(client, oidc, sub="me", name="The Owner")["token"]
+    post = {"site": "blog", "uri": "/post/1", "text": "Before linking"}
+    assert client.post("/api/comments", json=post, headers=bearer(token)).status_code == 202
+    assert "No one has signed in" in cli("admin", "link", "owner", "oidc:nobody").output
+    assert cli("admin", "link", "owner", "oidc:me").exit_code == 0
+    mine = client.post("/api/comments", json={**post, "text": "As the owner"},
+                       headers=bearer(token))  # fmt: skip
+    assert mine.status_code == 201
+    assert mine.get_json()["owner"] is True
+    assert mine.get_json()["identity"]["name"] == "The Owner"

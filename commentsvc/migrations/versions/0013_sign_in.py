@@ -1,4 +1,4 @@
-"""sign-in providers, reader identities, and each site's sign-in settings
+"""sign-in providers, reader identities, each site's sign-in settings, admins' own identities
 
 Revision ID: 0013
 Revises: 0012
@@ -46,6 +46,11 @@ def upgrade():
         batch_op.add_column(
             sa.Column("anonymous", sa.String(length=16), server_default="on", nullable=False)
         )
+    with op.batch_alter_table("admins", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("identity_id", sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(
+            "fk_admins_identity_id", "identities", ["identity_id"], ["id"], ondelete="SET NULL"
+        )
     with op.batch_alter_table("comments", schema=None) as batch_op:
         batch_op.add_column(sa.Column("identity_id", sa.Integer(), nullable=True))
         batch_op.create_index("ix_comments_identity_id", ["identity_id"], unique=False)
@@ -58,6 +63,9 @@ def downgrade():
     with op.batch_alter_table("comments", schema=None) as batch_op:
         batch_op.drop_constraint("fk_comments_identity_id", type_="foreignkey")
         batch_op.drop_index("ix_comments_identity_id")
+        batch_op.drop_column("identity_id")
+    with op.batch_alter_table("admins", schema=None) as batch_op:
+        batch_op.drop_constraint("fk_admins_identity_id", type_="foreignkey")
         batch_op.drop_column("identity_id")
     with op.batch_alter_table("sites", schema=None) as batch_op:
         batch_op.drop_column("anonymous")
