@@ -458,7 +458,8 @@ def _check_comment_origin(comment_id: int, token: str | None = None) -> None:
 
 @bp.get("/me")
 def get_me():
-    """The signed-in reader on a site: their identity, and their comments held for moderation."""
+    """The signed-in reader on a site: their identity, their comments held for moderation, and
+    (with uri) the ids of their comments in that thread, which they may edit and delete."""
     site = site_named(request.args.get("site"))
     identity = signed_in(site)
     if identity is None:
@@ -468,7 +469,9 @@ def get_me():
         body = comment_json(comment, site)
         body["status"], body["text"], body["uri"] = "pending", comment.text, comment.thread.uri
         held.append(body)
-    response = jsonify(identity=identities.identity_json(identity), held=held)
+    uri = request.args.get("uri")
+    mine = comments.own_ids(site, comments.parse_uri(uri), identity) if uri is not None else []
+    response = jsonify(identity=identities.identity_json(identity), held=held, own=mine)
     response.headers["Cache-Control"] = "no-store"
     return response
 

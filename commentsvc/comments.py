@@ -537,6 +537,24 @@ def is_authors(comment: Comment | None, identity: Identity | None) -> bool:
     )
 
 
+def own_ids(site: Site, uri: str, identity: Identity) -> list[int]:
+    """Return the ids of a signed-in reader's comments (not deleted) in one thread."""
+    return list(
+        db.session.scalars(
+            select(Comment.id)
+            .join(Thread)
+            .where(
+                Thread.site_id == site.id,
+                Thread.uri == uri,
+                Comment.identity_id == identity.id,
+                Comment.status != "deleted",
+            )
+            .order_by(Comment.id)
+            .limit(500)
+        )
+    )
+
+
 def held_comments(site: Site, identity: Identity, *, limit: int = 50) -> list[Comment]:
     """Return a signed-in reader's comments on the site that wait for moderation, newest first."""
     return list(

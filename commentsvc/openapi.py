@@ -402,7 +402,11 @@ def _paths() -> dict[str, Any]:
             "get": {
                 "operationId": "getMe",
                 "summary": "The signed-in reader on a site, and their held comments.",
-                "parameters": [SITE, BEARER],
+                "parameters": [
+                    SITE,
+                    BEARER,
+                    {"name": "uri", "in": "query", "required": False, "schema": {"type": "string"}},
+                ],
                 "responses": {
                     "200": _json(
                         {
@@ -411,6 +415,11 @@ def _paths() -> dict[str, Any]:
                             "properties": {
                                 "identity": IDENTITY,
                                 "held": {"type": "array", "items": _ref("Comment")},
+                                "own": {
+                                    "type": "array",
+                                    "items": {"type": "integer"},
+                                    "description": "With `uri`: the reader's comments there.",
+                                },
                             },
                         },
                         "Who is signed in; their held comments, newest first, with `text`.",
