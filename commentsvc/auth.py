@@ -82,7 +82,11 @@ def start(name: str):
         if current_app.config["GUARD"]:
             spam.limit_sign_ins(current_app.extensions["limiter"], _address())
         provider = identities.get_provider(name)
-        flow = providers.new_flow(provider.name, site.id, origin, now=now())
+        server = ""
+        if provider.kind in providers.READER_SERVER:
+            allow_http = current_app.config["FETCH_ALLOW_PRIVATE"]
+            server = providers.parse_server(request.args.get("server"), allow_http=allow_http)
+        flow = providers.new_flow(provider.name, site.id, origin, now=now(), server=server)
         target = protocol(provider).authorization_url(flow)
     except ServiceError as error:
         return _result_page(origin, error=error)

@@ -11,11 +11,13 @@ from __future__ import annotations
 import base64
 import hashlib
 from dataclasses import dataclass
+from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 
 from cryptography.fernet import Fernet
 from cryptography.fernet import InvalidToken
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy import update
 
@@ -31,6 +33,7 @@ from commentsvc.errors import ValidationError
 from commentsvc.models import PROVIDER_KINDS
 from commentsvc.models import Admin
 from commentsvc.models import AuthProvider
+from commentsvc.models import AuthRegistration
 from commentsvc.models import Identity
 from commentsvc.models import Site
 
@@ -105,6 +108,34 @@ def remove_provider(name: str) -> None:
             if len(names) != len(site.sign_in.split(",")):
                 site.sign_in = ",".join(names)
                 site.version = Site.version + 1
+
+
+def find_registration(provider: str, server: str) -> tuple[str, str] | None:
+    """Return the client id and secret the service got from a Mastodon server, if it has."""
+    found = db.session.scalar(
+        select(AuthRegistration).where(
+            AuthRegistration.provider == provider, AuthRegistration.server == server
+        )
+    )
+    if found is None:
+        return None
+    return found.client_id, decrypt_secret(current_app.config["SECRET_KEY"], found.secret)
+
+
+def save_registration(provider: str, server: str, client_id: str, secret: str) -> tuple[str, str]:
+    """Keep the service's registration on a server (the first one made wins a race)."""
+    key = current_app.config["SECRET_KEY"]
+    with write_transaction() as session:
+        insert_ignore(
+            session,
+            AuthRegistration,
+            provider=provider,
+            server=server,
+            client_id=client_id[:500],
+            secret=encrypt_secret(key, secret) if secret else "",
+            created=datetime.now(UTC).replace(tzinfo=None),
+        )
+    return find_registration(provider, server) or (client_id, secret)
 
 
 def site_providers(site: Site) -> list[str]:

@@ -357,6 +357,21 @@ class AuthProvider(db.Model):
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class AuthRegistration(db.Model):
+    """The service's app registration on one Mastodon server, made on first use and kept."""
+
+    __tablename__ = "auth_registrations"
+    __table_args__ = (UniqueConstraint("provider", "server"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    # scheme://host[:port] of the server the reader named.
+    server: Mapped[str] = mapped_column(String(255))
+    client_id: Mapped[str] = mapped_column(String(500))
+    secret: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class Identity(db.Model):
     """A reader as a provider vouches for them: (provider, stable subject), name, profile."""
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
+from urllib.parse import urlencode
+from urllib.parse import urlsplit
 
 from authlib.common.security import generate_token
 from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
@@ -26,8 +28,10 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from commentsvc import fields
 from commentsvc import tokens
 from commentsvc.errors import ProviderError
+from commentsvc.errors import ValidationError
 from commentsvc.identities import Profile
 from commentsvc.linkbacks.fetch import Fetcher
 from commentsvc.linkbacks.fetch import FetchError
@@ -54,6 +58,8 @@ class Flow:
     nonce: str
     verifier: str
     expires: int
+    # The server the reader named (mastodon): scheme://host[:port]; "" for the other kinds.
+    server: str = ""
 
     def dump(self, secret: str) -> str:
         """Return the flow as a signed token."""
@@ -68,6 +74,7 @@ class Flow:
                 self.nonce,
                 self.verifier,
                 self.expires,
+                self.server,
             ],
         )
 
@@ -75,10 +82,10 @@ class Flow:
     def load(cls, secret: str, token: object, *, now: datetime) -> Flow | None:
         """Return the flow a cookie carries, or None for a missing, forged or stale one."""
         try:
-            data = tokens.load(secret, tokens.SIGN_IN, token, length=7)
+            data = tokens.load(secret, tokens.SIGN_IN, token, length=8)
         except tokens.BadToken:
             return None
-        if not all(isinstance(v, str) for v in (data[0], data[2], data[3], data[4], data[5])):
+        if not all(isinstance(data[i], str) for i in (0, 2, 3, 4, 5, 7)):
             return None
         if type(data[1]) is not int or type(data[6]) is not int:
             return None
@@ -86,7 +93,7 @@ class Flow:
         return flow if tokens.epoch(now) <= flow.expires else None
 
 
-def new_flow(provider: str, site_id: int, origin: str, *, now: datetime) -> Flow:
+def new_flow(provider: str, site_id: int, origin: str, *, now: datetime, server: str = "") -> Flow:
     """Return a new flow with fresh state, nonce and PKCE verifier, good for ten minutes."""
     return Flow(
         provider=provider,
@@ -96,6 +103,7 @@ def new_flow(provider: str, site_id: int, origin: str, *, now: datetime) -> Flow
         nonce=generate_token(32),
         verifier=generate_token(64),
         expires=tokens.epoch(now) + 600,
+        server=server,
     )
 
 
@@ -364,7 +372,105 @@ class WordPress(Client):
         )
 
 
-KINDS: dict[str, type[Client]] = {"oidc": OIDC, "github": GitHub, "wordpress": WordPress}
+class Mastodon(Client):
+    """Any Mastodon server the reader names: the service registers itself there on first use
+    (POST /api/v1/apps) and keeps the registration; then OAuth2 with PKCE and
+    /api/v1/accounts/verify_credentials."""
+
+    SCOPE = "read:accounts"
+
+    def _registration(self, server: str) -> tuple[str, str]:
+        from commentsvc import identities
+
+        kept = identities.find_registration(self.provider.name, server)
+        if kept is not None:
+            return kept
+        answer = self._request(
+            "POST",
+            server + "/api/v1/apps",
+            data=urlencode(
+                {
+                    "client_name": "commentsvc",
+                    "redirect_uris": self.redirect_uri,
+                    "scopes": self.SCOPE,
+                }
+            ).encode(),
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Accept": "application/json",
+            },
+        )
+        app = _json(answer.body)
+        client_id, client_secret = app.get("client_id"), app.get("client_secret")
+        if answer.status >= 400 or not isinstance(client_id, str) or not client_id:
+            raise ProviderError(f"{server} did not register this service ({answer.status}).")
+        secret = client_secret if isinstance(client_secret, str) else ""
+        return identities.save_registration(self.provider.name, server, client_id, secret)
+
+    def authorization_url(self, flow: Flow) -> str:
+        """Return the server's authorization URL (registering the service there first)."""
+        client_id, _secret = self._registration(flow.server)
+        return prepare_grant_uri(
+            flow.server + "/oauth/authorize",
+            client_id=client_id,
+            response_type="code",
+            redirect_uri=self.redirect_uri,
+            scope=self.SCOPE,
+            state=flow.state,
+            code_challenge=create_s256_code_challenge(flow.verifier),
+            code_challenge_method="S256",
+        )
+
+    def finish(self, flow: Flow, code: str, *, now: datetime) -> Profile:
+        """Exchange the code; verify_credentials names the account (id@server is stable)."""
+        client_id, client_secret = self._registration(flow.server)
+        registered = Client(
+            AuthProvider(name=self.provider.name, kind="mastodon", client_id=client_id),
+            secret=client_secret,
+            fetcher=self.fetcher,
+            redirect_uri=self.redirect_uri,
+            cache=self.cache,
+        )
+        answer = registered._token(flow.server + "/oauth/token", code, flow.verifier, basic=False)
+        account = self._get_json(
+            flow.server + "/api/v1/accounts/verify_credentials",
+            {"Authorization": f"Bearer {self._access_token(answer)}"},
+        )
+        if not isinstance(account.get("id"), str | int) or not account.get("username"):
+            raise ProviderError("The Mastodon server's answer names no account.")
+        host = urlsplit(flow.server).netloc
+        return Profile(
+            subject=f"{account['id']}@{host}",
+            name=_first_text(account, "display_name") or f"@{account['username']}@{host}",
+            url=_first_text(account, "url") or "",
+            photo=_first_text(account, "avatar_static", "avatar") or "",
+        )
+
+
+def parse_server(value: object, *, allow_http: bool) -> str:
+    """Return the origin of a server a reader named ("mastodon.social" or a URL).
+
+    :raise ValidationError: for anything but a host (https; http only when allow_http).
+    """
+    text = value.strip() if isinstance(value, str) else ""
+    if not text:
+        raise ValidationError(
+            "Name your server, like mastodon.social.", field="server", code="empty"
+        )
+    origin = fields.origin(text if "://" in text else "https://" + text, "server")
+    if origin.startswith("http://") and not allow_http:
+        raise ValidationError("The server must be reached over https.", field="server")
+    return origin
+
+
+KINDS: dict[str, type[Client]] = {
+    "oidc": OIDC,
+    "github": GitHub,
+    "wordpress": WordPress,
+    "mastodon": Mastodon,
+}
+# Kinds whose server the reader names when signing in.
+READER_SERVER = ("mastodon",)
 
 
 def _json(body: bytes) -> dict[str, Any]:

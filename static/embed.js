@@ -140,6 +140,7 @@
     signOut: "Sign out",
     signedIn: "Signed in as",
     verified: "Verified by {p}",
+    server: "Your Mastodon server (like mastodon.social)",
   };
   let T = EN;
   let lang = "en";
@@ -235,9 +236,14 @@
       g.mine = [];
     },
     // Opens the service's sign-in page; its answer comes back by postMessage (no cookie here).
-    signIn(name, form) {
+    signIn(p, form) {
       const q = new URLSearchParams({ site, origin: location.origin });
-      window.open(base + "/auth/" + encodeURIComponent(name) + "/start?" + q, P + "sign-in", "width=520,height=680");
+      if (p.kind === "mastodon") {
+        const server = window.prompt(t("server"));
+        if (!server) return;
+        q.set("server", server);
+      }
+      window.open(base + "/auth/" + encodeURIComponent(p.name) + "/start?" + q, P + "sign-in", "width=520,height=680");
       g.onSignIn = (data) => {
         if (data.error) return form.showError(data);
         store.set(me.key, { token: data.token, identity: data.identity });
@@ -772,7 +778,7 @@
               button("sign-out", t("signOut"), () => this.signOut()),
             ]
           : (conf?.providers || []).map((p) =>
-              button("sign-in", t("signIn", { p: p.name }), () => me.signIn(p.name, this), p.name)
+              button("sign-in", t("signIn", { p: p.name }), () => me.signIn(p, this), p.name)
             ))
       );
     }

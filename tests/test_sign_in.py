@@ -482,3 +482,59 @@ def test_the_owner_linked_to_an_identity_replies_as_the_owner(app, cli, oidc):
     assert mine.status_code == 201
     assert mine.get_json()["owner"] is True
     assert mine.get_json()["identity"]["name"] == "The Owner"
+
+
+def test_mastodon_registers_once_per_server_and_signs_in(app, cli):
+    blog = Blog()
+    try:
+        assert cli("auth", "add", "masto", "--kind", "mastodon").exit_code == 0
+        add_site(app, sign_in="masto")
+        json_type = {"Content-Type": "application/json"}
+        blog.page("/api/v1/apps", json.dumps({"client_id": "app-id", "client_secret": "app-sec"}),
+                  headers=json_type)  # fmt: skip
+        blog.page("/oauth/token", json.dumps({"access_token": "tok", "token_type": "Bearer"}),
+                  headers=json_type)  # fmt: skip
+        account = {"id": "109", "username": "ann", "display_name": "Ann M",
+                   "url": f"{blog.url}/@ann", "avatar": f"{blog.url}/a.png"}  # fmt: skip
+        blog.page("/api/v1/accounts/verify_credentials", json.dumps(account), headers=json_type)
+        client = app.test_client()
+        missing = client.get("/auth/masto/start", query_string={"site": "blog", "origin": ORIGIN})
+        assert missing.status_code == 400
+        assert popup_result(missing)["message"]["error"]["field"] == "server"
+        query = {"site": "blog", "origin": ORIGIN, "server": blog.url}
+        for _ in range(2):
+            started = client.get("/auth/masto/start", query_string=query)
+            assert started.status_code == 302, started.text
+        assert blog.hits("/api/v1/apps") == 1  # registered once, then kept
+        location = urlsplit(started.headers["Location"])
+        assert location.path == "/oauth/authorize"
+        state = parse_qs(location.query)["state"][0]
+        assert parse_qs(location.query)["client_id"] == ["app-id"]
+        answer = client.get(f"/auth/masto/callback?code=c&state={state}")
+        assert answer.status_code == 200, answer.text
+        host = urlsplit(blog.url).netloc
+        assert popup_result(answer)["message"]["identity"] == {
+            "provider": "masto",
+            "name": "Ann M",
+            "url": f"{blog.url}/@ann",
+        }
+        sent = parse_qs([r for r in blog.requests if r[1] == "/oauth/token"][0][3].decode())
+        assert sent["client_id"] == ["app-id"] and sent["client_secret"] == ["app-sec"]
+        assert "code_verifier" in sent
+        with app.app_context():
+            from commentsvc.db import db
+            from commentsvc.models import Identity
+
+            assert db.session.scalar(select(Identity.subject)) == f"109@{host}"
+    finally:
+        blog.close()
+
+
+def test_a_reader_named_server_must_be_https_without_allow_private(make_app):
+    from commentsvc.providers import parse_server
+
+    assert parse_server("Mastodon.Social", allow_http=False) == "https://mastodon.social"
+    with pytest.raises(Exception, match="https"):
+        parse_server("http://127.0.0.1:9", allow_http=False)
+    with pytest.raises(Exception, match="server"):
+        parse_server("not a host/", allow_http=False)

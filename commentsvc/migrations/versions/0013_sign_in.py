@@ -28,6 +28,17 @@ def upgrade():
         sa.UniqueConstraint("name"),
     )
     op.create_table(
+        "auth_registrations",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("provider", sa.String(length=64), nullable=False),
+        sa.Column("server", sa.String(length=255), nullable=False),
+        sa.Column("client_id", sa.String(length=500), nullable=False),
+        sa.Column("secret", sa.Text(), server_default="", nullable=False),
+        sa.Column("created", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("provider", "server"),
+    )
+    op.create_table(
         "identities",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("provider", sa.String(length=64), nullable=False),
@@ -71,4 +82,5 @@ def downgrade():
         batch_op.drop_column("anonymous")
         batch_op.drop_column("sign_in")
     op.drop_table("identities")
+    op.drop_table("auth_registrations")
     op.drop_table("auth_providers")
