@@ -57,7 +57,10 @@ def sign_in(page, sub: str):
     popup = opened.value
     popup.fill("input[name=sub]", sub)
     popup.click("button:has-text('Authorize')")
-    popup.wait_for_event("close", timeout=15000)
+    try:
+        popup.wait_for_event("close", timeout=30000)
+    except sync_api.TimeoutError:
+        raise AssertionError(f"the popup stayed open at {popup.url}: {popup.content()}") from None
     page.wait_for_selector('[data-action="sign-out"]')
 
 
