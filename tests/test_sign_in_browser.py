@@ -56,9 +56,10 @@ def sign_in(page, sub: str):
         page.click('[data-action="sign-in"][data-provider="oidc"]')
     popup = opened.value
     popup.fill("input[name=sub]", sub)
-    popup.click("button:has-text('Authorize')")
+    # The popup may close before click() returns: wait for the close from before the click.
     try:
-        popup.wait_for_event("close", timeout=30000)
+        with popup.expect_event("close", timeout=30000):
+            popup.click("button:has-text('Authorize')", no_wait_after=True)
     except sync_api.TimeoutError:
         raise AssertionError(f"the popup stayed open at {popup.url}: {popup.content()}") from None
     page.wait_for_selector('[data-action="sign-out"]')
