@@ -85,7 +85,8 @@ def start(name: str):
         server = ""
         if provider.kind in providers.READER_SERVER:
             allow_http = current_app.config["FETCH_ALLOW_PRIVATE"]
-            server = providers.parse_server(request.args.get("server"), allow_http=allow_http)
+            parse = providers.parse_me if provider.kind == "indieauth" else providers.parse_server
+            server = parse(request.args.get("server"), allow_http=allow_http)
         flow = providers.new_flow(provider.name, site.id, origin, now=now(), server=server)
         target = protocol(provider).authorization_url(flow)
     except ServiceError as error:

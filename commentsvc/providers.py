@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 from urllib.parse import urlencode
+from urllib.parse import urljoin
 from urllib.parse import urlsplit
 
 from authlib.common.security import generate_token
@@ -447,6 +448,125 @@ class Mastodon(Client):
         )
 
 
+class IndieAuth(Client):
+    """The reader's own domain (IndieAuth): discovery from their URL, PKCE, and the `me` check.
+
+    The client id is the service's own address (PUBLIC_URL), as the spec has it; no secret.
+    """
+
+    def _metadata(self, me: str) -> dict[str, Any]:
+        kept = self.cache.get(("indieauth", me))
+        if kept and kept[0] > time.monotonic():
+            return kept[1]
+        page = self._request("GET", me, headers={"Accept": "text/html"})
+        if page.status != 200:
+            raise ProviderError(f"{me} answered {page.status}.")
+        found = _link(page, "indieauth-metadata")
+        if found:
+            metadata = self._get_json(found)
+        else:  # before the metadata document: the two endpoints linked from the page itself
+            metadata = {
+                "issuer": "",
+                "authorization_endpoint": _link(page, "authorization_endpoint"),
+                "token_endpoint": _link(page, "token_endpoint"),
+            }
+        for key in ("authorization_endpoint", "token_endpoint"):
+            if not str(metadata.get(key) or "").startswith(("https://", "http://")):
+                raise ProviderError(f"{me} names no IndieAuth {key}.")
+        self.cache[("indieauth", me)] = (time.monotonic() + METADATA_SECONDS, metadata)
+        return metadata
+
+    def client_id(self) -> str:
+        return self.redirect_uri.rsplit("/auth/", 1)[0] + "/"
+
+    def authorization_url(self, flow: Flow) -> str:
+        """Return the reader's authorization endpoint's URL, with `me` and S256 PKCE."""
+        return prepare_grant_uri(
+            self._metadata(flow.server)["authorization_endpoint"],
+            client_id=self.client_id(),
+            response_type="code",
+            redirect_uri=self.redirect_uri,
+            state=flow.state,
+            me=flow.server,
+            code_challenge=create_s256_code_challenge(flow.verifier),
+            code_challenge_method="S256",
+        )
+
+    def finish(self, flow: Flow, code: str, *, now: datetime) -> Profile:
+        """Redeem the code; the `me` answered must be the reader's site (same host), whose
+        endpoint is the one that vouched for it."""
+        metadata = self._metadata(flow.server)
+        body = prepare_token_request(
+            "authorization_code",
+            code=code,
+            client_id=self.client_id(),
+            redirect_uri=self.redirect_uri,
+            code_verifier=flow.verifier,
+        )
+        answer = self._request(
+            "POST",
+            metadata["token_endpoint"],
+            data=body.encode(),
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Accept": "application/json",
+            },
+        )
+        result = _json(answer.body)
+        if answer.status >= 400 or "error" in result:
+            detail = result.get("error") or f"status {answer.status}"
+            raise ProviderError(f"The provider refused the sign-in ({_short(detail)}).")
+        me = result.get("me")
+        if not isinstance(me, str) or urlsplit(me).netloc != urlsplit(flow.server).netloc:
+            raise ProviderError("The IndieAuth answer names another site than yours.")
+        if me != flow.server and self._metadata(me) != metadata:
+            raise ProviderError("Your site names another IndieAuth server than the one used.")
+        profile = result.get("profile") if isinstance(result.get("profile"), dict) else {}
+        return Profile(
+            subject=me,
+            name=_first_text(profile, "name") or urlsplit(me).netloc,
+            url=_first_text(profile, "url") or me,
+            photo=_first_text(profile, "photo") or "",
+        )
+
+
+def _link(page, rel: str) -> str:
+    """Return the absolute URL of the page's first link with rel (HTTP Link header first)."""
+    from bs4 import BeautifulSoup
+    from requests.utils import parse_header_links
+
+    for link in parse_header_links(page.headers.get("link", "")):
+        if rel in link.get("rel", "").split():
+            return urljoin(page.url, link.get("url", ""))
+    if "html" not in page.content_type:
+        return ""
+    soup = BeautifulSoup(page.body[:MAX_DOCUMENT_BYTES], "html.parser")
+    found = soup.find(["link", "a"], rel=rel, href=True)
+    return urljoin(page.url, found["href"]) if found else ""
+
+
+def parse_me(value: object, *, allow_http: bool) -> str:
+    """Return the reader's own URL (IndieAuth `me`): http(s), a path ("/" at least), no fragment.
+
+    :raise ValidationError: otherwise.
+    """
+    text = value.strip() if isinstance(value, str) else ""
+    if not text:
+        raise ValidationError("Give your site's address.", field="server", code="empty")
+    url = fields.http_url(text if "://" in text else "https://" + text, "server", max_length=300)
+    parts = urlsplit(url)
+    if parts.fragment or parts.username or parts.password or parts.port and not allow_http:
+        raise ValidationError("Give your site's address, like example.org.", field="server")
+    if parts.scheme == "http" and not allow_http:
+        raise ValidationError("Your site must be reached over https.", field="server")
+    return (
+        f"{parts.scheme}://{fields.normal_host(parts.hostname)}"
+        + (f":{parts.port}" if parts.port else "")
+        + (parts.path or "/")
+        + (f"?{parts.query}" if parts.query else "")
+    )
+
+
 def parse_server(value: object, *, allow_http: bool) -> str:
     """Return the origin of a server a reader named ("mastodon.social" or a URL).
 
@@ -468,9 +588,10 @@ KINDS: dict[str, type[Client]] = {
     "github": GitHub,
     "wordpress": WordPress,
     "mastodon": Mastodon,
+    "indieauth": IndieAuth,
 }
 # Kinds whose server the reader names when signing in.
-READER_SERVER = ("mastodon",)
+READER_SERVER = ("mastodon", "indieauth")
 
 
 def _json(body: bytes) -> dict[str, Any]:

@@ -141,6 +141,7 @@
     signedIn: "Signed in as",
     verified: "Verified by {p}",
     server: "Your Mastodon server (like mastodon.social)",
+    yourSite: "Your website (like example.org)",
   };
   let T = EN;
   let lang = "en";
@@ -238,8 +239,8 @@
     // Opens the service's sign-in page; its answer comes back by postMessage (no cookie here).
     signIn(p, form) {
       const q = new URLSearchParams({ site, origin: location.origin });
-      if (p.kind === "mastodon") {
-        const server = window.prompt(t("server"));
+      if (p.kind === "mastodon" || p.kind === "indieauth") {
+        const server = window.prompt(t(p.kind === "mastodon" ? "server" : "yourSite"));
         if (!server) return;
         q.set("server", server);
       }

@@ -538,3 +538,46 @@ def test_a_reader_named_server_must_be_https_without_allow_private(make_app):
         parse_server("http://127.0.0.1:9", allow_http=False)
     with pytest.raises(Exception, match="server"):
         parse_server("not a host/", allow_http=False)
+
+
+def test_indieauth_discovers_the_readers_server_and_checks_me(app, cli):
+    blog = Blog()
+    try:
+        assert cli("auth", "add", "web", "--kind", "indieauth").exit_code == 0
+        add_site(app, sign_in="web")
+        me = blog.url + "/"
+        blog.page("/", "<title>Me</title>",
+                  headers={"Content-Type": "text/html", "Link": '</meta>; rel="indieauth-metadata"'})  # fmt: skip
+        metadata = {"issuer": blog.url + "/", "authorization_endpoint": blog.url + "/auth",
+                    "token_endpoint": blog.url + "/token"}  # fmt: skip
+        blog.page("/meta", json.dumps(metadata), headers={"Content-Type": "application/json"})
+        client = app.test_client()
+        query = {"site": "blog", "origin": ORIGIN, "server": blog.url}
+
+        def run(answered_me):
+            blog.pages["/token"] = Page(
+                json.dumps({"me": answered_me, "profile": {"name": "Indy"}}),
+                headers={"Content-Type": "application/json"},
+            )
+            started = client.get("/auth/web/start", query_string=query)
+            assert started.status_code == 302, started.text
+            location = urlsplit(started.headers["Location"])
+            params = parse_qs(location.query)
+            assert location.path == "/auth" and params["me"] == [me]
+            assert params["code_challenge_method"] == ["S256"]
+            return client.get(f"/auth/web/callback?code=c&state={params['state'][0]}")
+
+        answer = run(me)
+        assert answer.status_code == 200, answer.text
+        assert popup_result(answer)["message"]["identity"] == {
+            "provider": "web",
+            "name": "Indy",
+            "url": me,
+        }
+        sent = parse_qs([r for r in blog.requests if r[1] == "/token"][-1][3].decode())
+        assert "code_verifier" in sent and sent["client_id"][0].endswith("/")
+        refused = run("https://someone-else.example.org/")
+        assert refused.status_code == 502
+        assert "another site" in popup_result(refused)["message"]["error"]["message"]
+    finally:
+        blog.close()
