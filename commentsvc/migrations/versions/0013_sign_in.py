@@ -1,7 +1,7 @@
 """sign-in providers, reader identities, each site's sign-in settings, admins' own identities
 
 Revision ID: 0013
-Revises: 0021
+Revises: 0014
 Create Date: 2026-11-28 12:20:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0021"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
