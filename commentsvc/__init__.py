@@ -81,6 +81,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from commentsvc import admin
     from commentsvc import api
+    from commentsvc import auth
     from commentsvc import comments
     from commentsvc import fields
     from commentsvc import fragments
@@ -122,6 +123,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.url_map.converters["int"] = fields.DecimalConverter
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(auth.bp)
     app.register_blueprint(linkbacks.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(reader.bp)

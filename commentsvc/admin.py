@@ -25,6 +25,7 @@ from commentsvc import admins
 from commentsvc import comments
 from commentsvc import exports
 from commentsvc import fields
+from commentsvc import identities
 from commentsvc import moderation
 from commentsvc import notify
 from commentsvc import queue as job_queue
@@ -39,6 +40,7 @@ from commentsvc.errors import ValidationError
 from commentsvc.fields import NAME_RULE
 from commentsvc.linkbacks import receive
 from commentsvc.linkbacks.jobs import app_context
+from commentsvc.models import ANONYMOUS_POLICIES
 from commentsvc.models import BAN_KINDS
 from commentsvc.models import KINDS
 from commentsvc.models import MODERATION_POLICIES
@@ -412,6 +414,19 @@ def ban_author(comment_id: int):
     return redirect(_back(f"banned {ban.kind} {ban.value}", undo={"ban": ban.id}))
 
 
+@bp.post("/comments/<int:comment_id>/link-identity")
+@handle_errors
+def link_identity(comment_id: int):
+    """Make the identity that wrote this comment the admin's own: their widget comments are
+    then the owner's, published and marked."""
+    comment = moderation.get_comment(comment_id)
+    if comment.identity is None:
+        raise ValidationError("This comment's author did not sign in.", field="identity")
+    identities.link_admin(g.admin.username, comment.identity.id)
+    who = f"{comment.identity.provider}:{comment.identity.subject}"
+    return redirect(_back(f"linked {who} to your account"))
+
+
 @bp.post("/comments/<int:comment_id>/verify")
 @handle_errors
 def verify_again(comment_id: int):
@@ -467,6 +482,8 @@ SITE_FORM_FIELDS = (
     "disallowed_words",
     "owner_email",
     "webhook_url",
+    "sign_in",
+    "anonymous",
 )
 
 
@@ -493,6 +510,7 @@ def site_form(name: str | None = None):
         settings = {key: form.get(key, "") for key in SITE_FORM_FIELDS}
         settings["linkbacks"] = "linkbacks" in form
         settings["gravatar"] = "gravatar" in form
+        settings["anonymous"] = form.get("anonymous") or None
         origins = [o for o in form.get("origins", "").split() if o]
         if site is None:
             site = sites.add_site(
@@ -504,7 +522,12 @@ def site_form(name: str | None = None):
             )
         return redirect(url_for("admin.sites_page", done=f"saved {site.name}"))
     return render_template(
-        "admin/site_form.html", site=site, policies=MODERATION_POLICIES, name_rule=NAME_RULE
+        "admin/site_form.html",
+        site=site,
+        policies=MODERATION_POLICIES,
+        name_rule=NAME_RULE,
+        providers=[p.name for p in identities.list_providers()],
+        anonymous_policies=ANONYMOUS_POLICIES,
     )
 
 

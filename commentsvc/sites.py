@@ -16,6 +16,7 @@ from commentsvc.db import db
 from commentsvc.db import write_transaction
 from commentsvc.errors import NotFound
 from commentsvc.errors import ValidationError
+from commentsvc.models import ANONYMOUS_POLICIES
 from commentsvc.models import MODERATION_POLICIES
 from commentsvc.models import Comment
 from commentsvc.models import Site
@@ -34,6 +35,8 @@ SETTINGS = {
     "owner_email": lambda v: _email(v, "owner_email"),
     "webhook_url": lambda v: fields.http_url(v, "webhook_url"),
     "cache_max_age": lambda v: fields.integer(v, "cache_max_age", minimum=0, maximum=3600),
+    "sign_in": lambda v: _sign_in(v),
+    "anonymous": lambda v: fields.choice(v, "anonymous", ANONYMOUS_POLICIES),
 }
 
 # What a new site gets when its owner names nothing else; like WordPress, a first-time
@@ -45,6 +48,7 @@ DEFAULTS = {
     "linkbacks": True,
     "gravatar": False,
     "cache_max_age": 0,
+    "anonymous": "on",
 }
 
 
@@ -218,6 +222,12 @@ def _settings(settings: dict[str, Any]) -> dict[str, Any]:
         if value is not None:
             values[key] = SETTINGS[key](value)
     return values
+
+
+def _sign_in(value: Any) -> str:
+    from commentsvc.identities import parse_sign_in
+
+    return parse_sign_in(value)
 
 
 def _words(value: Any, field: str) -> str:

@@ -32,6 +32,8 @@ POST_LIMITS = ("1 per 5 seconds", "10 per 10 minutes", "60 per day")
 LIKE_LIMITS = ("30 per minute", "500 per day")
 # Previews and edits render Markdown for anyone who asks: a share of a worker, not all of it.
 RENDER_LIMITS = ("30 per minute", "500 per day")
+# Each sign-in makes the service ask a provider (discovery, keys, token): a stranger may start it.
+SIGN_IN_LIMITS = ("10 per minute", "60 per hour")
 TIME_TRAP_MIN = timedelta(seconds=2)
 TIME_TRAP_MAX = timedelta(days=2)
 DUPLICATE_WINDOW = timedelta(days=1)
@@ -49,6 +51,9 @@ class Submission:
     address: str = ""  # the keyed hash of the client address, never the address itself
     honeypot: str = ""
     form_token: str | None = None
+    # A signed-in reader: their identity's id, and "provider:subject" as bans name it.
+    identity_id: int | None = None
+    identity: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,11 @@ def limit_likes(limiter: Limiter, address: str) -> None:
 def limit_renders(limiter: Limiter, address: str) -> None:
     """Count a preview or an edit from the address against the render limits."""
     _limit(limiter, "render", address, RENDER_LIMITS, "Too many previews and edits.")
+
+
+def limit_sign_ins(limiter: Limiter, address: str) -> None:
+    """Count a sign-in (outbound requests to a provider) from the address against its limits."""
+    _limit(limiter, "sign-in", address, SIGN_IN_LIMITS, "Too many sign-ins from your address.")
 
 
 def _limit(limiter: Limiter, scope: str, address: str, limits: tuple[str, ...], message: str):
@@ -139,6 +149,11 @@ def _policy(site: Site, submission: Submission) -> Decision:
         links = count_links(submission.html)
         if links >= site.link_limit:
             return Decision("pending", f"links: {links} links (limit {site.link_limit})")
+    if site.moderation == "first-time" and submission.identity_id is not None:
+        # A verified reader is known by their identity, whatever email they give.
+        if not _has_approved_identity(site, submission.identity_id):
+            return Decision("pending", "first-time: no approved comment from this identity yet")
+        return Decision("approved", f"policy: {site.moderation} (known identity)")
     if site.moderation == "first-time":
         if not submission.email:
             return Decision("pending", "first-time: no email address given")
@@ -161,6 +176,20 @@ def _has_approved(site: Site, email: str) -> bool:
     )
 
 
+def _has_approved_identity(site: Site, identity_id: int) -> bool:
+    return bool(
+        db.session.scalar(
+            select(
+                exists().where(
+                    Comment.identity_id == identity_id,
+                    Comment.status == "approved",
+                    Comment.thread_id.in_(select(Thread.id).where(Thread.site_id == site.id)),
+                )
+            )
+        )
+    )
+
+
 def find_ban(site: Site, submission: Submission) -> Ban | None:
     """Return the ban that matches the submission's email, address or website domain."""
     candidates = []
@@ -168,6 +197,8 @@ def find_ban(site: Site, submission: Submission) -> Ban | None:
         candidates.append(("email", normal_email(submission.email)))
     if submission.address:
         candidates.append(("address", submission.address))
+    if submission.identity:
+        candidates.append(("identity", submission.identity))
     host = fields.url_host(submission.website) if submission.website else ""
     labels = host.split(".") if host else []
     candidates += [("domain", ".".join(labels[i:])) for i in range(len(labels) - 1)]

@@ -23,6 +23,8 @@ UNSUBSCRIBE = "unsubscribe"  # a reader's unsubscribe link for replies
 ADMIN_LOGIN = "admin-login"  # the login form's CSRF token, bound to the login cookie's nonce
 ADMIN_DEVICE = "admin-device"  # the cookie that remembers which admin used this browser
 ADMIN_UNDO = "admin-undo"  # the admin page's offer to take back the action just done
+COMMENTER = "commenter"  # Authorization: Bearer: a signed-in reader, on one site, until expiry
+SIGN_IN = "sign-in"  # the popup's cookie: state, nonce and PKCE verifier of one sign-in
 READER_FORM = "reader-form"  # the no-JS comment form's CSRF token, bound to its cookie's nonce
 OWN = "own"  # shows a held comment to its author on the no-JS page, until it expires
 PURPOSES = (
@@ -33,6 +35,8 @@ PURPOSES = (
     ADMIN_LOGIN,
     ADMIN_DEVICE,
     ADMIN_UNDO,
+    COMMENTER,
+    SIGN_IN,
     READER_FORM,
     OWN,
 )
