@@ -19,6 +19,7 @@ from commentsvc import avatars
 from commentsvc import comments
 from commentsvc import fields
 from commentsvc import photos
+from commentsvc import readers
 from commentsvc import sites
 from commentsvc import spam
 from commentsvc.comments import Guard
@@ -286,8 +287,10 @@ def _read_state(name: str, uris: list[str]) -> comments.ReadState:
     return state
 
 
-def cached_answer(key: str, build, state: comments.ReadState) -> Response:
-    """Answer 304 for a matching If-None-Match, else the kept JSON (built on a miss), gzipped
+def cached_answer(
+    key: str, build, state: comments.ReadState, mimetype: str = "application/json"
+) -> Response:
+    """Answer 304 for a matching If-None-Match, else the kept answer (built on a miss), gzipped
     when the client takes it; the ETag is the key, which carries every version."""
     cache = answers()
     gzip_ok = request.accept_encodings["gzip"] > 0
@@ -297,7 +300,7 @@ def cached_answer(key: str, build, state: comments.ReadState) -> Response:
     else:
         body = cache.body(key, build)
         packed = cache.gzipped(key, body) if gzip_ok else None
-        response = Response(packed or body, mimetype="application/json")
+        response = Response(packed or body, mimetype=mimetype)
         response.set_etag(key + ":gzip" if packed else key)
         if packed:
             response.headers["Content-Encoding"] = "gzip"
@@ -486,6 +489,23 @@ def _check_preview_origin(site: Any) -> None:
     origin = request.headers.get("Origin")
     if origin is not None and sites.site_for_origin(origin) is None:
         raise Forbidden(f"Previews are for the pages of the sites served here, not {origin}.")
+
+
+@bp.post("/data-requests")
+def request_data_link():
+    """A reader asks for a link to their own comments on a site, mailed to their address."""
+    data = json_body()
+    site = site_named(data.get("site"))
+    check_write_origin(site)
+    readers.request_link(
+        site,
+        data.get("email"),
+        address=client_address(),
+        limiter=current_app.extensions["limiter"],
+        secret=current_app.config["SECRET_KEY"],
+        now=now(),
+    )
+    return jsonify(status="sent", mail=bool(current_app.config["SMTP_URL"])), 202
 
 
 @bp.get("/avatar/<key>.svg")
