@@ -21,7 +21,9 @@ FORM = "form"  # X-Form-Token: when the thread was loaded (the time trap)
 MAIL_ACTION = "mail-action"  # the owner's one-click approve/spam/delete links
 UNSUBSCRIBE = "unsubscribe"  # a reader's unsubscribe link for replies
 ADMIN_LOGIN = "admin-login"  # the login form's CSRF token, bound to the login cookie's nonce
-PURPOSES = (EDIT, FORM, MAIL_ACTION, UNSUBSCRIBE, ADMIN_LOGIN)
+READER_DATA = "reader-data"  # a reader's mailed link to their own comments, for a day
+READER_ERASE = "reader-erase"  # the erase form's CSRF token on that link's page
+PURPOSES = (EDIT, FORM, MAIL_ACTION, UNSUBSCRIBE, ADMIN_LOGIN, READER_DATA, READER_ERASE)
 
 MAX_TOKEN_LENGTH = 1000  # longer input is refused before any decoding
 
