@@ -225,13 +225,16 @@ def test_link_mails_are_limited_per_address_and_per_client(mail_app, inbox, cloc
         ({"site": "nosuch", "email": "a@example.org"}, 400, "site"),
     ],
 )
-def test_bad_requests_name_their_field(client, site, body, status, field):
-    response = client.post("/api/data-requests", json=body)
+def test_bad_requests_name_their_field(mail_app, body, status, field):
+    add_site(mail_app)
+    response = mail_app.test_client().post("/api/data-requests", json=body)
     assert response.status_code == status
     assert response.get_json()["error"]["field"] == field
 
 
-def test_requests_from_other_origins_and_forms_are_refused(client, site):
+def test_requests_from_other_origins_and_forms_are_refused(mail_app):
+    add_site(mail_app)
+    client = mail_app.test_client()
     body = {"site": "blog", "email": "a@example.org"}
     foreign = client.post(
         "/api/data-requests", json=body, headers={"Origin": "https://evil.example"}
@@ -239,6 +242,12 @@ def test_requests_from_other_origins_and_forms_are_refused(client, site):
     assert foreign.status_code == 403
     form = client.post("/api/data-requests", data=body)
     assert form.status_code == 415
+
+
+def test_without_mail_there_are_no_links(client, site):
+    response = client.post("/api/data-requests", json={"site": "blog", "email": "a@example.org"})
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "not_found"
 
 
 def test_the_owner_downloads_and_erases_any_address(mail_app, clock, conversation):
