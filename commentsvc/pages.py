@@ -213,11 +213,15 @@ def reader_erase(token: str):
 
 
 def _same_origin() -> bool:
+    fetch_site = request.headers.get("Sec-Fetch-Site")
     origin = request.headers.get("Origin")
+    if origin == "null":
+        # The page sends no Referer, so browsers name no origin either: Sec-Fetch-Site must.
+        return fetch_site == "same-origin"
     public = current_app.config["PUBLIC_URL"].rstrip("/")
     if origin is not None and origin not in {request.host_url.rstrip("/"), public}:
         return False
-    return request.headers.get("Sec-Fetch-Site", "same-origin") in ("same-origin", "none")
+    return (fetch_site or "same-origin") in ("same-origin", "none")
 
 
 @bp.get("/")

@@ -149,6 +149,8 @@ def test_a_reader_erases_their_comments_through_the_mailed_link(
     assert foreign.status_code == 403
     cross = client.post(erase, data={"csrf": csrf}, headers={"Sec-Fetch-Site": "cross-site"})
     assert cross.status_code == 403
+    unnamed = client.post(erase, data={"csrf": csrf}, headers={"Origin": "null"})
+    assert unnamed.status_code == 403
     assert SECRET_WORDS in everything_stored(mail_app)
 
     done = client.post(erase, data={"csrf": csrf, "sure": "on"})
