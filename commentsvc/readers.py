@@ -19,6 +19,7 @@ from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.orm import selectinload
 
 from commentsvc import comments
 from commentsvc import notify
@@ -161,6 +162,7 @@ def reader_comments(site: Site | None, email: str) -> list[Comment]:
         db.session.scalars(
             select(Comment)
             .join(Thread, Thread.id == Comment.thread_id)
+            .options(selectinload(Comment.thread).selectinload(Thread.site))
             .where(Comment.email == email, *_scope(site))
             .order_by(Comment.created, Comment.id)
         )
