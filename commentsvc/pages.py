@@ -20,6 +20,7 @@ from commentsvc import comments
 from commentsvc import feeds
 from commentsvc import notify
 from commentsvc import readers
+from commentsvc import shapes
 from commentsvc import sites
 from commentsvc.db import db
 from commentsvc.db import ping
@@ -99,8 +100,10 @@ ATOM = "application/atom+xml"
 @bp.get("/feed.atom")
 def feed():
     """The Atom feed of a site's latest published comments, or of one thread (with uri)."""
-    name = api._site_name(request.args.get("site"))
-    uri = request.args.get("uri")
+    query = shapes.parse(
+        shapes.FeedQuery, {"site": request.args.get("site"), "uri": request.args.get("uri")}
+    )
+    name, uri = query.site, query.uri
     public_url = current_app.config["PUBLIC_URL"]
     if uri is None:
         version = feeds.site_version(name)
@@ -108,7 +111,6 @@ def feed():
             raise ValidationError(f"There is no site called {name!r}.", field="site")
         key = api.answers().key("site-feed", *vars(version).values(), public_url)
         return api.cached_answer(key, lambda: _site_feed(name), version, mimetype=ATOM)
-    uri = comments.parse_uri(uri)
     state = api._read_state(name, [uri])
     thread = state.threads.get(uri, (0, 0))
     key = api.answers().key("feed", state.site_id, state.site_version, *thread, uri, public_url)
