@@ -246,6 +246,18 @@ def test_requests_from_other_origins_and_forms_are_refused(mail_app):
     assert form.status_code == 415
 
 
+def test_each_known_crash_is_a_json_4xx_in_a_data_request(mail_app):
+    from tests.test_fuzz import MATRIX_VALUES
+    from tests.test_fuzz import assert_handled
+
+    add_site(mail_app)
+    client = mail_app.test_client()
+    for value in MATRIX_VALUES:
+        for body in ({"site": "blog", "email": value}, {"site": value, "email": "a@example.org"}):
+            response = client.post("/api/data-requests", json=body)
+            assert_handled(response, "/api/data-requests")
+
+
 def test_without_mail_there_are_no_links(client, site):
     response = client.post("/api/data-requests", json={"site": "blog", "email": "a@example.org"})
     assert response.status_code == 404
