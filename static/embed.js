@@ -301,7 +301,7 @@
       this.mineNote = el("p", { class: "notice", role: "status", hidden: true });
       this.mine = el("details", { class: "mine", hidden: true }, [
         el("summary", { text: t("mine") }),
-        el("form", { novalidate: true, onsubmit: (e) => this.askLink(e) }, [
+        el("form", { class: "mine-form", novalidate: true, onsubmit: (e) => this.askLink(e) }, [
           el("label", {}, [t("mineHint") + " ", this.mineEmail]),
           el("button", { type: "submit", class: "button", "data-action": "my-comments", text: t("send") }),
           this.mineNote,
