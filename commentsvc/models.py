@@ -134,6 +134,10 @@ class Comment(db.Model):
     author_photo: Mapped[str] = mapped_column(String(2048), default="", server_default="")
     # Webmention only: reply, like, repost or mention (from the source's microformats).
     mention_type: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    # "" for a comment written here; else the system it was imported from (wordpress, disqus,
+    # isso, remark42, commento). Its `text` is Markdown either way (imports convert HTML on the
+    # way in), so an owner's edit re-renders it like any comment.
+    imported_from: Mapped[str] = mapped_column(String(32), default="", server_default="")
 
     thread: Mapped[Thread] = relationship()
 
