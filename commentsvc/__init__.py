@@ -90,6 +90,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from commentsvc import photos
     from commentsvc import queue
     from commentsvc import reader
+    from commentsvc import readers
     from commentsvc import titles
     from commentsvc.linkbacks import jobs as linkback_jobs
     from commentsvc.linkbacks import web as linkbacks
@@ -105,6 +106,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             photos.run_fetch_photo,
             titles.run_fetch_title,
             comments.erase_copy,
+            readers.mail_data_link,
         ],
     )
     mailer = notify.SMTPMailer(settings["SMTP_URL"]) if settings["SMTP_URL"] else None
