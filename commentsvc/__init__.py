@@ -84,10 +84,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from commentsvc import auth
     from commentsvc import comments
     from commentsvc import fields
+    from commentsvc import fragments
     from commentsvc import notify
     from commentsvc import pages
     from commentsvc import photos
     from commentsvc import queue
+    from commentsvc import reader
     from commentsvc import readers
     from commentsvc import titles
     from commentsvc.linkbacks import jobs as linkback_jobs
@@ -118,6 +120,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if notify.mail_warning(settings):
         log.warning("%s", notify.mail_warning(settings))
     app.jinja_env.filters["paragraphs"] = notify.html_text
+    fragments.init_fragments(app)
     # Ids in routes are ASCII digits: Werkzeug's own int also matches '٣' and other scripts.
     app.url_map.converters["int"] = fields.DecimalConverter
     app.register_blueprint(admin.bp)
@@ -125,6 +128,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(linkbacks.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(reader.bp)
     register_error_handlers(app)
     # Outermost first: the proxy's headers are read before a 304 is answered ahead of Flask.
     app.wsgi_app = api.ConditionalReads(app, app.wsgi_app)

@@ -13,6 +13,7 @@ from flask import Response
 from flask import current_app
 from flask import g
 from flask import jsonify
+from flask import render_template
 from flask import request
 from flask import url_for
 from werkzeug.wrappers import Request
@@ -20,6 +21,7 @@ from werkzeug.wrappers import Request
 from commentsvc import avatars
 from commentsvc import comments
 from commentsvc import fields
+from commentsvc import fragments
 from commentsvc import identities
 from commentsvc import photos
 from commentsvc import readers
@@ -277,7 +279,15 @@ def thread_read(req: Request) -> ThreadRead:
     query = shapes.parse(shapes.ThreadQuery, req.args.to_dict())
     name, uri, sort, limit, cursor = query.site, query.uri, query.sort, query.limit, query.cursor
     state = _read_state(name, [uri], req.headers.get("Origin"))
-    key = answers().key(
+    key = thread_key(req, state, uri, sort, limit, cursor)
+    return ThreadRead(name, uri, sort, limit, cursor, state, key)
+
+
+def thread_key(
+    req: Request, state: comments.ReadState, uri: str, sort: str, limit: int, cursor: str | None
+) -> str:
+    """Return the cache key (and ETag) of a thread page's JSON: it carries every version."""
+    return answers().key(
         "thread",
         state.site_id,
         state.site_version,
@@ -292,7 +302,49 @@ def thread_read(req: Request) -> ThreadRead:
         req.root_path,
         bool(current_app.config["SMTP_URL"]),
     )
-    return ThreadRead(name, uri, sort, limit, cursor, state, key)
+
+
+@bp.get("/comments.html")
+def get_comments_html():
+    """The thread's first page as the widget's markup, for pages that include it."""
+    args = request.args.to_dict()
+    query = shapes.parse(
+        shapes.ThreadQuery, {k: args[k] for k in ("site", "uri", "sort") if k in args}
+    )
+    name, uri, sort = query.site, query.uri, query.sort
+    lang = fragments.pick_language(request.args.get("lang"))
+    theme = request.args.get("theme", "")
+    if theme:
+        fields.choice(theme, "theme", fragments.THEMES)
+    state = _read_state(name, [uri], request.headers.get("Origin"))
+    g.origin_known = state.origin_known
+    # The JSON page the widget would ask for first: its ETag in the markup lets the widget ask
+    # only whether anything changed since.
+    json_key = thread_key(request, state, uri, sort, fragments.FIRST_PAGE, None)
+    key = answers().key("thread.html", json_key, lang, theme)
+    build = lambda: fragment_body(name, uri, sort, lang, theme, json_key)  # noqa: E731
+    return cached_answer(key, build, state, mimetype="text/html")
+
+
+def fragment_body(name: str, uri: str, sort: str, lang: str, theme: str, etag: str) -> bytes:
+    """Return a thread's first page as HTML, built from the database (the uncached path)."""
+    site = sites.get_site(name)
+    page = comments.list_thread(site, uri, sort=sort, limit=fragments.FIRST_PAGE)
+    data = [comment_json(n.comment, site, n.replies) for n in page.nodes]
+    html = render_template(
+        "thread/fragment.html",
+        site=site.name,
+        uri=uri,
+        etag=etag,
+        theme=theme,
+        page=fragments.page_summary(page, sort, bool(current_app.config["SMTP_URL"])),
+        view=fragments.thread_view(data),
+        w=fragments.Words(lang),
+        page_url=fragments.page_url(site, uri),
+        stylesheet=url_for("pages.embed_css", _external=True),
+        nojs_url=url_for("reader.thread_page", site_name=site.name, uri=uri, _external=True),
+    )
+    return html.encode()
 
 
 def form_token(read: ThreadRead) -> str:

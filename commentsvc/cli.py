@@ -364,6 +364,62 @@ def export_command(site_name: str | None, everything: bool) -> None:
     click.echo(exports.dump(data))
 
 
+@main.command("render", short_help="Write threads as HTML fragments for static sites.")
+@click.option("--site", "site_name", required=True, help="The site whose threads to render.")
+@click.option("--uri", "uris", required=True, multiple=True, help="A page's path; repeatable.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write DIR/<uri>.html (DIR/index.html for /) instead of standard output.",
+)
+@click.option("--lang", default="en", help="The language of the widget's words (en, de, ...).")
+@click.option(
+    "--theme",
+    type=click.Choice(["light", "dark", "auto"]),
+    help="Fix the theme (the widget matches the page's colours when it loads).",
+)
+@domain_command
+def render_command(
+    site_name: str, uris: tuple[str, ...], out: Path | None, lang: str, theme: str | None
+) -> None:
+    """Write the threads' markup, as GET /api/comments.html answers it, for pages built ahead
+    of time; the widget takes it over when the page loads."""
+    public_url = current_app.config["PUBLIC_URL"].rstrip("/")
+    if not public_url:
+        raise click.ClickException(
+            "Set COMMENTSVC_PUBLIC_URL: the fragments link to the service by its public address."
+        )
+    sites.get_site(site_name)
+    client = current_app.test_client()
+    for uri in uris:
+        target = _fragment_path(out, uri) if out else None
+        response = client.get(
+            "/api/comments.html",
+            query_string={"site": site_name, "uri": uri, "lang": lang, "theme": theme or ""},
+            base_url=public_url,
+        )
+        if response.status_code != 200:
+            raise click.ClickException(f"{uri}: {response.get_json()['error']['message']}")
+        if target is None:
+            click.echo(response.get_data(as_text=True))
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(response.get_data())
+        click.echo(f"wrote {target}", err=True)
+
+
+def _fragment_path(out: Path, uri: str) -> Path:
+    """Return where the fragment of uri goes under out: never outside it."""
+    parts = [p for p in uri.split("?")[0].split("#")[0].split("/") if p]
+    if not uri.startswith("/") or any(p in (".", "..") or "\\" in p for p in parts):
+        raise click.ClickException(f"{uri!r} is not a page's path.")
+    if not parts or uri.endswith("/"):
+        parts.append("index")
+    name = parts[-1]
+    parts[-1] = name if name.endswith(".html") else name + ".html"
+    return out.joinpath(*parts)
+
+
 # --- sites ---------------------------------------------------------------------------------
 
 

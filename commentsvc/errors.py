@@ -197,8 +197,9 @@ class UpstreamError(ServiceError):
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError)
 DATABASE_RETRY_AFTER = 5
 
-# Pages answered in HTML (admin, demo) keep Werkzeug's pages; everything else is JSON.
-_HTML_PREFIXES = ("/admin", "/demo")
+# Pages answered in HTML (admin, demo, threads without JavaScript) keep Werkzeug's pages;
+# everything else is JSON.
+_HTML_PREFIXES = ("/admin", "/demo", "/t/")
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -284,10 +284,10 @@ def demo_page(name: str):
 
 
 def _widget_options() -> dict[str, str]:
-    """Return the widget options a demo visitor asked for: ?lang=de, ?theme=dark."""
+    """Return the widget options a demo visitor asked for: ?lang=de, ?theme=dark|light|auto."""
     lang = request.args.get("lang", "")
     theme = request.args.get("theme", "")
     return {
         "lang": lang if LANGUAGE.match(lang) else "",
-        "theme": theme if theme in ("light", "dark") else "",
+        "theme": theme if theme in ("light", "dark", "auto") else "",
     }

@@ -27,6 +27,8 @@ COMMENTER = "commenter"  # Authorization: Bearer: a signed-in reader, on one sit
 SIGN_IN = "sign-in"  # the popup's cookie: state, nonce and PKCE verifier of one sign-in
 READER_DATA = "reader-data"  # a reader's mailed link to their own comments, for a day
 READER_ERASE = "reader-erase"  # the erase form's CSRF token on that link's page
+READER_FORM = "reader-form"  # the no-JS comment form's CSRF token, bound to its cookie's nonce
+OWN = "own"  # shows a held comment to its author on the no-JS page, until it expires
 PURPOSES = (
     EDIT,
     FORM,
@@ -39,6 +41,8 @@ PURPOSES = (
     SIGN_IN,
     READER_DATA,
     READER_ERASE,
+    READER_FORM,
+    OWN,
 )
 
 MAX_TOKEN_LENGTH = 1000  # longer input is refused before any decoding

@@ -1,6 +1,6 @@
 /* commentsvc widget: one script tag gives a page its comment section.
  * <script src="https://comments.example.org/embed.js" data-site="blog" async></script>
- * Options (data-*): site, uri, lang, theme (light|dark), sort (oldest|newest|top), target
+ * Options (data-*): site, uri, lang, theme (light|dark|auto; unset: the host page's), sort, target
  * (a selector), count-only. No cookies, no third-party requests; the tokens that let a reader
  * edit their own comments stay in this browser's localStorage. */
 (() => {
@@ -65,9 +65,10 @@
     } catch {
       throw Object.assign(new Error("network"), { network: true });
     }
-    const data = response.status === 204 ? null : await response.json().catch(() => null);
+    // 304: what the caller holds (If-None-Match) is current; data stays null.
+    const data = response.status === 204 || response.status === 304 ? null : await response.json().catch(() => null);
     if (response.status === 401) me.drop();
-    if (!response.ok) {
+    if (!response.ok && response.status !== 304) {
       const error = data?.error || { code: "http_" + response.status, message: "" };
       throw Object.assign(new Error(error.message), {
         status: response.status,
@@ -124,6 +125,9 @@
     loadError: "Comments could not be loaded.",
     network: "The comment service cannot be reached. Please try again.",
     unavailable: "Comments are not available on this page.",
+    // Said by the server-rendered thread (GET /api/comments.html) and the no-JS page (GET /t/SITE).
+    noScript: "Comment without JavaScript",
+    backToPage: "Back to the page",
     errors: {
       rate_limited: "You are posting too fast. Please wait {n} seconds.",
       duplicate: "You have posted this comment already.",
@@ -294,13 +298,52 @@
     }
 
     async start() {
-      this.root.classList.add(P + "thread");
-      this.root.setAttribute("aria-busy", "true");
-      if (opt.theme) this.root.dataset.theme = opt.theme;
-      this.build();
-      await this.load(false);
+      // Markup from the server (GET /api/comments.html) is taken over, not rendered again.
+      const ssr = this.root.querySelector(`.${P}thread[data-ssr]`);
+      if (ssr) this.root = ssr;
+      const root = this.root;
+      root.dataset.theme = opt.theme || root.dataset.theme || hostTheme(root);
+      root.classList.add(P + "thread");
+      root.setAttribute("aria-busy", "true");
+      if (ssr) this.hydrate();
+      else this.build();
+      // With the page's markup, only whether anything changed since (its ETag): 304, or all.
+      await this.load(false, ssr ? root.dataset.etag : null);
       await this.showOwnPending();
-      this.root.removeAttribute("aria-busy");
+      root.removeAttribute("aria-busy");
+    }
+
+    // Take over the server's markup: the same nodes, given their handlers and the form.
+    hydrate() {
+      const root = this.root;
+      const d = root.dataset;
+      const $ = (name) => root.querySelector("." + P + name);
+      Object.assign(this, {
+        status: $("status"),
+        title: $("title"),
+        list: $("comments"),
+        more: $("more"),
+        mentions: $("mentions"),
+        pageLikes: $("page-likes"),
+        likeButton: $("like-page"),
+        sortSelect: $("sort"),
+        sortLabel: $("sort-label"),
+        sort: d.sort || this.sort,
+        next: d.next || null,
+        count: +d.count,
+        mentionCount: +d.mentions,
+        likes: +d.likes,
+      });
+      this.likeButton.addEventListener("click", () => this.likePage());
+      this.sortSelect.addEventListener("change", (e) => this.resort(e.target.value));
+      this.more.addEventListener("click", () => this.load(true));
+      for (const node of root.querySelectorAll(`article.${P}comment`)) CommentView.adopt(this, node);
+      root.querySelector("noscript")?.remove();
+      this.form = new Form(this);
+      this.form.notifyField.hidden = !("notifications" in d);
+      root.append(this.form.node);
+      root.removeAttribute("data-ssr");
+      this.renderCounts();
     }
 
     build() {
@@ -387,12 +430,19 @@
       return [el("div", { class: "page-like" }, [this.likeButton, " ", this.pageLikes]), this.sortLabel];
     }
 
-    async load(more) {
+    async load(more, etag) {
       const query = new URLSearchParams({ site, uri, sort: this.sort, limit: "50" });
       if (more && this.next) query.set("cursor", this.next);
       this.more.disabled = true;
-      const { data, headers } = await api("GET", "/comments?" + query);
+      const { data, headers } = await api(
+        "GET",
+        "/comments?" + query,
+        undefined,
+        etag ? { "If-None-Match": etag } : {}
+      );
       this.formToken = headers.get("X-Form-Token") || this.formToken;
+      this.more.disabled = false;
+      if (!data) return;
       this.count = data.counts.comments;
       this.mentionCount = data.counts.mentions;
       this.likes = data.likes;
@@ -407,7 +457,6 @@
       this.form.renderSignIn(data.sign_in);
       this.mine.hidden = !data.notifications;
       this.more.hidden = !data.next;
-      this.more.disabled = false;
       this.renderCounts();
       this.renderMentions();
     }
@@ -626,6 +675,52 @@
         mine && button("edit", { text: t("edit"), onclick: () => this.edit() }),
         mine && button("delete", { text: t("delete"), onclick: () => this.remove() }),
       ].filter(Boolean);
+    }
+
+    // A view for a comment the server rendered: its data read back from the markup.
+    static adopt(thread, node) {
+      const view = Object.create(CommentView.prototype);
+      const part = (name) => node.querySelector(`:scope > .${P}${name}, :scope > header .${P}${name}`);
+      const author = part("author");
+      const time = node.querySelector(":scope > header time");
+      const to = part("reply-to");
+      let depth = 0;
+      for (let n = node.parentNode; n !== thread.root; n = n.parentNode)
+        if (n.classList.contains(P + "replies")) depth++;
+      const above = to ? thread.root.querySelector(to.getAttribute("href")) : node.parentNode.closest("article");
+      const like = node.querySelector(`:scope > .${P}actions [data-action=like]`);
+      Object.assign(view, {
+        thread,
+        node,
+        depth: Math.min(depth, 3),
+        parent: above?.view?.comment,
+        body: part("body"),
+        notice: part("notice"),
+        actions: part("actions") || el("div", { class: "actions" }),
+        replies: part("replies"),
+        comment: {
+          id: +node.dataset.id,
+          kind: node.dataset.kind,
+          status: node.classList.contains(P + "deleted") ? "deleted" : "published",
+          author: author?.textContent || "",
+          website: author?.href || null,
+          avatar: part("avatar")?.src || null,
+          html: part("body").innerHTML,
+          created: time?.dateTime,
+          modified: part("edited") ? time?.dateTime : null,
+          likes: +(like?.textContent.replace(/\D/g, "") || 0),
+          owner: node.classList.contains(P + "by-owner"),
+          replies: [],
+        },
+      });
+      node.view = view;
+      if (time) time.textContent = when(time.dateTime);
+      like?.addEventListener("click", () => view.like());
+      like?.setAttribute("aria-pressed", String(store.get("liked", []).includes(view.comment.id)));
+      node.querySelector(`:scope > .${P}actions [data-action=reply]`)?.addEventListener("click", () => view.reply());
+      // This reader's own comments, inside the edit window: their Edit and Delete come too.
+      if (own.get(view.comment.id)) view.actions.replaceChildren(...view.actionButtons());
+      return view;
     }
 
     markPending() {
@@ -1035,6 +1130,19 @@
   }
 
   /* --- start ----------------------------------------------------------------------------------- */
+
+  // The host page's theme: the first background colour behind the container, else its
+  // color-scheme. A light page on a dark-mode system gets a light widget.
+  function hostTheme(node) {
+    for (let n = node; n; n = n.parentElement) {
+      const [r, green, b, a] = (getComputedStyle(n).backgroundColor.match(/[\d.]+/g) || []).map(Number);
+      if (r !== undefined && (a === undefined || a > 0.5))
+        return 0.3 * r + 0.59 * green + 0.11 * b < 128 ? "dark" : "light";
+    }
+    const scheme = getComputedStyle(document.documentElement).colorScheme;
+    const dark = /dark/.test(scheme) && (!/light/.test(scheme) || matchMedia("(prefers-color-scheme: dark)").matches);
+    return dark ? "dark" : "light";
+  }
 
   function addStylesheet() {
     if (document.getElementById(P + "style")) return;

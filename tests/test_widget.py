@@ -244,14 +244,14 @@ def test_language_follows_the_host_page(browser, demo):
     context.close()
 
 
-def test_dark_theme_from_data_theme_and_from_the_system(browser, page, demo):
+def test_dark_theme_from_data_theme_and_auto_from_the_system(browser, page, demo):
     page.goto(demo.url + "/?theme=dark")
     page.wait_for_selector(READY)
     dark = "rgb(13, 17, 23)"
     assert page.eval_on_selector(".csvc-thread", "e => getComputedStyle(e).backgroundColor") == dark
     context = browser.new_context(color_scheme="dark")
     system = context.new_page()
-    system.goto(demo.url + "/")
+    system.goto(demo.url + "/?theme=auto")
     system.wait_for_selector(READY)
     assert (
         system.eval_on_selector(".csvc-thread", "e => getComputedStyle(e).backgroundColor") == dark
@@ -721,7 +721,8 @@ def test_posting_keeps_the_page_width_and_says_what_happened(browser, demo, widt
         viewport={"width": width, "height": 900}, color_scheme=scheme, locale="en-GB"
     )
     page = context.new_page()
-    page.goto(demo.url + f"/?lang={lang}")
+    # theme=auto: the reader's system decides (by default the widget matches the light demo page).
+    page.goto(demo.url + f"/?lang={lang}&theme=auto")
     page.wait_for_selector(READY)
     de = lang == "de"
     words = {
