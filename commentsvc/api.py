@@ -307,15 +307,10 @@ def thread_key(
 @bp.get("/comments.html")
 def get_comments_html():
     """The thread's first page as the widget's markup, for pages that include it."""
-    args = request.args.to_dict()
-    query = shapes.parse(
-        shapes.ThreadQuery, {k: args[k] for k in ("site", "uri", "sort") if k in args}
-    )
+    query = shapes.parse(shapes.FragmentQuery, request.args.to_dict())
     name, uri, sort = query.site, query.uri, query.sort
-    lang = fragments.pick_language(request.args.get("lang"))
-    theme = request.args.get("theme", "")
-    if theme:
-        fields.choice(theme, "theme", fragments.THEMES)
+    lang = fragments.pick_language(query.lang)
+    theme = query.theme or ""
     state = _read_state(name, [uri], request.headers.get("Origin"))
     g.origin_known = state.origin_known
     # The JSON page the widget would ask for first: its ETag in the markup lets the widget ask

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from commentsvc import pages
+from commentsvc import shapes
 
 # The widget's English words that the server shows (embed.js holds them all; a test keeps the
 # two the same). Other languages come from static/i18n, as the widget loads them.
@@ -61,7 +62,7 @@ ENGLISH: dict[str, Any] = {
     "failed": "That did not work: {msg}",
 }
 LANGUAGES = ("en", "de", "fr", "es", "nl", "it")
-THEMES = ("light", "dark", "auto")
+THEMES = shapes.THEMES
 # The widget's first page: the fragment holds the same, so that its ETag is the JSON page's.
 FIRST_PAGE = 50
 # Replies nest to this depth; deeper ones line up flat and say whom they answer (as the widget).

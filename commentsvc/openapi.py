@@ -285,6 +285,23 @@ ROUTES: tuple[Route, ...] = (
         "(429) and per address (silently). 404 where the service sends no mail.",
     ),
     Route(
+        "/api/comments.html",
+        "get",
+        "getThreadFragment",
+        "A thread's first page as the widget's HTML markup (microformats, schema.org), for"
+        " pages that include it or are built ahead of time.",
+        {
+            200: Answer(
+                "The thread's markup; the widget takes it over without rendering it again.",
+                media=("text/html",),
+                headers={"ETag": ""},
+            ),
+            304: Answer("Not modified since the ETag sent."),
+        },
+        (400, 414),
+        query=shapes.FragmentQuery,
+    ),
+    Route(
         "/feed.atom",
         "get",
         "getFeed",

@@ -427,6 +427,39 @@ def _optional_uri(value: Any) -> str | None:
     return None if value is None else comments.parse_uri(value)
 
 
+THEMES = ("light", "dark", "auto")
+
+
+def _theme(value: Any) -> str | None:
+    return None if value in (None, "") else fields.choice(value, "theme", THEMES)
+
+
+def _lang(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    return fields.text_field(value, "lang", max_length=35)
+
+
+class FragmentQuery(Body):
+    """GET /api/comments.html: a thread's first page as the widget's markup."""
+
+    REQUIRED = ("site", "uri")
+
+    site: Annotated[str, rule(_site_name)] = field("The site's name.", minLength=1)
+    uri: Uri = field("The page's path.", pattern=URI_PATTERN)
+    sort: Annotated[Literal["oldest", "newest", "top"], rule(_sort)] = Field(
+        default="oldest", validate_default=True, description="Order of top-level comments."
+    )
+    lang: Annotated[str | None, rule(_lang)] = Field(
+        default=None,
+        max_length=35,
+        description="The widget's language (en, de, fr, es, nl, it); any other gives English.",
+    )
+    theme: Annotated[Literal["light", "dark", "auto"] | None, rule(_theme)] = Field(
+        default=None, description="Force a theme; by default the widget follows the page."
+    )
+
+
 class FeedQuery(Body):
     """GET /feed.atom: a site's feed, or one thread's (with uri)."""
 
