@@ -80,6 +80,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from commentsvc import admin
     from commentsvc import api
     from commentsvc import comments
+    from commentsvc import fediverse
     from commentsvc import fields
     from commentsvc import notify
     from commentsvc import pages
@@ -100,6 +101,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             photos.run_fetch_photo,
             titles.run_fetch_title,
             comments.erase_copy,
+            fediverse.run_fetch_post,
         ],
     )
     mailer = notify.SMTPMailer(settings["SMTP_URL"]) if settings["SMTP_URL"] else None

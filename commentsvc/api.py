@@ -17,6 +17,7 @@ from flask import url_for
 
 from commentsvc import avatars
 from commentsvc import comments
+from commentsvc import fediverse
 from commentsvc import fields
 from commentsvc import photos
 from commentsvc import sites
@@ -150,6 +151,8 @@ def comment_json(comment: Comment, site: Site, replies: list[Node] | None = None
         "owner": comment.by_owner,
         "replies": [comment_json(n.comment, site, n.replies) for n in replies or []],
     }
+    if comment.kind == "fediverse":
+        data["handle"] = f"@{comment.handle}" if comment.handle and not deleted else None
     if comment.kind != "comment":
         data["source"] = {
             "url": comment.source_url,
@@ -220,6 +223,8 @@ def get_comments():
     cursor = request.args.get("cursor")
     comments.parse_page(sort, cursor)
     state = _read_state(name, [uri])
+    if "fediverse" in request.args:
+        _link_fediverse(name, uri, request.args.getlist("fediverse"))
     thread = state.threads.get(uri, (0, 0))
     key = answers().key(
         "thread",
@@ -240,6 +245,16 @@ def get_comments():
     return response
 
 
+def _link_fediverse(name: str, uri: str, urls: list[str]) -> None:
+    # The script tag's data-fediverse: taken only from a page of the site itself, and only
+    # posts of the site's own accounts (checked again when they are fetched).
+    site = sites.get_site(name)
+    origin = request.headers.get("Origin", "")
+    if not site.fediverse_accounts or getattr(sites.site_for_origin(origin), "id", None) != site.id:
+        return
+    fediverse.link_quietly(site, uri, urls, by="widget", now=now())
+
+
 def thread_body(name: str, uri: str, sort: str, limit: int, cursor: str | None) -> bytes:
     """Return the thread page's JSON, built from the database (the uncached path)."""
     site = sites.get_site(name)
@@ -257,6 +272,7 @@ def page_body(site: Site, uri: str, page: comments.ThreadPage) -> bytes:
         "count": page.count,
         "counts": {"comments": page.counts.comments, "mentions": page.counts.mentions},
         "likes": page.likes,
+        "fediverse": fediverse.thread_summary(page.thread.id if page.thread else None),
         "comments": [comment_json(n.comment, site, n.replies) for n in page.nodes],
         "next": page.next_cursor,
         "notifications": bool(current_app.config["SMTP_URL"]),

@@ -34,6 +34,7 @@ SETTINGS = {
     "owner_email": lambda v: _email(v, "owner_email"),
     "webhook_url": lambda v: fields.http_url(v, "webhook_url"),
     "cache_max_age": lambda v: fields.integer(v, "cache_max_age", minimum=0, maximum=3600),
+    "fediverse_accounts": lambda v: _fediverse_accounts(v),
 }
 
 # What a new site gets when its owner names nothing else; like WordPress, a first-time
@@ -218,6 +219,12 @@ def _settings(settings: dict[str, Any]) -> dict[str, Any]:
         if value is not None:
             values[key] = SETTINGS[key](value)
     return values
+
+
+def _fediverse_accounts(value: Any) -> str:
+    from commentsvc.fediverse import parse_accounts
+
+    return parse_accounts(value)
 
 
 def _words(value: Any, field: str) -> str:
