@@ -333,7 +333,7 @@ def fetch_post(post_id: int, *, fetcher: Fetcher, now: datetime, secret: str) ->
     server = db.session.get(FediverseServer, post.server)
     if server is not None and server.retry_after and server.retry_after > now:
         with write_transaction():
-            _schedule(db.session.get(FediversePost, post_id), server.retry_after)
+            _schedule(db.session.get(FediversePost, post_id), now, at=server.retry_after)
         return f"backing off {post.server} until {server.retry_after:%H:%M}"
     site = post.thread.site
     try:
@@ -688,7 +688,8 @@ def _fail(post_id: int, reason: str, retry_after: int | None, now: datetime) -> 
         if post.state != "ok":
             post.state = "failed"
         post.reason, post.fetched = reason[:500], now
-        _schedule(post, now, not_before=server.retry_after)
+        # Asked again once the server's pause is over, whatever the post's age says.
+        _schedule(post, now, at=server.retry_after)
     return f"failed: {reason}"
 
 
@@ -698,15 +699,15 @@ def _recover(session, server_name: str) -> None:
         server.failures, server.retry_after, server.last_error = 0, None, ""
 
 
-def _schedule(post: FediversePost, now: datetime, not_before: datetime | None = None) -> None:
-    """Queue the post's next fetch (in the caller's transaction): now for a new post, else by
-    its age, never before not_before."""
-    if post.fetched is None and post.state == "pending":
+def _schedule(post: FediversePost, now: datetime, at: datetime | None = None) -> None:
+    """Queue the post's next fetch (in the caller's transaction): at the time given, now for a
+    new post, else by its age."""
+    if at is not None:
+        when = at
+    elif post.fetched is None and post.state == "pending":
         when = now
     else:
         when = now + refresh_interval(now - (post.posted or post.created))
-    if not_before and not_before > when:
-        when = not_before
     post.next_fetch = when
     queue.enqueue(JOB_KIND, {"post": post.id}, now=when)
 

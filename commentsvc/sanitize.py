@@ -85,6 +85,9 @@ def clean_remote_html(markup: str) -> str:
     """Return HTML from another server reduced to the allow-list: images (custom emoji) become
     their alt text, links (mentions, hashtags) stay links."""
     soup = BeautifulSoup(markup[:MAX_REMOTE_HTML], "html.parser")
+    # What never shows as text on the server it came from does not show here either.
+    for hidden in soup.find_all(["script", "style", "template", "noscript", "iframe", "object"]):
+        hidden.decompose()
     for image in soup.find_all("img"):
         alt = image.get("alt")
         image.replace_with(alt if isinstance(alt, str) else "")
