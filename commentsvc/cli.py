@@ -490,19 +490,10 @@ def fediverse_link(site_name: str, uri: str, post_url: str) -> None:
 @domain_command
 def fediverse_list(site_name: str) -> None:
     """List the posts linked to SITE's pages, with what the last fetch gave."""
-    from sqlalchemy import select
-
-    from commentsvc.db import db
-    from commentsvc.models import FediversePost
-    from commentsvc.models import Thread
+    from commentsvc import fediverse
 
     site = sites.get_site(site_name)
-    posts = db.session.execute(
-        select(Thread.uri, FediversePost)
-        .join(FediversePost, FediversePost.thread_id == Thread.id)
-        .where(Thread.site_id == site.id)
-        .order_by(Thread.uri, FediversePost.id)
-    ).all()
+    posts = fediverse.site_posts(site)
     for uri, post in posts:
         click.echo(
             f"{uri}\t{post.url}\t{post.state}\tboosts={post.boosts}\tfavourites={post.favourites}"

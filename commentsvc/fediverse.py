@@ -251,6 +251,18 @@ def declared_posts(page_html: str, base_url: str) -> list[str]:
     return found
 
 
+def site_posts(site: Site) -> list[tuple[str, FediversePost]]:
+    """Return the posts linked to the site's pages, with their pages' uris."""
+    return list(
+        db.session.execute(
+            select(Thread.uri, FediversePost)
+            .join(FediversePost, FediversePost.thread_id == Thread.id)
+            .where(Thread.site_id == site.id)
+            .order_by(Thread.uri, FediversePost.id)
+        ).all()
+    )
+
+
 def posts_of(thread_id: int) -> list[FediversePost]:
     """Return the posts linked to a thread, oldest link first."""
     return list(

@@ -290,3 +290,43 @@ def test_accounts_setting_is_validated(cli, app, site):
     result = cli("site", "set", "blog", "--fediverse-accounts", "@Me@Mastodon.Social,@you@x.org")
     assert result.exit_code == 0, result.output
     assert "fediverse=@me@mastodon.social,@you@x.org" in result.output
+
+
+def test_admin_links_posts_shows_sources_and_bans_a_server(app, client, clock, fedi, blog):
+    from commentsvc.admins import add_admin
+    from tests.test_admin import PASSWORD
+    from tests.test_admin import AdminActions
+
+    with app.app_context():
+        add_admin("alice", PASSWORD)
+    admin = AdminActions(app.test_client())
+    admin.login()
+    response = admin.post(
+        "/admin/sites/blog",
+        url="https://blog.example.org",
+        moderation="all",
+        link_limit="2",
+        edit_window="900",
+        linkbacks="on",
+        fediverse_accounts=f"@me@{fedi.host}",
+    )
+    assert response.status_code == 302
+    post = fedi.post()
+    fedi.reply(post, "spammer", "<p>Cheap pills</p>")
+    response = admin.post("/admin/sites/blog/fediverse", uri="/post/1", post_url=post["url"])
+    assert response.status_code == 302
+    refused = admin.post(
+        "/admin/sites/blog/fediverse", uri="/post/1", post_url="https://x.example/@me/1"
+    )
+    assert refused.status_code == 400
+    run_queue(app, clock)
+    assert post["url"] in admin.page("/admin/sites/blog")
+    queue_page = admin.page("/admin/")
+    assert f"@spammer@{fedi.host}" in queue_page and "Cheap pills" in queue_page
+    with app.app_context():
+        held = db.session.scalar(select(Comment).where(Comment.kind == "fediverse"))
+        assert held.status == "pending" and held.reason == "policy: every comment is held"
+    assert admin.post(f"/admin/comments/{held.id}/ban-server").status_code == 302
+    with app.app_context():
+        assert db.session.get(Comment, held.id).status == "spam"
+    assert "127.0.0.1" in admin.page("/admin/bans")
