@@ -119,7 +119,11 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "id": {"type": "integer"},
             "parent": {"type": ["integer", "null"]},
-            "kind": {"enum": ["comment", "pingback", "trackback", "webmention"]},
+            "kind": {"enum": ["comment", "pingback", "trackback", "webmention", "fediverse"]},
+            "handle": {
+                "type": ["string", "null"],
+                "description": "Fediverse replies only: the author's @user@server.",
+            },
             "status": {"enum": ["published", "pending", "deleted"]},
             "author": {"type": "string"},
             "website": NULLABLE_STRING,
@@ -140,7 +144,8 @@ SCHEMAS: dict[str, Any] = {
             },
             "source": {
                 "type": "object",
-                "description": "Linkbacks only: the page that links here.",
+                "description": "Linkbacks and fediverse replies: the page that links here, "
+                "or the reply on its server.",
                 "properties": {
                     "url": {"type": "string"},
                     "title": {"type": "string"},
@@ -173,6 +178,7 @@ SCHEMAS: dict[str, Any] = {
             "count",
             "counts",
             "likes",
+            "fediverse",
             "comments",
             "next",
             "notifications",
@@ -199,6 +205,30 @@ SCHEMAS: dict[str, Any] = {
                 },
             },
             "likes": {"type": "integer", "minimum": 0},
+            "fediverse": {
+                "type": "object",
+                "description": "The fediverse posts linked to the page: each one's URL (to reply "
+                "to it there) and its boosts and favourites, and their sums (shown beside the "
+                "page's likes).",
+                "required": ["posts", "boosts", "favourites"],
+                "properties": {
+                    "posts": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["url", "account", "boosts", "favourites"],
+                            "properties": {
+                                "url": {"type": "string"},
+                                "account": NULLABLE_STRING,
+                                "boosts": {"type": "integer", "minimum": 0},
+                                "favourites": {"type": "integer", "minimum": 0},
+                            },
+                        },
+                    },
+                    "boosts": {"type": "integer", "minimum": 0},
+                    "favourites": {"type": "integer", "minimum": 0},
+                },
+            },
             "comments": {"type": "array", "items": _ref("Comment")},
             "next": {
                 "type": ["string", "null"],
@@ -302,6 +332,16 @@ def _paths() -> dict[str, Any]:
                         {"type": "integer", "minimum": 1, "maximum": 200, "default": 100},
                     ),
                     _query("cursor", "The `next` of the previous page.", {"type": "string"}),
+                    {
+                        **_query(
+                            "fediverse",
+                            "A fediverse post the page links to (the script tag's "
+                            "data-fediverse); taken only from the site's own pages, for posts of "
+                            "the site's fediverse accounts.",
+                            {"type": "array", "items": {"type": "string"}, "maxItems": 5},
+                        ),
+                        "explode": True,
+                    },
                 ],
                 "responses": {
                     "200": {
