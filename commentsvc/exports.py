@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from commentsvc.db import db
 from commentsvc.models import Comment
+from commentsvc.models import FediversePost
 from commentsvc.models import Site
 from commentsvc.models import Thread
 
@@ -33,6 +34,8 @@ COMMENT_FIELDS = (
     "excerpt",
     "author_photo",
     "mention_type",
+    "handle",
+    "original_url",
 )
 
 
@@ -49,6 +52,7 @@ def export_site(site: Site) -> dict:
             "link_limit": site.link_limit,
             "edit_window": site.edit_window,
             "linkbacks": site.linkbacks,
+            "fediverse_accounts": [a for a in site.fediverse_accounts.split("\n") if a],
         },
         "threads": list(_threads(site)),
     }
@@ -68,6 +72,13 @@ def _threads(site: Site) -> Iterator[dict]:
             "uri": thread.uri,
             "title": thread.title,
             "likes": thread.likes,
+            "fediverse_posts": list(
+                db.session.scalars(
+                    select(FediversePost.url)
+                    .where(FediversePost.thread_id == thread.id)
+                    .order_by(FediversePost.id)
+                )
+            ),
             "comments": [_comment(c) for c in rows],
         }
 

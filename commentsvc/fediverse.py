@@ -192,7 +192,9 @@ def link_post(
             session.flush()
         elif not fetch_now:
             return post
-        _schedule(post, now)
+        # Asked at once (the owner linked it again: "fetch now"); a job of the post's earlier
+        # rhythm that comes after this one finds itself early and does nothing.
+        _schedule(post, now, at=now)
         return post
 
 
@@ -211,6 +213,8 @@ def link_quietly(site: Site, uri: str, urls: list[str], *, by: str, now: datetim
         )
     )
     for url in urls[:MAX_POSTS_PER_THREAD]:
+        if len(known) + linked >= MAX_POSTS_PER_THREAD:
+            break
         if not isinstance(url, str) or url.strip() in known:
             continue
         try:
@@ -438,8 +442,9 @@ def _text(value: Any, limit: int) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
 
-def read_reply(status: Any, server: str) -> Reply | None:
-    """Return a context status as a Reply, or None when it is unusable or not public."""
+def read_reply(status: Any, server: str, *, content: bool = True) -> Reply | None:
+    """Return a context status as a Reply, or None when it is unusable or not public;
+    content=False leaves its HTML out (sanitising is the costly part)."""
     if not isinstance(status, dict) or status.get("visibility") not in ("public", "unlisted"):
         return None
     status_id, parent = status.get("id"), status.get("in_reply_to_id")
@@ -451,10 +456,6 @@ def read_reply(status: Any, server: str) -> Reply | None:
     if not url or not handle:
         return None
     name = clip(_clean_line(_text(account.get("display_name"), 1000)), MAX_AUTHOR)
-    content = sanitize.clean_remote_html(_text(status.get("content"), sanitize.MAX_REMOTE_HTML))
-    warning = _clean_line(_text(status.get("spoiler_text"), 500))
-    if warning:
-        content = f"<p><strong>{html.escape(warning)}</strong></p>{content}"
     return Reply(
         id=status_id,
         parent=parent,
@@ -464,10 +465,19 @@ def read_reply(status: Any, server: str) -> Reply | None:
         handle=handle,
         profile=clip_url(_text(account.get("url"), 2001)),
         avatar=clip_url(_text(account.get("avatar_static") or account.get("avatar"), 2001)),
-        html=content,
+        html=reply_html(status) if content else "",
         created=_time(status.get("created_at")),
         edited=_time(status.get("edited_at")),
     )
+
+
+def reply_html(status: dict) -> str:
+    """Return a status's content sanitised, its content warning first."""
+    content = sanitize.clean_remote_html(_text(status.get("content"), sanitize.MAX_REMOTE_HTML))
+    warning = _clean_line(_text(status.get("spoiler_text"), 500))
+    if warning:
+        content = f"<p><strong>{html.escape(warning)}</strong></p>{content}"
+    return content
 
 
 def _clean_line(text: str) -> str:
@@ -480,11 +490,13 @@ def replies_in(context: dict, root_id: str, server: str) -> tuple[list[Reply], s
     descendants = context.get("descendants")
     children: dict[str, list[Reply]] = {}
     present: set[str] = set()
+    raw: dict[int, dict] = {}
     for status in descendants if isinstance(descendants, list) else []:
-        reply = read_reply(status, server)
+        reply = read_reply(status, server, content=False)
         if reply is not None:
             children.setdefault(reply.parent, []).append(reply)
             present.update(filter(None, (reply.url, reply.uri)))
+            raw[id(reply)] = status
     ordered: list[Reply] = []
     level, depth, seen = [root_id], 0, {root_id}
     while level and depth < MAX_DEPTH and len(ordered) < MAX_REPLIES:
@@ -496,6 +508,8 @@ def replies_in(context: dict, root_id: str, server: str) -> tuple[list[Reply], s
                     ordered.append(reply)
                     following.append(reply.id)
         level, depth = following, depth + 1
+    for reply in ordered:
+        reply.html = reply_html(raw[id(reply)])
     return ordered, present
 
 
@@ -728,12 +742,23 @@ def _schedule(post: FediversePost, now: datetime, at: datetime | None = None) ->
 def run_fetch_post(payload: dict) -> None:
     from flask import current_app
 
-    fetch_post(
-        payload["post"],
-        fetcher=current_app.extensions["fetcher"],
-        now=current_app.extensions["clock"](),
-        secret=current_app.config["SECRET_KEY"],
-    )
+    now = current_app.extensions["clock"]()
+    try:
+        fetch_post(
+            payload["post"],
+            fetcher=current_app.extensions["fetcher"],
+            now=now,
+            secret=current_app.config["SECRET_KEY"],
+        )
+    except Exception:
+        # The job fails (and shows on the Jobs page), but the post is asked again later: one
+        # bad answer must not end its fetches.
+        db.session.rollback()
+        with write_transaction() as session:
+            post = session.get(FediversePost, payload["post"])
+            if post is not None and post.state not in ("refused", "gone"):
+                _schedule(post, now, at=now + BACKOFF_MAX)
+        raise
 
 
 # --- moderation --------------------------------------------------------------------------------
