@@ -527,6 +527,7 @@ def _store(
         post = session.get(FediversePost, post_id)
         site = post.thread.site
         changed = post.state != "ok"
+        first = post.fetched is None
         if status is not None:
             post.account = _handle(status.get("account"), post.server)
             counts = (_count(status.get("reblogs_count")), _count(status.get("favourites_count")))
@@ -538,7 +539,9 @@ def _store(
         post.context_etag = context_etag
         added = updated = removed = 0
         if context is not None:
-            added, updated, removed = _store_replies(session, post, site, context, now, secret)
+            added, updated, removed = _store_replies(
+                session, post, site, context, now, secret, first=first
+            )
             changed = changed or bool(added or updated or removed)
         _recover(session, post.server)
         _schedule(post, now)
@@ -549,7 +552,9 @@ def _store(
     return f"{added} new, {updated} changed, {removed} deleted"
 
 
-def _store_replies(session, post, site, context, now, secret) -> tuple[int, int, int]:
+def _store_replies(
+    session, post, site, context, now, secret, *, first: bool
+) -> tuple[int, int, int]:
     replies, present = replies_in(context, post.status_id, post.server)
     stored = list(
         session.scalars(
@@ -581,7 +586,7 @@ def _store_replies(session, post, site, context, now, secret) -> tuple[int, int,
                 nodes[reply.id] = comment  # another linked post's reply: left to that post
                 continue
         if comment is None:
-            comment = _new_reply(session, post, reply, parent, site, accounts, now)
+            comment = _new_reply(session, post, reply, parent, site, accounts, now, first)
             added += 1
         elif _update_reply(comment, post, reply, parent, site, now):
             updated += 1
@@ -612,7 +617,7 @@ def _submission(reply: Reply) -> spam.Submission:
     )
 
 
-def _new_reply(session, post, reply, parent, site, accounts, now) -> Comment:
+def _new_reply(session, post, reply, parent, site, accounts, now, first) -> Comment:
     by_owner = reply.handle in accounts
     if by_owner:
         decision = spam.Decision("approved", "the site's own fediverse account")
@@ -633,7 +638,10 @@ def _new_reply(session, post, reply, parent, site, accounts, now) -> Comment:
     session.add(comment)
     session.flush()
     comments.record_event(comment, "rules", decision.status, comment.reason, now)
-    notify.on_comment(comment, "new", now)
+    # The first fetch of a post brings its whole conversation so far: the owner hears only of
+    # what waits for them, not of every reply one by one.
+    if not first or decision.status == "pending":
+        notify.on_comment(comment, "new", now)
     return comment
 
 
