@@ -22,11 +22,13 @@ $(VENV)/.installed-test: $(VENV)/.python-ok pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $@
 
-# axe-core for the accessibility test; without npm that one test skips and says why.
-$(VENV)/.installed-npm: $(VENV)/.python-ok
+# axe-core for the accessibility test, biome to lint and format the JavaScript; without npm the
+# accessibility and JavaScript lint tests skip and say why, and `make lint` checks Python only.
+$(VENV)/.installed-npm: $(VENV)/.python-ok Makefile
 	@if command -v npm >/dev/null; then \
-	  npm install --silent --no-save --no-package-lock --prefix $(VENV)/npm axe-core@4 && touch $@; \
-	else echo "npm not found: the accessibility test will skip"; fi
+	  npm install --silent --no-save --no-package-lock --prefix $(VENV)/npm axe-core@4 @biomejs/biome@^2.6 \
+	  && touch $@; \
+	else echo "npm not found: the accessibility and JavaScript lint tests will skip"; fi
 
 run: $(VENV)/.installed-run
 	COMMENTSVC_DEMO=on COMMENTSVC_FETCH_ALLOW_PRIVATE=on $(BIN)/commentsvc serve --host $(HOST) --port $(PORT)
@@ -37,9 +39,13 @@ test: $(VENV)/.installed-test $(VENV)/.installed-npm
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
-lint: $(VENV)/.installed-test
+# Python with ruff; the widget and admin JavaScript with biome (lint and format, biome.json).
+lint: $(VENV)/.installed-test $(VENV)/.installed-npm
 	$(BIN)/ruff check commentsvc tests bench
 	$(BIN)/ruff format --check commentsvc tests bench
+	@if [ -x $(VENV)/npm/node_modules/.bin/biome ]; then \
+	  $(VENV)/npm/node_modules/.bin/biome ci; \
+	else echo "biome is not installed (needs npm): JavaScript not checked"; fi
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from datetime import timedelta
 from functools import wraps
 from typing import Any
 from urllib.parse import parse_qsl
@@ -19,9 +20,6 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
-from itsdangerous import BadData
-from itsdangerous import BadSignature
-from itsdangerous import URLSafeTimedSerializer
 
 from commentsvc import admins
 from commentsvc import comments
@@ -197,12 +195,11 @@ def login():
     return response
 
 
-def _device_serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="admin-device")
-
-
 def _device_token(username: str) -> str:
-    return _device_serializer().dumps(username)
+    expires = now() + timedelta(seconds=DEVICE_LIFETIME)
+    return tokens.dump_expiring(
+        current_app.config["SECRET_KEY"], tokens.ADMIN_DEVICE, username, expires
+    )
 
 
 def _device_user() -> str | None:
@@ -211,9 +208,12 @@ def _device_user() -> str | None:
     if not token:
         return None
     try:
-        return _device_serializer().loads(token, max_age=DEVICE_LIFETIME)
-    except BadData:
+        username = tokens.load_expiring(
+            current_app.config["SECRET_KEY"], tokens.ADMIN_DEVICE, token, now=now()
+        )
+    except tokens.BadToken:
         return None
+    return username if isinstance(username, str) else None
 
 
 def _safe_next(target: str | None) -> str:
@@ -315,12 +315,10 @@ def _back(done: str, undo: dict | None = None) -> str:
 MESSAGE_ARGS = ("done", "undo")
 
 
-def _undo_signer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="admin-undo")
-
-
 def _undo_token(undo: dict) -> str:
-    return _undo_signer().dumps(undo)
+    return tokens.dump_expiring(
+        current_app.config["SECRET_KEY"], tokens.ADMIN_UNDO, undo, now() + UNDO_WINDOW
+    )
 
 
 def _undo_offer() -> dict[str, str] | None:
@@ -336,10 +334,13 @@ def _undo_offer() -> dict[str, str] | None:
 def undo():
     """Take back the action just done: statuses go back, a ban is lifted."""
     try:
-        data = _undo_signer().loads(
-            request.form.get("undo", ""), max_age=int(UNDO_WINDOW.total_seconds())
+        data = tokens.load_expiring(
+            current_app.config["SECRET_KEY"],
+            tokens.ADMIN_UNDO,
+            request.form.get("undo", ""),
+            now=now(),
         )
-    except BadSignature:
+    except tokens.BadToken:
         raise Forbidden("This can no longer be undone.") from None
     if "ban" in data:
         moderation.lift_ban(data["ban"], actor=actor(), now=now())

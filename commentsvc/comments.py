@@ -479,6 +479,7 @@ def set_status(comment: Comment, status: str, *, actor: str, reason: str, now: d
     """
     fields.choice(status, "status", ("approved", "pending", "spam", "deleted"))
     was_published = comment.status == PUBLISHED
+    first_publication = status == PUBLISHED and not _published_before(comment)
     if status == "deleted":
         _keep_copy(comment, now)
         _erase(comment, now)
@@ -489,10 +490,18 @@ def set_status(comment: Comment, status: str, *, actor: str, reason: str, now: d
     comment.reason = reason
     touch_thread(db.session, comment.thread_id)
     record_event(comment, actor, status, reason, now)
-    if status == PUBLISHED:
-        notify.on_comment(comment, "approved", now)
+    if status == PUBLISHED and not was_published:
+        notify.on_comment(comment, "approved", now, first=first_publication)
     elif status == "deleted" and was_published:
         notify.on_comment(comment, "deleted", now)
+
+
+def _published_before(comment: Comment) -> bool:
+    """Tell whether the comment was ever published (the log keeps every approval)."""
+    approved = select(ModerationEvent.id).where(
+        ModerationEvent.comment_id == comment.id, ModerationEvent.action == PUBLISHED
+    )
+    return comment.status == PUBLISHED or db.session.scalar(approved.limit(1)) is not None
 
 
 # How long an owner's delete can be undone; the copy is erased by a queued job after that.
@@ -950,8 +959,7 @@ def like_comment(
 
     :raise RateLimited: when the address likes too fast, or for too many visitors (guard on).
     """
-    if guard.enabled and guard.limiter:
-        spam.limit_likes(guard.limiter, address or visitor)
+    _limit_likes(guard, address or visitor)
     with write_transaction() as session:
         comment = find_comment(comment_id)
         if comment is None or comment.status != PUBLISHED:
@@ -960,12 +968,7 @@ def like_comment(
         delta = _toggle_like(
             session, target, comment.thread_id, comment.id, visitor, address, like, now, guard
         )
-        if delta:
-            session.execute(
-                update(Comment).where(Comment.id == comment.id).values(likes=Comment.likes + delta)
-            )
-            touch_thread(session, comment.thread_id)
-        session.refresh(comment)
+        _count_like(session, comment, comment.thread_id, delta)
         return comment.likes
 
 
@@ -983,19 +986,27 @@ def like_page(
 
     :raise RateLimited: when the address likes too fast, or for too many visitors (guard on).
     """
-    if guard.enabled and guard.limiter:
-        spam.limit_likes(guard.limiter, address or visitor)
+    _limit_likes(guard, address or visitor)
     with write_transaction() as session:
         thread = get_or_create_thread(site, uri, now=now)
         target = (Like.thread_id == thread.id, Like.comment_id.is_(None))
         delta = _toggle_like(session, target, thread.id, None, visitor, address, like, now, guard)
-        if delta:
-            session.execute(
-                update(Thread).where(Thread.id == thread.id).values(likes=Thread.likes + delta)
-            )
-            touch_thread(session, thread.id)
-        session.refresh(thread)
+        _count_like(session, thread, thread.id, delta)
         return thread.likes
+
+
+def _limit_likes(guard: Guard, who: str) -> None:
+    if guard.enabled and guard.limiter:
+        spam.limit_likes(guard.limiter, who)
+
+
+def _count_like(session, liked: Comment | Thread, thread_id: int, delta: int) -> None:
+    """Add delta to the likes of a comment or a page, in SQL, and reload the count."""
+    if delta:
+        model = type(liked)
+        session.execute(update(model).where(model.id == liked.id).values(likes=model.likes + delta))
+        touch_thread(session, thread_id)
+    session.refresh(liked)
 
 
 # One household or office shares an address: a few visitors behind one are real readers, dozens

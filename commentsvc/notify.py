@@ -52,14 +52,20 @@ NO_PUBLIC_URL = (
 # --- deciding what to send (inside the caller's transaction) -------------------------------------
 
 
-def on_comment(comment: Comment, event: str, now: datetime) -> None:
-    """Queue the mail and webhooks that a comment's event calls for: new, approved, deleted."""
+def on_comment(comment: Comment, event: str, now: datetime, *, first: bool = True) -> None:
+    """Queue the mail and webhooks that a comment's event calls for: new, approved, deleted.
+
+    first is False when an approval publishes again a comment that was published before: the
+    webhook hears of it, the parent's author is not mailed a second time.
+    """
     site = db.session.get(Site, comment.thread.site_id)
     payload = {"comment": comment.id, "event": event}
     mail_on = bool(current_app.config["SMTP_URL"])
     if event == "new" and _owner_address(site) and mail_on:
         queue.enqueue("mail-owner", payload, now=now)
-    published_now = (event == "new" and comment.status == "approved") or event == "approved"
+    published_now = (event == "new" and comment.status == "approved") or (
+        event == "approved" and first
+    )
     if published_now and comment.parent_id and mail_on:
         queue.enqueue("mail-reply", payload, now=now)
     if site.webhook_url and event in WEBHOOK_EVENTS:

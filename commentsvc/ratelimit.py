@@ -152,16 +152,14 @@ class Limiter:
 
     @staticmethod
     def _hit(strategy: FixedWindowRateLimiter, item: RateLimitItem, keys) -> int:
-        if strategy.hit(item, *keys):
-            return 0
-        reset_at, _remaining = strategy.get_window_stats(item, *keys)
-        now = getattr(strategy.storage, "now", time.time)()
-        return max(1, int(reset_at - now + 0.999))
+        return 0 if strategy.hit(item, *keys) else Limiter._seconds_left(strategy, item, keys)
 
     @staticmethod
     def _wait(strategy: FixedWindowRateLimiter, item: RateLimitItem, keys) -> int:
-        if strategy.test(item, *keys):
-            return 0
+        return 0 if strategy.test(item, *keys) else Limiter._seconds_left(strategy, item, keys)
+
+    @staticmethod
+    def _seconds_left(strategy: FixedWindowRateLimiter, item: RateLimitItem, keys) -> int:
         reset_at, _remaining = strategy.get_window_stats(item, *keys)
         now = getattr(strategy.storage, "now", time.time)()
         return max(1, int(reset_at - now + 0.999))

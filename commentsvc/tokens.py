@@ -21,7 +21,9 @@ FORM = "form"  # X-Form-Token: when the thread was loaded (the time trap)
 MAIL_ACTION = "mail-action"  # the owner's one-click approve/spam/delete links
 UNSUBSCRIBE = "unsubscribe"  # a reader's unsubscribe link for replies
 ADMIN_LOGIN = "admin-login"  # the login form's CSRF token, bound to the login cookie's nonce
-PURPOSES = (EDIT, FORM, MAIL_ACTION, UNSUBSCRIBE, ADMIN_LOGIN)
+ADMIN_DEVICE = "admin-device"  # the cookie that remembers which admin used this browser
+ADMIN_UNDO = "admin-undo"  # the admin page's offer to take back the action just done
+PURPOSES = (EDIT, FORM, MAIL_ACTION, UNSUBSCRIBE, ADMIN_LOGIN, ADMIN_DEVICE, ADMIN_UNDO)
 
 MAX_TOKEN_LENGTH = 1000  # longer input is refused before any decoding
 
@@ -58,6 +60,22 @@ def load(secret: str, purpose: str, token: object, *, length: int | None = None)
         raise BadToken("malformed or forged token") from None
     if not isinstance(data, list) or (length is not None and len(data) != length):
         raise BadToken("malformed token")
+    return data
+
+
+def dump_expiring(secret: str, purpose: str, data: Any, expires: datetime) -> str:
+    """Return a signed token that carries data until expires (naive UTC)."""
+    return dump(secret, purpose, [epoch(expires), data])
+
+
+def load_expiring(secret: str, purpose: str, token: object, *, now: datetime) -> Any:
+    """Return the data of a token made by dump_expiring, if it has not expired by now.
+
+    :raise BadToken: for a bad or expired token.
+    """
+    expires, data = load(secret, purpose, token, length=2)
+    if whole_number(expires) < epoch(now):
+        raise BadToken("expired token")
     return data
 
 

@@ -3,11 +3,12 @@
  * Options (data-*): site, uri, lang, theme (light|dark), sort (oldest|newest|top), target
  * (a selector), count-only. No cookies, no third-party requests; the tokens that let a reader
  * edit their own comments stay in this browser's localStorage. */
-(function () {
+(() => {
   "use strict";
   const P = "csvc-";
   const script = document.currentScript;
-  const g = (window.commentsvc = window.commentsvc || { counted: false });
+  window.commentsvc = window.commentsvc || { counted: false };
+  const g = window.commentsvc;
   if (!script) return console.error("[commentsvc] load embed.js with a plain <script> tag");
   const base = script.src.replace(/\/embed\.js([?#].*)?$/, "");
   const opt = script.dataset;
@@ -20,7 +21,11 @@
     const node = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) {
       if (v === null || v === undefined || v === false) continue;
-      if (k === "class") node.className = v.split(" ").map((c) => P + c).join(" ");
+      if (k === "class")
+        node.className = v
+          .split(" ")
+          .map((c) => P + c)
+          .join(" ");
       else if (k === "text") node.textContent = v;
       else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
       else node.setAttribute(k, v === true ? "" : v);
@@ -33,14 +38,14 @@
     get(key, fallback) {
       try {
         return JSON.parse(localStorage.getItem(P + key)) || fallback;
-      } catch (e) {
+      } catch {
         return fallback;
       }
     },
     set(key, value) {
       try {
         localStorage.setItem(P + key, JSON.stringify(value));
-      } catch (e) {
+      } catch {
         /* private mode or full: the widget works on without remembering */
       }
     },
@@ -55,12 +60,12 @@
     let response;
     try {
       response = await fetch(base + "/api" + path, init);
-    } catch (e) {
+    } catch {
       throw Object.assign(new Error("network"), { network: true });
     }
     const data = response.status === 204 ? null : await response.json().catch(() => null);
     if (!response.ok) {
-      const error = (data && data.error) || { code: "http_" + response.status, message: "" };
+      const error = data?.error || { code: "http_" + response.status, message: "" };
       throw Object.assign(new Error(error.message), {
         status: response.status,
         error,
@@ -145,11 +150,10 @@
     lang = pickLang();
     if (lang === "en") return;
     g.i18n = g.i18n || {};
-    g.i18n[lang] =
-      g.i18n[lang] || fetch(base + "/i18n/" + lang + ".json").then((r) => (r.ok ? r.json() : {}));
+    g.i18n[lang] = g.i18n[lang] || fetch(base + "/i18n/" + lang + ".json").then((r) => (r.ok ? r.json() : {}));
     try {
       T = Object.assign({}, EN, await g.i18n[lang]);
-    } catch (e) {
+    } catch {
       console.warn("[commentsvc] no " + lang + " translation; using English");
     }
   }
@@ -220,7 +224,8 @@
       store.set("visitor", id);
     }
     // Kept in memory too: without localStorage (private mode) a reader stays one visitor.
-    return (g.visitor = id);
+    g.visitor = id;
+    return id;
   }
 
   // Likes this browser gave, by key: toggled on the server and remembered here.
@@ -233,125 +238,153 @@
 
   /* --- the thread ------------------------------------------------------------------------------ */
 
-  function Thread(root) {
-    this.root = root;
-    this.sort = ["oldest", "newest", "top"].includes(opt.sort) ? opt.sort : "oldest";
-    this.next = null;
-  }
-
-  Thread.prototype.start = async function () {
-    const root = this.root;
-    root.classList.add(P + "thread");
-    root.setAttribute("aria-busy", "true");
-    if (opt.theme) root.dataset.theme = opt.theme;
-    this.status = el("div", { class: "status", role: "status", "aria-live": "polite" });
-    this.title = el("h2", { class: "title" });
-    this.pageLikes = el("span", { class: "page-likes" });
-    this.likeButton = el("button", {
-      type: "button",
-      class: "button like-page",
-      "data-action": "like-page",
-      "aria-pressed": "false",
-      onclick: () => this.likePage(),
-    });
-    this.sortSelect = el(
-      "select",
-      { class: "sort", onchange: (e) => this.resort(e.target.value) },
-      ["oldest", "newest", "top"].map((s) =>
-        el("option", { value: s, text: t(s), selected: s === this.sort })
-      )
-    );
-    this.list = el("ol", { class: "comments" });
-    this.more = el("button", {
-      type: "button",
-      class: "button more",
-      "data-action": "more",
-      hidden: true,
-      text: t("more"),
-      onclick: () => this.load(true),
-    });
-    this.mentions = el("section", { class: "mentions", hidden: true });
-    this.form = new Form(this, null);
-    root.replaceChildren(
-      this.status,
-      el("header", { class: "header" }, [
-        this.title,
-        el("div", { class: "page-like" }, [this.likeButton, " ", this.pageLikes]),
-        (this.sortLabel = el("label", { class: "sort-label" }, [t("sort") + " ", this.sortSelect])),
-      ]),
-      this.list,
-      this.more,
-      this.mentions,
-      this.form.node
-    );
-    await this.load(false);
-    await this.showOwnPending();
-    root.removeAttribute("aria-busy");
-  };
-
-  Thread.prototype.load = async function (more) {
-    const query = new URLSearchParams({ site, uri, sort: this.sort, limit: "50" });
-    if (more && this.next) query.set("cursor", this.next);
-    this.more.disabled = true;
-    const { data, headers } = await api("GET", "/comments?" + query);
-    this.formToken = headers.get("X-Form-Token") || this.formToken;
-    this.count = data.counts.comments;
-    this.mentionCount = data.counts.mentions;
-    this.likes = data.likes;
-    this.next = data.next;
-    if (!more) {
-      this.list.replaceChildren();
+  // A thread builds its frame once (build), then fills it from the API (load). Extend it through
+  // headerLinks() (what sits beside the heading) and the other small methods below.
+  class Thread {
+    constructor(root) {
+      this.root = root;
+      this.sort = ["oldest", "newest", "top"].includes(opt.sort) ? opt.sort : "oldest";
+      this.next = null;
       this.mentionList = [];
     }
-    for (const comment of data.comments) this.add(comment, this.list, 0);
-    this.form.notifyField.hidden = !data.notifications;
-    this.more.hidden = !data.next;
-    this.more.disabled = false;
-    this.renderCounts();
-    this.renderMentions();
-  };
 
-  Thread.prototype.resort = async function (sort) {
-    this.sort = sort;
-    await this.load(false);
-  };
-
-  Thread.prototype.renderCounts = function () {
-    // The API's counts: the heading says the comments, the mentions have their own heading.
-    const comments = this.count;
-    this.title.textContent = comments ? t("comments", { n: comments }) : t("empty");
-    this.sortLabel.hidden = comments < 2;
-    this.pageLikes.textContent = this.likes ? t("people", { n: this.likes }) : t("noLikes");
-    const liked = store.get("liked", []).includes(site + " " + uri);
-    this.likeButton.textContent = "♥ " + t("likePage");
-    this.likeButton.setAttribute("aria-pressed", String(liked));
-  };
-
-  Thread.prototype.add = function (comment, list, depth, first, parent) {
-    if (comment.kind !== "comment") {
-      this.mentionList.push(comment);
-      return;
+    async start() {
+      this.root.classList.add(P + "thread");
+      this.root.setAttribute("aria-busy", "true");
+      if (opt.theme) this.root.dataset.theme = opt.theme;
+      this.build();
+      await this.load(false);
+      await this.showOwnPending();
+      this.root.removeAttribute("aria-busy");
     }
-    const view = new CommentView(this, comment, depth, parent);
-    const item = el("li", {}, view.node);
-    if (first) list.prepend(item);
-    else list.append(item);
-    for (const reply of comment.replies) this.add(reply, ...this.under(view), false, comment);
-    return view;
-  };
 
-  // Where replies to a view go: indented to a depth, flat beyond it (each then says whom it
-  // answers), so that long conversations stay readable on a phone.
-  Thread.prototype.under = function (view) {
-    return view.depth >= 3 ? [view.node.parentNode.parentNode, 3] : [view.replies, view.depth + 1];
-  };
+    build() {
+      this.status = el("div", { class: "status", role: "status", "aria-live": "polite" });
+      this.title = el("h2", { class: "title" });
+      this.list = el("ol", { class: "comments" });
+      this.more = el("button", {
+        type: "button",
+        class: "button more",
+        "data-action": "more",
+        hidden: true,
+        text: t("more"),
+        onclick: () => this.load(true),
+      });
+      this.mentions = el("section", { class: "mentions", hidden: true });
+      this.form = new Form(this);
+      this.root.replaceChildren(
+        this.status,
+        el("header", { class: "header" }, [this.title, ...this.headerLinks()]),
+        this.list,
+        this.more,
+        this.mentions,
+        this.form.node
+      );
+    }
 
-  Thread.prototype.renderMentions = function () {
-    const likes = this.mentionList.filter((m) => m.source && m.source.type === "like");
-    const others = this.mentionList.filter((m) => !(m.source && m.source.type === "like"));
-    this.mentions.hidden = !this.mentionList.length;
-    if (!this.mentionList.length) return;
-    const items = others.map((m) => {
+    // What the thread's header offers beside its heading: the page's likes and the sort order.
+    headerLinks() {
+      this.pageLikes = el("span", { class: "page-likes" });
+      this.likeButton = el("button", {
+        type: "button",
+        class: "button like-page",
+        "data-action": "like-page",
+        "aria-pressed": "false",
+        onclick: () => this.likePage(),
+      });
+      this.sortSelect = el(
+        "select",
+        { class: "sort", onchange: (e) => this.resort(e.target.value) },
+        ["oldest", "newest", "top"].map((s) => el("option", { value: s, text: t(s), selected: s === this.sort }))
+      );
+      this.sortLabel = el("label", { class: "sort-label" }, [t("sort") + " ", this.sortSelect]);
+      return [el("div", { class: "page-like" }, [this.likeButton, " ", this.pageLikes]), this.sortLabel];
+    }
+
+    async load(more) {
+      const query = new URLSearchParams({ site, uri, sort: this.sort, limit: "50" });
+      if (more && this.next) query.set("cursor", this.next);
+      this.more.disabled = true;
+      const { data, headers } = await api("GET", "/comments?" + query);
+      this.formToken = headers.get("X-Form-Token") || this.formToken;
+      this.count = data.counts.comments;
+      this.mentionCount = data.counts.mentions;
+      this.likes = data.likes;
+      this.next = data.next;
+      if (!more) {
+        this.list.replaceChildren();
+        this.mentionList = [];
+      }
+      for (const comment of data.comments) this.add(comment, this.list, 0);
+      this.form.notifyField.hidden = !data.notifications;
+      this.more.hidden = !data.next;
+      this.more.disabled = false;
+      this.renderCounts();
+      this.renderMentions();
+    }
+
+    async resort(sort) {
+      this.sort = sort;
+      await this.load(false);
+    }
+
+    renderCounts() {
+      // The API's counts: the heading says the comments, the mentions have their own heading.
+      const comments = this.count;
+      this.title.textContent = comments ? t("comments", { n: comments }) : t("empty");
+      this.sortLabel.hidden = comments < 2;
+      this.pageLikes.textContent = this.likes ? t("people", { n: this.likes }) : t("noLikes");
+      const liked = store.get("liked", []).includes(site + " " + uri);
+      this.likeButton.textContent = "♥ " + t("likePage");
+      this.likeButton.setAttribute("aria-pressed", String(liked));
+    }
+
+    add(comment, list, depth, first, parent) {
+      if (comment.kind !== "comment") {
+        this.mentionList.push(comment);
+        return;
+      }
+      const view = new CommentView(this, comment, depth, parent);
+      const item = el("li", {}, view.node);
+      if (first) list.prepend(item);
+      else list.append(item);
+      for (const reply of comment.replies) this.add(reply, ...this.under(view), false, comment);
+      return view;
+    }
+
+    // Where replies to a view go: indented to a depth, flat beyond it (each then says whom it
+    // answers), so that long conversations stay readable on a phone.
+    under(view) {
+      return view.depth >= 3 ? [view.node.parentNode.parentNode, 3] : [view.replies, view.depth + 1];
+    }
+
+    renderMentions() {
+      const isLike = (m) => m.source && m.source.type === "like";
+      const likes = this.mentionList.filter(isLike);
+      this.mentions.hidden = !this.mentionList.length;
+      if (!this.mentionList.length) return;
+      this.mentions.replaceChildren(
+        el("h3", { class: "mentions-title", text: t("mentions", { n: this.mentionCount }) }),
+        el(
+          "ul",
+          { class: "mention-list" },
+          this.mentionList.filter((m) => !isLike(m)).map((m) => this.mentionItem(m))
+        ),
+        likes.length
+          ? el("div", { class: "likers" }, [
+              el("span", { class: "meta", text: t("likedBy", { n: likes.length }) + " " }),
+              ...likes.map((m) =>
+                el("a", { href: safeUrl(m.source.url), rel: "nofollow ugc", title: m.author }, [
+                  el("img", { class: "avatar", src: m.avatar, alt: m.author || t("anonymous"), width: 32, height: 32 }),
+                ])
+              ),
+            ])
+          : ""
+      );
+    }
+
+    // One linkback: who, where, an excerpt, and the comments that answer it.
+    mentionItem(m) {
       const replies = el("ol", { class: "replies" });
       const item = el("li", { class: "comment linkback", "data-id": m.id, "data-kind": m.kind }, [
         el("header", { class: "meta" }, [
@@ -365,387 +398,427 @@
       ]);
       for (const reply of m.replies || []) this.add(reply, replies, 1, false, m);
       return item;
-    });
-    this.mentions.replaceChildren(
-      el("h3", { class: "mentions-title", text: t("mentions", { n: this.mentionCount }) }),
-      el("ul", { class: "mention-list" }, items),
-      likes.length
-        ? el("div", { class: "likers" }, [
-            el("span", { class: "meta", text: t("likedBy", { n: likes.length }) + " " }),
-            ...likes.map((m) =>
-              el("a", { href: safeUrl(m.source.url), rel: "nofollow ugc", title: m.author }, [
-                el("img", { class: "avatar", src: m.avatar, alt: m.author || t("anonymous"), width: 32, height: 32 }),
-              ])
-            ),
-          ])
-        : ""
-    );
-  };
+    }
 
-  Thread.prototype.showOwnPending = async function () {
-    for (const [id, entry] of Object.entries(own.all())) {
-      if (!entry.pending || entry.site !== site || entry.uri !== uri) continue;
-      if (this.root.querySelector(`.${P}comment[data-id="${id}"]`)) continue;
-      try {
-        const { data } = await api("GET", "/comments/" + id, undefined, { "X-Edit-Token": entry.token });
-        if (data.status === "published") continue;
-        const parent = data.parent && this.root.querySelector(`.${P}comment[data-id="${data.parent}"]`);
-        const place = parent && parent.view ? this.under(parent.view) : [this.list, 0];
-        const view = this.add(data, ...place, false, parent && parent.view && parent.view.comment);
-        view && view.markPending();
-      } catch (e) {
-        if (e.status === 404) own.drop(id);
+    async showOwnPending() {
+      for (const [id, entry] of Object.entries(own.all())) {
+        if (!entry.pending || entry.site !== site || entry.uri !== uri) continue;
+        if (this.root.querySelector(`.${P}comment[data-id="${id}"]`)) continue;
+        try {
+          const { data } = await api("GET", "/comments/" + id, undefined, { "X-Edit-Token": entry.token });
+          if (data.status === "published") continue;
+          const parent = data.parent && this.root.querySelector(`.${P}comment[data-id="${data.parent}"]`);
+          const place = parent?.view ? this.under(parent.view) : [this.list, 0];
+          this.add(data, ...place, false, parent?.view?.comment)?.markPending();
+        } catch (e) {
+          if (e.status === 404) own.drop(id);
+        }
       }
     }
-  };
 
-  Thread.prototype.likePage = async function () {
-    this.likeButton.disabled = true;
-    try {
-      const key = site + " " + uri;
-      const like = !store.get("liked", []).includes(key);
-      const { data } = await api("POST", "/likes", { site, uri, visitor: visitor(), like });
-      this.likes = data.likes;
-      toggleLiked(key);
-      this.renderCounts();
-      this.say(t("people", { n: data.likes }));
-    } catch (e) {
-      this.say(message(e));
+    async likePage() {
+      this.likeButton.disabled = true;
+      try {
+        const key = site + " " + uri;
+        const like = !store.get("liked", []).includes(key);
+        const { data } = await api("POST", "/likes", { site, uri, visitor: visitor(), like });
+        this.likes = data.likes;
+        toggleLiked(key);
+        this.renderCounts();
+        this.say(t("people", { n: data.likes }));
+      } catch (e) {
+        this.say(message(e));
+      }
+      this.likeButton.disabled = false;
     }
-    this.likeButton.disabled = false;
-  };
 
-  Thread.prototype.say = function (text) {
-    this.status.textContent = "";
-    setTimeout(() => (this.status.textContent = text), 50);
-  };
+    say(text) {
+      this.status.textContent = "";
+      setTimeout(() => {
+        this.status.textContent = text;
+      }, 50);
+    }
+  }
 
   /* --- one comment --------------------------------------------------------------------------- */
 
-  function CommentView(thread, comment, depth, parent) {
-    this.thread = thread;
-    this.comment = comment;
-    this.depth = depth;
-    this.parent = parent;
-    this.replies = el("ol", { class: "replies" + (depth >= 2 ? " flat" : "") });
-    this.body = el("div", { class: "body" });
-    this.notice = el("p", { class: "notice", hidden: true });
-    this.actions = el("div", { class: "actions" });
-    this.node = el("article", {
-      class: "comment" + (comment.owner ? " by-owner" : ""),
-      "data-id": comment.id,
-      "data-kind": comment.kind,
-      id: P + "comment-" + comment.id,
-    });
-    this.node.view = this;
-    this.render();
-  }
-
-  CommentView.prototype.render = function () {
-    const c = this.comment;
-    const mine = own.get(c.id);
-    if (c.status === "deleted") {
-      this.node.classList.add(P + "deleted");
-      this.body.replaceChildren(el("p", { class: "meta", text: t("deleted") }));
-      this.node.replaceChildren(this.body, this.replies);
-      return;
+  // A comment renders as authorLine() (who and when), its body, a notice and actionButtons().
+  class CommentView {
+    constructor(thread, comment, depth, parent) {
+      this.thread = thread;
+      this.comment = comment;
+      this.depth = depth;
+      this.parent = parent;
+      this.replies = el("ol", { class: "replies" + (depth >= 2 ? " flat" : "") });
+      this.body = el("div", { class: "body" });
+      this.notice = el("p", { class: "notice", hidden: true });
+      this.actions = el("div", { class: "actions" });
+      this.node = el("article", {
+        class: "comment" + (comment.owner ? " by-owner" : ""),
+        "data-id": comment.id,
+        "data-kind": comment.kind,
+        id: P + "comment-" + comment.id,
+      });
+      this.node.view = this;
+      this.render();
     }
-    const name = c.author || t("anonymous");
-    const author = c.website
-      ? el("a", { class: "author", href: safeUrl(c.website), rel: "nofollow ugc", text: name })
-      : el("span", { class: "author", text: name });
-    const to = this.depth >= 3 && this.parent;
-    const header = el("header", { class: "meta" }, [
-      c.avatar ? el("img", { class: "avatar", src: c.avatar, alt: "", width: 40, height: 40 }) : null,
-      author,
-      c.owner ? el("span", { class: "badge", text: t("owner") }) : null,
-      el("a", { class: "permalink", href: "#" + P + "comment-" + c.id }, stamp(c.created)),
-      c.modified ? el("span", { class: "edited", text: "· " + t("edited") }) : null,
-      to
-        ? el("a", {
-            class: "reply-to",
-            href: "#" + P + "comment-" + to.id,
-            text: "↪ " + t("inReplyTo", { name: to.author || t("anonymous") }),
-          })
-        : null,
-    ]);
-    // The only HTML that goes in as HTML: the server sanitised it once, when it was written.
-    this.body.innerHTML = c.html;
-    const buttons = [
-      c.status === "published"
-        ? el("button", {
-            type: "button",
-            class: "link",
-            "data-action": "like",
+
+    render() {
+      const c = this.comment;
+      if (c.status === "deleted") {
+        this.node.classList.add(P + "deleted");
+        this.body.replaceChildren(el("p", { class: "meta", text: t("deleted") }));
+        this.node.replaceChildren(this.body, this.replies);
+        return;
+      }
+      // The only HTML that goes in as HTML: the server sanitised it once, when it was written.
+      this.body.innerHTML = c.html;
+      this.actions.replaceChildren(...this.actionButtons());
+      this.node.replaceChildren(this.authorLine(), this.body, this.notice, this.actions, this.replies);
+    }
+
+    // The header: avatar, name (linked to the website), badges, time, and whom it answers.
+    authorLine() {
+      const c = this.comment;
+      const name = c.author || t("anonymous");
+      const to = this.depth >= 3 && this.parent;
+      return el("header", { class: "meta" }, [
+        c.avatar ? el("img", { class: "avatar", src: c.avatar, alt: "", width: 40, height: 40 }) : null,
+        c.website
+          ? el("a", { class: "author", href: safeUrl(c.website), rel: "nofollow ugc", text: name })
+          : el("span", { class: "author", text: name }),
+        c.owner ? el("span", { class: "badge", text: t("owner") }) : null,
+        el("a", { class: "permalink", href: "#" + P + "comment-" + c.id }, stamp(c.created)),
+        c.modified ? el("span", { class: "edited", text: "· " + t("edited") }) : null,
+        to
+          ? el("a", {
+              class: "reply-to",
+              href: "#" + P + "comment-" + to.id,
+              text: "↪ " + t("inReplyTo", { name: to.author || t("anonymous") }),
+            })
+          : null,
+      ]);
+    }
+
+    actionButtons() {
+      const c = this.comment;
+      const mine = own.get(c.id);
+      const button = (action, attrs) =>
+        el("button", Object.assign({ type: "button", class: "link", "data-action": action }, attrs));
+      const open = c.status === "published";
+      return [
+        open &&
+          button("like", {
             "aria-pressed": String(store.get("liked", []).includes(c.id)),
             // The heart and the count; the word is the label, so German rows stay on one line.
             "aria-label": t("like"),
             title: t("like"),
             text: "♥" + (c.likes ? " " + c.likes : ""),
             onclick: () => this.like(),
-          })
-        : null,
-      c.status === "published"
-        ? el("button", { type: "button", class: "link", "data-action": "reply", text: t("reply"), onclick: () => this.reply() })
-        : null,
-      mine
-        ? el("button", { type: "button", class: "link", "data-action": "edit", text: t("edit"), onclick: () => this.edit() })
-        : null,
-      mine
-        ? el("button", { type: "button", class: "link", "data-action": "delete", text: t("delete"), onclick: () => this.remove() })
-        : null,
-    ];
-    this.actions.replaceChildren(...buttons.filter(Boolean));
-    this.node.replaceChildren(header, this.body, this.notice, this.actions, this.replies);
-  };
-
-  CommentView.prototype.markPending = function () {
-    this.node.classList.add(P + "pending");
-    this.notice.textContent = t("pending");
-    this.notice.hidden = false;
-  };
-
-  CommentView.prototype.like = async function () {
-    try {
-      const like = !store.get("liked", []).includes(this.comment.id);
-      const { data } = await api("POST", "/comments/" + this.comment.id + "/like", { visitor: visitor(), like });
-      this.comment.likes = data.likes;
-      toggleLiked(this.comment.id);
-      this.render();
-      this.thread.say(t("like") + " " + data.likes);
-    } catch (e) {
-      this.thread.say(message(e));
+          }),
+        open && button("reply", { text: t("reply"), onclick: () => this.reply() }),
+        mine && button("edit", { text: t("edit"), onclick: () => this.edit() }),
+        mine && button("delete", { text: t("delete"), onclick: () => this.remove() }),
+      ].filter(Boolean);
     }
-  };
 
-  CommentView.prototype.reply = function () {
-    this.thread.form.attach(this);
-  };
+    markPending() {
+      this.node.classList.add(P + "pending");
+      this.notice.textContent = t("pending");
+      this.notice.hidden = false;
+    }
 
-  CommentView.prototype.edit = async function () {
-    const mine = own.get(this.comment.id);
-    if (this.comment.text === undefined && mine) {
-      // After a reload the thread holds only HTML; the author's token fetches their Markdown.
+    async like() {
       try {
-        const { data } = await api("GET", "/comments/" + this.comment.id, undefined, { "X-Edit-Token": mine.token });
-        this.comment.text = data.text;
+        const like = !store.get("liked", []).includes(this.comment.id);
+        const { data } = await api("POST", "/comments/" + this.comment.id + "/like", { visitor: visitor(), like });
+        this.comment.likes = data.likes;
+        toggleLiked(this.comment.id);
+        this.render();
+        this.thread.say(t("like") + " " + data.likes);
       } catch (e) {
-        return this.thread.say(message(e));
+        this.thread.say(message(e));
       }
     }
-    const area = el("textarea", { class: "input", name: "text", rows: 4, "aria-label": t("text") });
-    area.value = this.comment.text || htmlToText(this.comment.html);
-    const error = el("p", { class: "error", role: "alert", hidden: true });
-    const save = el("button", { type: "submit", class: "button primary", "data-action": "save", text: t("save") });
-    const form = el("form", { class: "edit-form", novalidate: true }, [
-      area,
-      error,
-      el("div", { class: "row" }, [
-        save,
-        el("button", { type: "button", class: "button", "data-action": "cancel", text: t("cancel"), onclick: () => this.render() }),
-      ]),
-    ]);
-    form.addEventListener("submit", async (event) => {
-      event.preventDefault();
+
+    reply() {
+      this.thread.form.attach(this);
+    }
+
+    async edit() {
       const mine = own.get(this.comment.id);
-      save.disabled = true;
-      try {
-        if (!mine) throw Object.assign(new Error(""), { error: { code: "edit_window" } });
-        const { data } = await api("PATCH", "/comments/" + this.comment.id, { text: area.value }, { "X-Edit-Token": mine.token });
-        own.put(data);
-        data.text = area.value;
-        this.comment = Object.assign(this.comment, data);
-        this.render();
-        if (data.status === "pending") this.markPending();
-        this.thread.say(t("save"));
-      } catch (e) {
-        error.textContent = message(e);
-        error.hidden = false;
-        save.disabled = false;
+      if (this.comment.text === undefined && mine) {
+        // After a reload the thread holds only HTML; the author's token fetches their Markdown.
+        try {
+          const { data } = await api("GET", "/comments/" + this.comment.id, undefined, { "X-Edit-Token": mine.token });
+          this.comment.text = data.text;
+        } catch (e) {
+          return this.thread.say(message(e));
+        }
       }
-    });
-    this.body.replaceChildren(form);
-    this.actions.replaceChildren();
-    area.focus();
-  };
-
-  CommentView.prototype.remove = async function () {
-    const mine = own.get(this.comment.id);
-    if (!mine || !window.confirm(t("confirmDelete"))) return;
-    try {
-      await api("DELETE", "/comments/" + this.comment.id, undefined, { "X-Edit-Token": mine.token });
-      own.drop(this.comment.id);
-      if (this.replies.children.length) {
-        this.comment.status = "deleted";
-        this.render();
-      } else {
-        this.node.parentNode.remove();
-      }
-      this.thread.count = Math.max(0, this.thread.count - 1);
-      this.thread.renderCounts();
-      this.thread.say(t("removed"));
-    } catch (e) {
-      this.thread.say(message(e));
+      const form = new Form(this.thread, this);
+      this.body.replaceChildren(form.node);
+      this.actions.replaceChildren();
+      form.text.input.focus();
     }
-  };
+
+    async remove() {
+      const mine = own.get(this.comment.id);
+      if (!mine || !window.confirm(t("confirmDelete"))) return;
+      try {
+        await api("DELETE", "/comments/" + this.comment.id, undefined, { "X-Edit-Token": mine.token });
+        own.drop(this.comment.id);
+        if (this.replies.children.length) {
+          this.comment.status = "deleted";
+          this.render();
+        } else {
+          this.node.parentNode.remove();
+        }
+        this.thread.count = Math.max(0, this.thread.count - 1);
+        this.thread.renderCounts();
+        this.thread.say(t("removed"));
+      } catch (e) {
+        this.thread.say(message(e));
+      }
+    }
+  }
 
   /* --- the form ------------------------------------------------------------------------------ */
 
   let formCount = 0;
 
-  function Form(thread) {
-    this.thread = thread;
-    this.parent = null;
-    const n = ++formCount;
-    const remembered = store.get("author", {});
-    const field = (name, label, attrs) => {
-      const id = P + name + "-" + n;
-      const input = el(name === "text" ? "textarea" : "input", Object.assign({ id, name, class: "input" }, attrs));
-      if (remembered[name]) input.value = remembered[name];
+  // One form for new comments, replies (the thread's form, attached under a comment) and edits
+  // (a form of its own in the comment's place, `editing` the CommentView). Who writes is
+  // identity(); what is sent is body(); what happens after is posted() or saved().
+  class Form {
+    constructor(thread, editing) {
+      this.thread = thread;
+      this.editing = editing || null;
+      this.parent = null;
+      this.n = ++formCount;
+      this.remembered = editing ? {} : store.get("author", {});
+      this.submitButton = el("button", {
+        type: "submit",
+        class: "button primary",
+        "data-action": editing ? "save" : null,
+        text: t(editing ? "save" : "submit"),
+      });
+      this.previewButton = el("button", {
+        type: "button",
+        class: "button",
+        "data-action": "preview",
+        text: t("preview"),
+        onclick: () => this.togglePreview(),
+      });
+      this.cancelButton = el("button", {
+        type: "button",
+        class: "button",
+        "data-action": "cancel",
+        text: t("cancel"),
+        hidden: !editing,
+        onclick: () => (editing ? editing.render() : this.attach(null)),
+      });
+      this.replyNote = el("p", { class: "reply-note", hidden: true });
+      this.heading = el("h3", { class: "form-title", text: t("leave"), hidden: !!editing });
+      // Seen, not only heard: what became of the last post (the live region says it too).
+      this.done = el("p", { class: "notice done", hidden: true });
+      this.preview = el("div", { class: "preview body", hidden: true });
+      this.general = el("p", { class: "error", role: "alert", hidden: true });
+      const text = this.field("text", t("text"), editing ? { rows: 4 } : { rows: 5, required: true, hint: t("hint") });
+      if (editing) this.text.input.value = editing.comment.text || htmlToText(editing.comment.html);
+      this.node = el(
+        "form",
+        {
+          class: editing ? "edit-form" : "form",
+          novalidate: true,
+          onsubmit: (e) => this.submit(e),
+          oninput: () => {
+            this.done.hidden = true;
+          },
+        },
+        [
+          this.heading,
+          this.replyNote,
+          text,
+          this.preview,
+          ...(editing ? [] : this.identity()),
+          el("div", { class: "row" }, [this.submitButton, this.previewButton, this.cancelButton]),
+          this.general,
+          this.done,
+        ]
+      );
+    }
+
+    // A labelled input with its hint and error box; this[name] = { input, error }.
+    field(name, label, attrs) {
+      const id = P + name + "-" + this.n;
+      const input = el(
+        name === "text" ? "textarea" : "input",
+        Object.assign({ id, name, class: "input", "aria-label": this.editing ? label : null }, attrs, { hint: null })
+      );
+      if (this.remembered[name]) input.value = this.remembered[name];
       const error = el("p", { class: "error", id: id + "-error", role: "alert", hidden: true });
       input.setAttribute("aria-describedby", error.id + (attrs.hint ? " " + id + "-hint" : ""));
       this[name] = { input, error };
       return el("div", { class: "field field-" + name }, [
-        el("label", { for: id, text: label }),
+        this.editing ? null : el("label", { for: id, text: label }),
         input,
         attrs.hint ? el("p", { class: "hint", id: id + "-hint", text: attrs.hint }) : null,
         error,
       ]);
-    };
-    this.submitButton = el("button", { type: "submit", class: "button primary", text: t("submit") });
-    this.previewButton = el("button", { type: "button", class: "button", "data-action": "preview", text: t("preview"), onclick: () => this.togglePreview() });
-    this.cancelButton = el("button", { type: "button", class: "button", "data-action": "cancel", text: t("cancel"), hidden: true, onclick: () => this.attach(null) });
-    this.replyNote = el("p", { class: "reply-note", hidden: true });
-    this.heading = el("h3", { class: "form-title", text: t("leave") });
-    // Seen, not only heard: what became of the last post (the live region says it too).
-    this.done = el("p", { class: "notice done", hidden: true });
-    this.preview = el("div", { class: "preview body", hidden: true });
-    this.general = el("p", { class: "error", role: "alert", hidden: true });
-    const optional = " (" + t("optional") + ")";
-    this.notify = el("input", { type: "checkbox", name: "notify", id: P + "notify-" + n });
-    this.node = el("form", { class: "form", novalidate: true, onsubmit: (e) => this.submit(e), oninput: () => (this.done.hidden = true) }, [
-      this.heading,
-      this.replyNote,
-      field("text", t("text"), { rows: 5, required: true, hint: t("hint") }),
-      this.preview,
-      el("div", { class: "row fields" }, [
-        field("author", t("author") + optional, { autocomplete: "name", maxlength: 100 }),
-        field("email", t("email"), { type: "email", autocomplete: "email" }),
-        field("website", t("website") + optional, { type: "url", autocomplete: "url" }),
-      ]),
-      // A field people never see; bots that fill in everything give themselves away.
-      el("div", { class: "hp", "aria-hidden": "true" }, [
-        el("label", { text: "Leave this empty" }, el("input", { name: "homepage", tabindex: "-1", autocomplete: "off" })),
-      ]),
-      (this.notifyField = el("div", { class: "field field-notify", hidden: true }, [
+    }
+
+    // Who writes: name, email and website (remembered here), a trap for bots, and notification.
+    identity() {
+      const optional = " (" + t("optional") + ")";
+      this.notify = el("input", { type: "checkbox", name: "notify", id: P + "notify-" + this.n });
+      this.notifyField = el("div", { class: "field field-notify", hidden: true }, [
         this.notify,
         el("label", { for: this.notify.id, text: t("notify") }),
-      ])),
-      el("div", { class: "row" }, [this.submitButton, this.previewButton, this.cancelButton]),
-      this.general,
-      this.done,
-    ]);
-  }
-
-  Form.prototype.attach = function (view) {
-    this.parent = view;
-    const home = this.thread.root;
-    if (view) view.node.insertBefore(this.node, view.replies);
-    else home.append(this.node);
-    this.replyNote.hidden = this.cancelButton.hidden = !view;
-    this.heading.hidden = !!view;
-    this.replyNote.textContent = view ? t("replyingTo", { name: view.comment.author || t("anonymous") }) : "";
-    this.submitButton.textContent = view ? t("submitReply") : t("submit");
-    this.text.input.focus();
-  };
-
-  Form.prototype.clearErrors = function () {
-    for (const name of ["text", "author", "email", "website"]) {
-      this[name].error.hidden = true;
-      this[name].input.removeAttribute("aria-invalid");
+      ]);
+      return [
+        el("div", { class: "row fields" }, [
+          this.field("author", t("author") + optional, { autocomplete: "name", maxlength: 100 }),
+          this.field("email", t("email"), { type: "email", autocomplete: "email" }),
+          this.field("website", t("website") + optional, { type: "url", autocomplete: "url" }),
+        ]),
+        // A field people never see; bots that fill in everything give themselves away.
+        el("div", { class: "hp", "aria-hidden": "true" }, [
+          el(
+            "label",
+            { text: "Leave this empty" },
+            el("input", { name: "homepage", tabindex: "-1", autocomplete: "off" })
+          ),
+        ]),
+        this.notifyField,
+      ];
     }
-    this.general.hidden = true;
-  };
 
-  Form.prototype.showError = function (e) {
-    const target = e.error && this[e.error.field];
-    const box = target && target.error ? target.error : this.general;
-    box.textContent = message(e);
-    box.hidden = false;
-    if (target && target.input) {
-      target.input.setAttribute("aria-invalid", "true");
-      target.input.focus();
+    attach(view) {
+      this.parent = view;
+      if (view) view.node.insertBefore(this.node, view.replies);
+      else this.thread.root.append(this.node);
+      this.replyNote.hidden = this.cancelButton.hidden = !view;
+      this.heading.hidden = !!view;
+      this.replyNote.textContent = view ? t("replyingTo", { name: view.comment.author || t("anonymous") }) : "";
+      this.submitButton.textContent = view ? t("submitReply") : t("submit");
+      this.text.input.focus();
     }
-  };
 
-  Form.prototype.write = function () {
-    this.preview.hidden = true;
-    this.text.input.hidden = false;
-    this.previewButton.textContent = t("preview");
-  };
-
-  Form.prototype.togglePreview = async function () {
-    if (!this.preview.hidden) return this.write();
-    this.clearErrors();
-    try {
-      const { data } = await api("POST", "/preview", { text: this.text.input.value });
-      this.preview.innerHTML = data.html;
-      this.preview.hidden = false;
-      this.text.input.hidden = true;
-      this.previewButton.textContent = t("write");
-    } catch (e) {
-      this.showError(e);
+    clearErrors() {
+      for (const name of ["text", "author", "email", "website"]) {
+        if (!this[name]) continue;
+        this[name].error.hidden = true;
+        this[name].input.removeAttribute("aria-invalid");
+      }
+      this.general.hidden = true;
     }
-  };
 
-  Form.prototype.submit = async function (event) {
-    event.preventDefault();
-    this.clearErrors();
-    const value = (name) => this[name].input.value.trim();
-    if (!value("text")) return this.showError({ error: { field: "text", code: "empty" } });
-    const body = {
-      site,
-      uri,
-      text: this.text.input.value,
-      author: value("author"),
-      email: value("email"),
-      website: value("website"),
-      title: document.title,
-      parent: this.parent ? this.parent.comment.id : null,
-      notify: this.notify.checked,
-      homepage: this.node.elements.homepage.value,
-      form_token: this.thread.formToken,
-    };
-    this.submitButton.disabled = true;
-    this.node.setAttribute("aria-busy", "true");
-    try {
+    showError(e) {
+      const target = e.error && this[e.error.field];
+      const box = target?.error ? target.error : this.general;
+      box.textContent = message(e);
+      box.hidden = false;
+      if (target?.input) {
+        target.input.setAttribute("aria-invalid", "true");
+        target.input.focus();
+      }
+    }
+
+    write() {
+      this.preview.hidden = true;
+      this.text.input.hidden = false;
+      this.previewButton.textContent = t("preview");
+    }
+
+    async togglePreview() {
+      if (!this.preview.hidden) return this.write();
+      this.clearErrors();
+      try {
+        const { data } = await api("POST", "/preview", { text: this.text.input.value });
+        this.preview.innerHTML = data.html;
+        this.preview.hidden = false;
+        this.text.input.hidden = true;
+        this.previewButton.textContent = t("write");
+      } catch (e) {
+        this.showError(e);
+      }
+    }
+
+    // What a new comment sends: the text, who wrote it, and where it goes.
+    body() {
+      const value = (name) => this[name].input.value.trim();
+      return {
+        site,
+        uri,
+        text: this.text.input.value,
+        author: value("author"),
+        email: value("email"),
+        website: value("website"),
+        title: document.title,
+        parent: this.parent ? this.parent.comment.id : null,
+        notify: this.notify.checked,
+        homepage: this.node.elements.homepage.value,
+        form_token: this.thread.formToken,
+      };
+    }
+
+    async submit(event) {
+      event.preventDefault();
+      this.clearErrors();
+      if (!this.text.input.value.trim()) return this.showError({ error: { field: "text", code: "empty" } });
+      this.submitButton.disabled = true;
+      this.node.setAttribute("aria-busy", "true");
+      try {
+        if (this.editing) await this.saved();
+        else await this.posted();
+      } catch (e) {
+        this.showError(e);
+      } finally {
+        this.submitButton.disabled = false;
+        this.node.removeAttribute("aria-busy");
+      }
+    }
+
+    async posted() {
+      const body = this.body();
       const { data } = await api("POST", "/comments", body);
       store.set("author", { author: body.author, email: body.email, website: body.website });
       own.put(data);
       data.text = body.text;
       const parent = this.parent;
-      const place = parent ? this.thread.under(parent) : [this.thread.list, 0];
-      const view = this.thread.add(data, ...place, this.thread.sort === "newest" && !parent, parent && parent.comment);
+      const thread = this.thread;
+      const place = parent ? thread.under(parent) : [thread.list, 0];
+      const view = thread.add(data, ...place, thread.sort === "newest" && !parent, parent?.comment);
       const said = t(data.status === "pending" ? "pending" : "published");
       if (data.status === "pending") view.markPending();
       else {
-        this.thread.count += 1;
-        this.thread.renderCounts();
+        thread.count += 1;
+        thread.renderCounts();
       }
-      this.thread.say(said);
+      thread.say(said);
       this.text.input.value = "";
       this.write();
       this.attach(null);
       this.done.textContent = said;
       this.done.hidden = false;
       view.node.scrollIntoView({ block: "nearest" });
-    } catch (e) {
-      this.showError(e);
-    } finally {
-      this.submitButton.disabled = false;
-      this.node.removeAttribute("aria-busy");
     }
-  };
+
+    async saved() {
+      const view = this.editing;
+      const mine = own.get(view.comment.id);
+      if (!mine) throw Object.assign(new Error(""), { error: { code: "edit_window" } });
+      const text = this.text.input.value;
+      const { data } = await api("PATCH", "/comments/" + view.comment.id, { text }, { "X-Edit-Token": mine.token });
+      own.put(data);
+      data.text = text;
+      view.comment = Object.assign(view.comment, data);
+      view.render();
+      if (data.status === "pending") view.markPending();
+      this.thread.say(t("save"));
+    }
+  }
 
   /* --- words for errors ------------------------------------------------------------------------ */
 
@@ -769,7 +842,7 @@
   function host(url) {
     try {
       return new URL(url).hostname;
-    } catch (e) {
+    } catch {
       return "";
     }
   }
@@ -794,18 +867,20 @@
     for (const link of links) {
       const key = link.dataset.site || site;
       const path = link.dataset.uri || new URL(link.href || location.href, location.href).pathname;
-      (groups[key] = groups[key] || []).push([link, path]);
+      groups[key] = groups[key] || [];
+      groups[key].push([link, path]);
     }
     for (const [name, items] of Object.entries(groups)) {
       const uris = Array.from(new Set(items.map((item) => item[1])));
       for (let i = 0; i < uris.length; i += 100) {
         const query = new URLSearchParams({ site: name });
-        uris.slice(i, i + 100).forEach((u) => query.append("uri", u));
+        for (const u of uris.slice(i, i + 100)) query.append("uri", u);
         const { data } = await api("GET", "/counts?" + query);
         for (const [link, path] of items) {
           // What the thread's headings say: its comments, and its mentions when it has some.
           const m = data.mentions[path];
-          if (path in data.counts) link.textContent = t("comments", { n: data.comments[path] }) + (m ? " · " + t("mentions", { n: m }) : "");
+          if (path in data.counts)
+            link.textContent = t("comments", { n: data.comments[path] }) + (m ? " · " + t("mentions", { n: m }) : "");
         }
       }
     }
@@ -836,7 +911,9 @@
   async function originRefused() {
     const here = location.origin;
     try {
-      const r = await (await fetch(base + "/api/origin?site=" + encodeURIComponent(site), { credentials: "omit" })).json();
+      const r = await (
+        await fetch(base + "/api/origin?site=" + encodeURIComponent(site), { credentials: "omit" })
+      ).json();
       if (r.allowed) return false;
       console.error(
         r.exists
@@ -844,7 +921,7 @@
           : `[commentsvc] There is no site "${site}"; add it with: commentsvc site add ${site} --url URL --origin ${here}`
       );
       return true;
-    } catch (e) {
+    } catch {
       return false;
     }
   }
@@ -862,7 +939,9 @@
       console.error("[commentsvc] the thread could not be loaded:", e);
       const refused = e.network && (await originRefused());
       root.removeAttribute("aria-busy");
-      root.replaceChildren(el("p", { class: "notice", text: t(refused ? "unavailable" : e.network ? "network" : "loadError") }));
+      root.replaceChildren(
+        el("p", { class: "notice", text: t(refused ? "unavailable" : e.network ? "network" : "loadError") })
+      );
     }
   }
 

@@ -131,3 +131,23 @@ def endless(chunk: bytes = b"<p>" + b"a" * 65536):
 def gzip_bomb(size: int = 200 * 1024 * 1024) -> bytes:
     """Return a gzip body that inflates to size bytes of HTML-ish text."""
     return gzip.compress(b"<p>" + b"\0" * size, 9)
+
+
+def raw_answer(headers: list[tuple[str, str]], body: bytes):
+    """Return a Page writer that answers 200 with exactly these headers, however odd."""
+
+    def write(handler):
+        handler.send_response(200)
+        for name, value in headers:
+            handler.send_header(name, value)
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    return write
+
+
+def typed_answer(content_type: str, body: bytes, content_length: str | None = None):
+    """Return a Page writer with this Content-Type and a Content-Length (true unless given)."""
+    length = content_length or str(len(body))
+    return raw_answer([("Content-Type", content_type), ("Content-Length", length)], body)

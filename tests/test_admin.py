@@ -332,8 +332,11 @@ def test_ban_the_author_see_and_lift_bans(admin_app, alice):
     alice.post(f"/admin/comments/{comment}/ban", kind="email")
     alice.post(f"/admin/comments/{comment}/ban", kind="domain")
     alice.post("/admin/bans", kind="address", value="abc123", reason="by hand")
+    alice.post("/admin/bans", kind="address", value="def456", site="blog")
     page = alice.page("/admin/bans")
     assert "troll@example.org" in page and ">spam.example</td>" in page and "abc123" in page
+    assert 'data-label="Site">blog</td>' in page  # the site's name, not its id
+    assert 'data-label="Site">every site</td>' in page
     again = post_comment(admin_app, email="troll@example.org", text="again")
     assert status_of(admin_app, again) == "spam"
     with admin_app.app_context():

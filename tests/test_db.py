@@ -1,3 +1,4 @@
+import json
 import multiprocessing
 
 import pytest
@@ -143,3 +144,76 @@ def test_linkback_urls_are_normalised_by_migration(tmp_path):
         "https://A.example.org/y?",
     ]
     assert tuple(mention) == ("https://a.example.org/z", "https://b.org/p")
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="a fresh database file per run")
+def test_bans_are_normalised_by_migration(tmp_path):
+    """Bans written in another spelling before the rules compared normal forms match again."""
+    from flask_migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "x"})
+    with app.app_context():
+        directory = app.extensions["migrate"].directory
+        upgrade(directory=directory, revision="0012")
+        old = [
+            ("email", "Troll@EXAMPLE.org"),
+            ("domain", "https://www.Spam.example/x"),
+            ("domain", "bücher.example"),
+            ("address", "ABC123"),  # a hash: its spelling is the hash's own
+            ("email", "   "),  # nothing a rule can match: left alone
+        ]
+        with db.engine.begin() as conn:
+            for n, (kind, value) in enumerate(old, start=1):
+                conn.execute(
+                    text(
+                        "INSERT INTO bans (id, kind, value, reason, created) "
+                        "VALUES (:id, :kind, :value, '', '2026-01-01 00:00:00')"
+                    ),
+                    {"id": n, "kind": kind, "value": value},
+                )
+        upgrade(directory=directory)
+        with db.engine.connect() as conn:
+            values = conn.execute(text("SELECT value FROM bans ORDER BY id")).scalars().all()
+        db.engine.dispose()
+    assert list(values) == [
+        "troll@example.org",
+        "spam.example",
+        "xn--bcher-kva.example",
+        "ABC123",
+        "   ",
+    ]
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="a fresh database file per run")
+def test_jobs_queued_by_an_older_release_lose_the_raw_client_address(tmp_path):
+    """The README promises no raw IP is stored: Webmention jobs once named the client by it."""
+    from flask_migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "x"})
+    payloads = [
+        '{"mention": 1, "requested_by": "203.0.113.7"}',
+        '{"mention": 2, "requested_by": "client 0123abcd"}',
+        '{"mention": 3}',
+        "not json",
+    ]
+    with app.app_context():
+        directory = app.extensions["migrate"].directory
+        upgrade(directory=directory, revision="0012")
+        with db.engine.begin() as conn:
+            for n, payload in enumerate(payloads, start=1):
+                conn.execute(
+                    text(
+                        "INSERT INTO jobs (id, kind, payload, status, attempts, run_after, created)"
+                        " VALUES (:id, 'webmention', :p, 'queued', 0, :t, :t)"
+                    ),
+                    {"id": n, "p": payload, "t": "2026-01-01 00:00:00"},
+                )
+        upgrade(directory=directory)
+        with db.engine.connect() as conn:
+            stored = conn.execute(text("SELECT payload FROM jobs ORDER BY id")).scalars().all()
+        db.engine.dispose()
+    assert "203.0.113.7" not in " ".join(stored)
+    assert json.loads(stored[0]) == {"mention": 1, "requested_by": ""}
+    assert list(stored[1:]) == payloads[1:]

@@ -175,6 +175,13 @@ def test_a_held_reply_notifies_once_it_is_approved(mail_app, inbox, clock):
         moderation.act([reply], "approve", actor="admin:t", now=clock())
     run_queue(mail_app)
     assert [m["To"] for m in inbox.messages] == ["ann@example.org"]
+    # Approving it again, or after taking it back to held, mails nobody a second time.
+    with mail_app.app_context():
+        moderation.act([reply], "approve", actor="admin:t", now=clock())
+        moderation.act([reply], "hold", actor="admin:t", now=clock())
+        moderation.act([reply], "approve", actor="admin:t", now=clock())
+    run_queue(mail_app)
+    assert [m["To"] for m in inbox.messages] == ["ann@example.org"]
 
 
 def test_with_the_mail_server_down_posting_works_and_mail_goes_out_later(make_app, clock):
@@ -211,6 +218,7 @@ def test_webhooks_are_signed_and_sent_for_new_approved_and_deleted(mail_app, clo
         comment = post(mail_app, text="Hooked")
         with mail_app.app_context():
             moderation.act([comment], "approve", actor="admin:t", now=clock())
+            moderation.act([comment], "approve", actor="admin:t", now=clock())  # no change: no call
             moderation.act([comment], "delete", actor="admin:t", now=clock())
             secret = webhook_secret(get_site("blog"))
         run_queue(mail_app)

@@ -109,6 +109,26 @@ def test_the_widget_words_errors_by_their_code():
         assert set(json.loads(path.read_text())["errors"]) == english, path.name
 
 
+def test_no_script_matches_the_apis_english():
+    """The widget and the admin page key on error codes; the English of a message is for people."""
+    import re
+
+    for name in ("embed.js", "admin/admin.js"):
+        script = (ROOT_DIR / "static" / name).read_text()
+        # A message read for anything but showing it: compared, searched, matched, tested.
+        assert not re.search(
+            r"message\s*(===?|!==?|\.(test|match|search|includes|indexOf|startsWith|endsWith)\()",
+            script,
+        ), name
+        assert not re.search(r"\.(test|match|search)\([^)]*message", script), name
+        # The sentences clients used to match, and any regular expression holding a sentence.
+        for sentence in ("must not be empty", "characters long", "not a valid", "too many"):
+            assert sentence not in script.lower(), (name, sentence)
+        assert not re.search(
+            r"/[^/\n*]*\b[a-z]+ [a-z]+ [a-z]+\b[^/\n]*/[gimsuy]*\.test\(", script
+        ), name
+
+
 def test_hostile_unsubscribe_links_are_404(client):
     from urllib.parse import quote
 

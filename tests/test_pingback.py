@@ -18,6 +18,7 @@ from tests.blogs import drip
 from tests.blogs import endless
 from tests.blogs import gzip_bomb
 from tests.blogs import post_linking_to
+from tests.blogs import typed_answer
 
 pytestmark = pytest.mark.slow
 
@@ -437,24 +438,14 @@ def test_slow_sources_from_one_client_do_not_hold_the_workers(app, live_server, 
     assert sum(theirs.hits(f"/slow{n}") for n in range(8)) == 1
 
 
-def _answer(content_type: str, body: bytes, content_length: str | None = None):
-    def write(handler):
-        handler.send_response(200)
-        handler.send_header("Content-Type", content_type)
-        handler.send_header("Content-Length", content_length or str(len(body)))
-        handler.send_header("Connection", "close")
-        handler.end_headers()
-        handler.wfile.write(body)
-
-    return write
-
-
 def test_odd_charsets_bad_lengths_and_own_pages(app, service, ours, theirs):
     target = ours.url + "/post/1"
     page = post_linking_to(target).encode()
-    theirs.pages["/rot13"] = Page(writer=_answer("text/html; charset=rot13", page))
-    theirs.pages["/base64"] = Page(writer=_answer("text/html", b'<meta charset="base64">' + page))
-    theirs.pages["/length"] = Page(writer=_answer("text/html", page, content_length="\u00b2"))
+    theirs.pages["/rot13"] = Page(writer=typed_answer("text/html; charset=rot13", page))
+    theirs.pages["/base64"] = Page(
+        writer=typed_answer("text/html", b'<meta charset="base64">' + page)
+    )
+    theirs.pages["/length"] = Page(writer=typed_answer("text/html", page, content_length="\u00b2"))
     # These gave 500 (a LookupError or ValueError from the page's declarations).
     assert "registered" in call(service, "pingback.ping", theirs.url + "/rot13", target)
     assert "registered" in call(service, "pingback.ping", theirs.url + "/base64", target)

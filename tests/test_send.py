@@ -7,6 +7,7 @@ import pytest
 
 from tests.blogs import Blog
 from tests.blogs import Page
+from tests.blogs import raw_answer
 from tests.conftest import add_site
 
 HTML = {"Content-Type": "text/html; charset=utf-8"}
@@ -268,30 +269,18 @@ def test_pingback_end_to_end_through_our_own_xmlrpc(app, cli, mine, live_server)
     theirs.close()
 
 
-def _answer(headers: list[tuple[str, str]], body: bytes):
-    def write(handler):
-        handler.send_response(200)
-        for name, value in headers:
-            handler.send_header(name, value)
-        handler.send_header("Connection", "close")
-        handler.end_headers()
-        handler.wfile.write(body)
-
-    return write
-
-
 def test_odd_charsets_bad_lengths_and_broken_links_do_not_crash_send(cli, mine):
     """Each of these targets (and the post's own charset) made `commentsvc send` crash."""
     other = Blog()
     body = b'<link rel="webmention" href="/endpoint"><p>hello</p>'
     other.pages["/rot13"] = Page(
-        writer=_answer([("Content-Type", "text/html; charset=rot13")], body)
+        writer=raw_answer([("Content-Type", "text/html; charset=rot13")], body)
     )
     other.pages["/length"] = Page(
-        writer=_answer([("Content-Type", "text/html"), ("Content-Length", "\u00b2")], body)
+        writer=raw_answer([("Content-Type", "text/html"), ("Content-Length", "\u00b2")], body)
     )
     other.pages["/link"] = Page(
-        writer=_answer(
+        writer=raw_answer(
             [("Content-Type", "text/html"), ("Link", "<http://[broken>; rel=webmention")],
             b'<a rel="webmention" href="http://[::1">x</a>',
         )
@@ -300,7 +289,7 @@ def test_odd_charsets_bad_lengths_and_broken_links_do_not_crash_send(cli, mine):
     targets = "".join(f'<a href="{other.url}{p}">t</a> ' for p in ("/rot13", "/length", "/link"))
     source = mine.url + "/post"
     mine.pages["/post"] = Page(
-        writer=_answer(
+        writer=raw_answer(
             [("Content-Type", "text/html; charset=base64")],
             (targets + '<a href="http://[::1">broken</a>').encode(),
         )

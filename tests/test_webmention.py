@@ -13,6 +13,7 @@ from commentsvc.models import Comment
 from commentsvc.models import Job
 from commentsvc.models import Mention
 from commentsvc.models import utcnow
+from tests.blogs import typed_answer
 
 
 def reply_page(target: str, title: str = "A reply", author: str = "Bea") -> str:
@@ -222,26 +223,16 @@ def test_the_worker_command_runs_queued_jobs(app, client, cli, ours, theirs):
 # --- hardening: charsets, identity, moderation of changes, own pages, error codes ---------------
 
 
-def _answer(content_type: str, body: bytes, content_length: str | None = None):
-    def write(handler):
-        handler.send_response(200)
-        handler.send_header("Content-Type", content_type)
-        handler.send_header("Content-Length", content_length or str(len(body)))
-        handler.send_header("Connection", "close")
-        handler.end_headers()
-        handler.wfile.write(body)
-
-    return write
-
-
 def test_odd_charsets_verify_and_a_bad_content_length_is_rejected(app, client, ours, theirs):
     from tests.blogs import Page
 
     target = ours.url + "/post/1"
     page = reply_page(target).encode()
-    theirs.pages["/rot13"] = Page(writer=_answer("text/html; charset=rot13", page))
-    theirs.pages["/base64"] = Page(writer=_answer("text/html", b'<meta charset="base64">' + page))
-    theirs.pages["/length"] = Page(writer=_answer("text/html", page, content_length="\u00b2"))
+    theirs.pages["/rot13"] = Page(writer=typed_answer("text/html; charset=rot13", page))
+    theirs.pages["/base64"] = Page(
+        writer=typed_answer("text/html", b'<meta charset="base64">' + page)
+    )
+    theirs.pages["/length"] = Page(writer=typed_answer("text/html", page, content_length="\u00b2"))
     answers = {
         path: send(client, theirs.url + path, target) for path in ("/rot13", "/base64", "/length")
     }

@@ -45,6 +45,7 @@ from commentsvc.fields import url_host
 from commentsvc.linkbacks.fetch import Fetcher
 from commentsvc.linkbacks.fetch import FetchError
 from commentsvc.linkbacks.urls import host_of
+from commentsvc.linkbacks.urls import normalise_url
 from commentsvc.linkbacks.verify import MAX_AUTHOR
 from commentsvc.linkbacks.verify import MAX_TITLE
 from commentsvc.linkbacks.verify import MAX_URL
@@ -53,7 +54,6 @@ from commentsvc.linkbacks.verify import clip
 from commentsvc.linkbacks.verify import clip_excerpt
 from commentsvc.linkbacks.verify import clip_url
 from commentsvc.linkbacks.verify import find_link
-from commentsvc.linkbacks.verify import normalise_url
 from commentsvc.models import Comment
 from commentsvc.models import Mention
 from commentsvc.models import Site

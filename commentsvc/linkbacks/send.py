@@ -21,8 +21,8 @@ from commentsvc.linkbacks.fetch import Fetched
 from commentsvc.linkbacks.fetch import Fetcher
 from commentsvc.linkbacks.fetch import FetchError
 from commentsvc.linkbacks.markup import tidy_html
+from commentsvc.linkbacks.urls import normalise_url
 from commentsvc.linkbacks.verify import decode_html
-from commentsvc.linkbacks.verify import normalise_url
 from commentsvc.models import SentLink
 from commentsvc.sites import list_sites
 from commentsvc.sites import thread_uri

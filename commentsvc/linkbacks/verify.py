@@ -18,7 +18,7 @@ from commentsvc.linkbacks.markup import tidy_html
 from commentsvc.linkbacks.urls import normalise_url
 from commentsvc.linkbacks.urls import same_url
 
-__all__ = ["Found", "decode_html", "find_link", "normalise_url", "same_url"]
+__all__ = ["Found", "decode_html", "find_link"]
 
 EXCERPT_SIDE = 100
 # What a stored linkback may hold, in code points: a source cannot grow a thread beyond this.

@@ -1,5 +1,5 @@
 /* commentsvc admin: select all, and keyboard shortcuts for the moderation lists. */
-(function () {
+(() => {
   "use strict";
   const rows = () => Array.from(document.querySelectorAll(".row[data-id]"));
   let current = -1;
@@ -34,7 +34,7 @@
       const action = ACTIONS[event.key];
       const button = selected.length
         ? document.querySelector(`.bulk button[value="${action}"]`)
-        : row && row.querySelector(`button[data-key="${event.key}"]`);
+        : row?.querySelector(`button[data-key="${event.key}"]`);
       if (button) button.click();
     } else return;
     event.preventDefault();

@@ -8,7 +8,7 @@ Create Date: 2026-11-28 09:45:00
 import sqlalchemy as sa
 from alembic import op
 
-from commentsvc.linkbacks.verify import normalise_url
+from commentsvc.linkbacks.urls import normalise_url
 
 revision = "0009"
 down_revision = "0006"
