@@ -66,7 +66,7 @@ BACKOFF_FIRST = timedelta(minutes=5)
 BACKOFF_MAX = timedelta(hours=6)
 # A job that comes well before the post's next fetch is a stale duplicate: it does nothing.
 EARLY = timedelta(minutes=1)
-_HANDLE = re.compile(r"@?([^\s@/]{1,64})@([a-z0-9.-]{1,253}(?::[0-9]{1,5})?)", re.I)
+_HANDLE = re.compile(r"@?([^\s@/\x00-\x1f\x7f]{1,64})@([a-z0-9.-]{1,253}(?::[0-9]{1,5})?)", re.I)
 _STATUS_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # The status URL forms of Mastodon, GoToSocial, Pleroma/Akkoma, Misskey-compatible servers:
 # the id is the last path segment after one of these.
@@ -121,7 +121,7 @@ def parse_post_url(url: Any, site: Site) -> tuple[str, str, str]:
     :raise ValidationError: for a URL that names no post, or one on a server where none of the
         site's accounts lives.
     """
-    if not isinstance(url, str) or not url.strip() or len(url) > 2000:
+    if not isinstance(url, str) or not fields.is_printable_ascii(url.strip(), max_length=2000):
         raise ValidationError("post_url must be a post's URL.", field="post_url")
     url = url.strip()
     try:
@@ -397,7 +397,7 @@ def _get_json(fetcher: Fetcher, url: str, etag: str) -> tuple[dict | None, str]:
         raise ServerFailed(f"{url} answered {fetched.content_type or 'no content type'}, not JSON")
     try:
         data = json.loads(fetched.body)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ServerFailed(f"{url} answered malformed JSON") from None
     if not isinstance(data, dict):
         raise ServerFailed(f"{url} answered JSON that is not an object")
@@ -435,11 +435,13 @@ def _time(value: Any) -> datetime | None:
 
 
 def _count(value: Any) -> int:
-    return min(value, 10**9) if isinstance(value, int) and value >= 0 else 0
+    usable = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return min(value, 10**9) if usable else 0
 
 
 def _text(value: Any, limit: int) -> str:
-    return value[:limit] if isinstance(value, str) else ""
+    # No NUL reaches a column (PostgreSQL refuses it in text).
+    return value[:limit].replace("\x00", "") if isinstance(value, str) else ""
 
 
 def read_reply(status: Any, server: str, *, content: bool = True) -> Reply | None:

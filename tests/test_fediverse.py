@@ -330,3 +330,24 @@ def test_admin_links_posts_shows_sources_and_bans_a_server(app, client, clock, f
     with app.app_context():
         assert db.session.get(Comment, held.id).status == "spam"
     assert "127.0.0.1" in admin.page("/admin/bans")
+
+
+def test_hostile_answers_store_nothing_harmful(app, client, cli, clock, fedi, blog):
+    post = fedi.post()
+    fedi.reply(post, "alice", "<p>a\x00b</p>", url=f"{fedi.url}/@alice/9\x00")
+    fedi.reply(post, "x", "<p>hi</p>", account={**fedi.account("x"), "acct": "ev\x00il"})
+    fedi.reply(post, "carol", "<p>fine</p>", visibility="direct")
+    fedi.post("dave", {"not": "html"}, created_at="9999-99-99", in_reply_to_id=7)
+    link(cli, post)
+    run_queue(app, clock)
+    [only] = Api(client).thread()["comments"]
+    assert only["handle"] == f"@alice@{fedi.host}" and "\x00" not in only["html"]
+
+    # JSON nested past any parser's depth: the server is failing, nothing else happens.
+    answer = fedi.answer
+    fedi.answer = lambda path: (200, b"[" * 100_000 + b"]" * 100_000, "application/json")
+    clock.advance(minutes=16)
+    run_queue(app, clock)
+    with app.app_context():
+        assert db.session.get(FediverseServer, fedi.url).failures == 1
+    fedi.answer = answer
