@@ -81,6 +81,8 @@ def test_replies_appear_nested_after_one_queue_run(app, client, cli, clock, fedi
     assert alice["avatar"].startswith("http://localhost/api/photo/")
     assert thread["comments"][1]["owner"] is True
     assert thread["count"] == 3
+    listed = cli("fediverse", "list", "blog").output
+    assert f"/post/1\t{post['url']}\tok\tboosts=3\tfavourites=7" in listed
     assert thread["fediverse"] == {
         "posts": [
             {"url": post["url"], "account": f"@me@{fedi.host}", "boosts": 3, "favourites": 7}
