@@ -272,7 +272,10 @@ def page_body(site: Site, uri: str, page: comments.ThreadPage) -> bytes:
         "count": page.count,
         "counts": {"comments": page.counts.comments, "mentions": page.counts.mentions},
         "likes": page.likes,
-        "fediverse": fediverse.thread_summary(page.thread.id if page.thread else None),
+        # Asked only of sites that name fediverse accounts: others' cold reads cost no query more.
+        "fediverse": fediverse.thread_summary(
+            page.thread.id if page.thread and site.fediverse_accounts else None
+        ),
         "comments": [comment_json(n.comment, site, n.replies) for n in page.nodes],
         "next": page.next_cursor,
         "notifications": bool(current_app.config["SMTP_URL"]),
