@@ -20,6 +20,7 @@ from commentsvc import comments
 from commentsvc import fediverse
 from commentsvc import fields
 from commentsvc import photos
+from commentsvc import shapes
 from commentsvc import sites
 from commentsvc import spam
 from commentsvc.comments import Guard
@@ -89,15 +90,9 @@ def guard() -> Guard:
     )
 
 
-def max_length() -> int:
-    return current_app.config["MAX_TEXT_LENGTH"]
-
-
-def query_int(name: str, default: int, minimum: int, maximum: int) -> int:
-    value = request.args.get(name)
-    if value is None:
-        return default
-    return fields.decimal(value, name, minimum=minimum, maximum=maximum)
+def limits() -> dict[str, Any]:
+    """Return the settings the shapes' rules read (the configured text length)."""
+    return {"max_length": current_app.config["MAX_TEXT_LENGTH"]}
 
 
 # --- CORS --------------------------------------------------------------------------------------
@@ -217,14 +212,14 @@ def _iso(moment: datetime) -> str:
 @bp.get("/comments")
 def get_comments():
     """The thread of (site, uri): published comments, replies nested."""
-    name, uri = _site_name(request.args.get("site")), comments.parse_uri(request.args.get("uri"))
-    sort = request.args.get("sort", "oldest")
-    limit = query_int("limit", comments.DEFAULT_PAGE, 1, comments.MAX_PAGE)
-    cursor = request.args.get("cursor")
-    comments.parse_page(sort, cursor)
+    query = shapes.parse(
+        shapes.ThreadQuery,
+        {**request.args.to_dict(), "fediverse": request.args.getlist("fediverse")},
+    )
+    name, uri, sort, limit, cursor = query.site, query.uri, query.sort, query.limit, query.cursor
     state = _read_state(name, [uri])
-    if "fediverse" in request.args:
-        _link_fediverse(name, uri, request.args.getlist("fediverse"))
+    if query.fediverse:
+        _link_fediverse(name, uri, query.fediverse)
     thread = state.threads.get(uri, (0, 0))
     key = answers().key(
         "thread",
@@ -287,15 +282,6 @@ def answers():
     return current_app.extensions["answers"]
 
 
-def _site_name(value: Any) -> str:
-    if value is None or value == "":
-        raise ValidationError("site is required.", field="site", code="empty")
-    # A name no site can have (NUL, controls, any length) never reaches a query.
-    if not isinstance(value, str) or not fields.is_name(value):
-        raise ValidationError(f"There is no site called {value!r}.", field="site")
-    return value
-
-
 def _read_state(name: str, uris: list[str]) -> comments.ReadState:
     """Look up the site's and threads' versions once; 400 naming the site when there is none."""
     state = comments.read_state(name, uris, origin=request.headers.get("Origin"))
@@ -334,10 +320,9 @@ def post_comment():
     data = json_body()
     site = site_named(data.get("site"))
     check_write_origin(site)
-    uri = comments.parse_uri(data.get("uri"))
-    new = comments.parse_comment(data, max_length=max_length())
+    new = shapes.parse(shapes.NewComment, data, limits())
     comment, token = comments.post_comment(
-        site, uri, new, address=client_address(), now=now(), guard=guard()
+        site, new.uri, new.comment_input(), address=client_address(), now=now(), guard=guard()
     )
     return _own_comment_response(comment, site, token, 201 if comment.status == "approved" else 202)
 
@@ -375,7 +360,7 @@ def patch_comment(comment_id: int):
     """The author changes their comment inside the edit window."""
     data = json_body()
     _check_comment_origin(comment_id, request.headers.get("X-Edit-Token"))
-    changes = comments.parse_edit(data, max_length=max_length())
+    changes = shapes.parse(shapes.CommentChanges, data, limits()).changes()
     comment, token = comments.edit_comment(
         comment_id,
         request.headers.get("X-Edit-Token"),
@@ -419,10 +404,15 @@ def like_comment(comment_id: int):
     # The body is optional here: a bare POST likes, counted by the client's address.
     data = json_body() if request.content_length or request.mimetype else {}
     _check_comment_origin(comment_id)
-    visitor, like = comments.parse_like(data)
+    change = shapes.parse(shapes.LikeChange, data)
     address = client_address()
     likes = comments.like_comment(
-        comment_id, visitor or address, now=now(), guard=guard(), address=address, like=like
+        comment_id,
+        change.visitor or address,
+        now=now(),
+        guard=guard(),
+        address=address,
+        like=change.like,
     )
     return jsonify(likes=likes)
 
@@ -433,11 +423,16 @@ def like_page():
     data = json_body()
     site = site_named(data.get("site"))
     check_write_origin(site)
-    uri = comments.parse_uri(data.get("uri"))
-    visitor, like = comments.parse_like(data)
+    change = shapes.parse(shapes.PageLike, data)
     address = client_address()
     likes = comments.like_page(
-        site, uri, visitor or address, now=now(), guard=guard(), address=address, like=like
+        site,
+        change.uri,
+        change.visitor or address,
+        now=now(),
+        guard=guard(),
+        address=address,
+        like=change.like,
     )
     return jsonify(likes=likes)
 
@@ -446,9 +441,7 @@ def like_page():
 def get_origin():
     """Whether the site accepts the asking page's origin: readable from any origin, so that
     the widget on a page the site does not list can tell its owner what to change."""
-    name = request.args.get("site")
-    if not name:
-        raise ValidationError("site is required.", field="site", code="empty")
+    name = shapes.parse(shapes.OriginQuery, request.args.to_dict()).site
     site = sites.find_site(name)
     origin = request.headers.get("Origin")
     allowed = bool(site and origin and origin.lower() in {o.origin for o in site.origins})
@@ -462,14 +455,11 @@ def get_origin():
 @bp.get("/counts")
 def get_counts():
     """Published comments and linkbacks of many pages, in one request."""
-    name = _site_name(request.args.get("site"))
-    uris = [comments.parse_uri(u) for u in request.args.getlist("uri")]
-    if not uris:
-        raise ValidationError("Name at least one uri.", field="uri", code="empty")
-    if len(uris) > comments.MAX_COUNT_URIS:
-        raise ValidationError(
-            f"Ask for at most {comments.MAX_COUNT_URIS} uris at once.", field="uri", code="too_long"
-        )
+    query = shapes.parse(
+        shapes.CountsQuery,
+        {"site": request.args.get("site"), "uri": request.args.getlist("uri")},
+    )
+    name, uris = query.site, query.uri
     state = _read_state(name, uris)
     versions = [state.threads.get(uri, (0, 0)) for uri in uris]
     key = answers().key("counts", state.site_id, state.site_version, uris, versions)
@@ -491,8 +481,9 @@ def preview():
     """The HTML a text would be stored as: for the sites' own pages, a few times a minute."""
     data = json_body()
     _check_preview_origin(data.get("site"))
+    text = shapes.parse(shapes.PreviewRequest, data, limits()).text
     html = comments.preview(
-        data.get("text"), max_length=max_length(), address=client_address(), guard=guard()
+        text, max_length=limits()["max_length"], address=client_address(), guard=guard()
     )
     return jsonify(html=html)
 

@@ -9,7 +9,6 @@ import hmac
 import json
 import re
 from collections.abc import Iterable
-from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import UTC
@@ -74,7 +73,7 @@ VISITOR_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 @dataclass(frozen=True)
 class CommentInput:
-    """A validated new comment, as a reader sends it."""
+    """A validated new comment, as a reader sends it (`shapes.NewComment` checks it)."""
 
     text: str
     author: str = ""
@@ -85,41 +84,6 @@ class CommentInput:
     notify: bool = False
     honeypot: str = ""
     form_token: str | None = None
-
-
-def parse_comment(data: Mapping[str, Any], *, max_length: int) -> CommentInput:
-    """Validate a new comment's fields; every failure names its field."""
-    return CommentInput(
-        text=fields.text_field(
-            data.get("text"), "text", max_length=max_length, required=True, multiline=True
-        ),
-        author=fields.text_field(data.get("author"), "author", max_length=100),
-        email=parse_email(data.get("email")),
-        website=parse_website(data.get("website")),
-        parent=_parent(data.get("parent")),
-        title=fields.text_field(data.get("title"), "title", max_length=300),
-        notify=_flag(data.get("notify"), "notify"),
-        honeypot=fields.text_field(data.get("homepage"), "homepage", max_length=1000),
-        form_token=fields.text_field(data.get("form_token"), "form_token", max_length=200) or None,
-    )
-
-
-def parse_edit(data: Mapping[str, Any], *, max_length: int) -> dict[str, str]:
-    """Validate the fields an author may change: text, author, website."""
-    changes = {}
-    if "text" in data:
-        changes["text"] = fields.text_field(
-            data["text"], "text", max_length=max_length, required=True, multiline=True
-        )
-    if "author" in data:
-        changes["author"] = fields.text_field(data["author"], "author", max_length=100)
-    if "website" in data:
-        changes["website"] = parse_website(data["website"])
-    if not changes:
-        raise ValidationError(
-            "Nothing to change: send text, author or website.", field="text", code="empty"
-        )
-    return changes
 
 
 def parse_uri(value: Any) -> str:
@@ -156,37 +120,6 @@ def parse_website(value: Any) -> str:
     ):
         website = "https://" + website
     return fields.http_url(website, "website", max_length=520)
-
-
-def parse_like(data: Mapping[str, Any]) -> tuple[str | None, bool]:
-    """Validate a like's optional fields: the widget's random visitor id, and like or unlike."""
-    visitor = data.get("visitor")
-    if visitor is not None and not (
-        isinstance(visitor, str) and VISITOR_ID.fullmatch(visitor) is not None
-    ):
-        raise ValidationError(
-            "visitor must be 16 to 64 letters, digits, '-' or '_'.", field="visitor"
-        )
-    like = data.get("like", True)
-    if not isinstance(like, bool):
-        raise ValidationError("like must be true or false.", field="like")
-    return visitor, like
-
-
-def _parent(value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError("parent must be the id of a comment.", field="parent")
-    return value
-
-
-def _flag(value: Any, name: str) -> bool:
-    if value is None:
-        return False
-    if not isinstance(value, bool):
-        raise ValidationError(f"{name} must be true or false.", field=name)
-    return value
 
 
 # --- posting -----------------------------------------------------------------------------------

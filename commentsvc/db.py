@@ -39,6 +39,14 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 _immediate: contextvars.ContextVar[bool] = contextvars.ContextVar("immediate", default=False)
 _single: contextvars.ContextVar[bool] = contextvars.ContextVar("single", default=False)
 
+# session.info keys: inside write_transaction's block; rows flushed outside one, not committed.
+_WRITING = "commentsvc.writing"
+_FLUSHED_OUTSIDE = "commentsvc.flushed_outside"
+
+
+class UnsavedChanges(RuntimeError):
+    """A write transaction began while the session held changes made outside one (a bug)."""
+
 
 def init_db(app: Flask) -> None:
     """Bind the database and its migrations to the app, and tune SQLite engines."""
@@ -48,6 +56,19 @@ def init_db(app: Flask) -> None:
         engine = db.engine
         if engine.dialect.name == "sqlite":
             _tune_sqlite(engine)
+    if not event.contains(Session, "after_flush", _note_flush):
+        event.listen(Session, "after_flush", _note_flush)
+        event.listen(Session, "after_commit", _forget_flush)
+        event.listen(Session, "after_rollback", _forget_flush)
+
+
+def _note_flush(session: Session, _context) -> None:
+    if not session.info.get(_WRITING):
+        session.info[_FLUSHED_OUTSIDE] = True
+
+
+def _forget_flush(session: Session) -> None:
+    session.info.pop(_FLUSHED_OUTSIDE, None)
 
 
 def _tune_sqlite(engine: Engine) -> None:
@@ -75,8 +96,19 @@ def _tune_sqlite(engine: Engine) -> None:
 
 @contextmanager
 def write_transaction(session: Session | None = None) -> Iterator[Session]:
-    """Run the block as one write transaction (BEGIN IMMEDIATE on SQLite), then commit."""
+    """Run the block as one write transaction (BEGIN IMMEDIATE on SQLite), then commit.
+
+    :raise UnsavedChanges: when the session holds changes made before the block (added,
+        changed or deleted objects, or rows flushed outside a write transaction): committing
+        them here would save what nobody meant to save in this transaction.
+    """
     session = session or db.session()
+    if session.info.get(_WRITING):
+        raise UnsavedChanges("write_transaction inside another one: use the outer session")
+    pending = session.new or session.dirty or session.deleted
+    if pending or session.info.get(_FLUSHED_OUTSIDE):
+        described = ", ".join(sorted({type(o).__name__ for o in pending})) or "flushed rows"
+        raise UnsavedChanges(f"changes made outside a write transaction: {described}")
     if session.in_transaction():
         # A read snapshot from earlier in the request cannot be upgraded safely; end it.
         session.commit()
@@ -85,12 +117,15 @@ def write_transaction(session: Session | None = None) -> Iterator[Session]:
         session.connection()
     finally:
         _immediate.reset(token)
+    session.info[_WRITING] = True
     try:
         yield session
         session.commit()
     except BaseException:
         session.rollback()
         raise
+    finally:
+        session.info.pop(_WRITING, None)
 
 
 @contextmanager

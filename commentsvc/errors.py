@@ -33,6 +33,7 @@ ERROR_CODES: dict[str, str] = {
     "rate_limited": "Too many requests from this address; `Retry-After` says when to retry.",
     "bad_request": "The request cannot be read (any other client error).",
     "database_unavailable": "The database does not answer (`/healthz` only).",
+    "unavailable": "The database does not answer; `Retry-After` says when to retry (503).",
     "internal": "Something went wrong inside the service; the owner finds it in the log.",
     # Linkbacks (Webmention answers; pingback faults carry the spec's numbers instead).
     "source_not_found": "The source page cannot be fetched.",

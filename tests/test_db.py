@@ -146,6 +146,26 @@ def test_linkback_urls_are_normalised_by_migration(tmp_path):
     assert tuple(mention) == ("https://a.example.org/z", "https://b.org/p")
 
 
+def test_write_transaction_refuses_changes_made_before_it(app_ctx):
+    from commentsvc.db import UnsavedChanges
+
+    db.session.add(Site(name="stray", url="https://stray.example"))
+    with pytest.raises(UnsavedChanges, match="Site"), write_transaction():
+        pass
+    db.session.rollback()
+    db.session.add(Site(name="flushed", url="https://flushed.example"))
+    db.session.flush()
+    with pytest.raises(UnsavedChanges, match="flushed"), write_transaction():
+        pass
+    db.session.rollback()
+    with write_transaction() as session:
+        session.add(Site(name="kept", url="https://kept.example"))
+        with pytest.raises(UnsavedChanges, match="inside another"), write_transaction():
+            pass
+    names = db.session.scalars(select(Site.name)).all()
+    assert names == ["kept"]
+
+
 @pytest.mark.skipif(ON_POSTGRES, reason="a fresh database file per run")
 def test_bans_are_normalised_by_migration(tmp_path):
     """Bans written in another spelling before the rules compared normal forms match again."""

@@ -15,12 +15,12 @@ from flask import request
 from flask import url_for
 
 from commentsvc import fields
+from commentsvc import shapes
 from commentsvc import spam
 from commentsvc.db import db
 from commentsvc.errors import NotFound
 from commentsvc.errors import ServiceError
 from commentsvc.errors import UnsupportedMediaType
-from commentsvc.errors import ValidationError
 from commentsvc.linkbacks import receive
 from commentsvc.linkbacks.jobs import app_context
 from commentsvc.models import Mention
@@ -122,14 +122,8 @@ def webmention_endpoint():
     """Take a Webmention: checks at once, verification in the background (201 + status page)."""
     if request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         raise UnsupportedMediaType("Send source and target as a form (x-www-form-urlencoded).")
-    source, target = request.form.get("source"), request.form.get("target")
-    for name, value in (("source", source), ("target", target)):
-        if not value:
-            raise ValidationError(f"{name} is required.", field=name, code="empty")
-        # NUL and controls are in no URL (and PostgreSQL refuses NUL in any query).
-        if fields.has_controls(value.strip()):
-            raise ValidationError(f"The {name} must be an http or https URL.", field=name)
-    mention = receive.receive_webmention(source, target, _context())
+    form = shapes.parse(shapes.WebmentionForm, request.form.to_dict())
+    mention = receive.receive_webmention(form.source, form.target, _context())
     # Absolute from COMMENTSVC_PUBLIC_URL only, never from the request's Host; relative without.
     location = current_app.config["PUBLIC_URL"].rstrip("/") + url_for(
         "linkbacks.webmention_status", key=mention.key

@@ -1,0 +1,577 @@
+"""The API's shapes, declared once: request bodies and query parameters (validated here) and
+answers (documented here); `openapi.py` derives the OpenAPI 3.1 document from them.
+
+How to add a route's shapes:
+
+1. Declare its body (or its query parameters) as a `Body` subclass. Give each field the JSON
+   type clients send and a `rule(...)` that turns the raw value into the clean one, or raises
+   `errors.ValidationError` naming the field (reuse `fields.py` and `comments.parse_*` rules).
+   Fields are checked in the order declared; the first failure is the answer. List the
+   required fields in `REQUIRED` (the rule itself refuses them when missing or blank).
+2. In the view: `body = shapes.parse(MyBody, api.json_body())` (or a dict of `request.args`).
+3. Declare the answer as an `Answer` subclass (documentation only: views keep building their
+   JSON, so answers stay byte-identical) and add the route to `openapi.ROUTES`.
+
+A rule may read per-request settings from `context` (`parse(..., context={"max_length": n})`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+from typing import Any
+from typing import ClassVar
+from typing import Literal
+from typing import TypeVar
+
+import pydantic
+from pydantic import BaseModel
+from pydantic import BeforeValidator
+from pydantic import ConfigDict
+from pydantic import Field
+from pydantic import ValidationInfo
+from pydantic import model_validator
+
+from commentsvc import comments
+from commentsvc import fields
+from commentsvc.comments import CommentInput
+from commentsvc.errors import ERROR_CODES
+from commentsvc.errors import ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+
+# --- how fields are declared ------------------------------------------------------------------
+
+
+def rule(check: Callable[..., Any], *, with_info: bool = False) -> BeforeValidator:
+    """Return a validator that runs check(value) (or check(value, info)) before the type.
+
+    Our ValidationError is no ValueError: pydantic lets it through untouched, so the first
+    failing field answers with its own code and message, as the rules always did.
+    """
+    if with_info:
+        return BeforeValidator(check)
+    return BeforeValidator(lambda value: check(value))
+
+
+def field(description: str = "", **schema: Any) -> Any:
+    """Return a field that defaults to None and runs its rule on the default too."""
+    extra = {k: v for k, v in schema.items() if v is not None}
+    return Field(
+        default=None,
+        validate_default=True,
+        description=description or None,
+        json_schema_extra=extra or None,
+    )
+
+
+def _tidy_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    # Titles repeat the names; a None default says nothing; REQUIRED is the contract.
+    schema.pop("title", None)
+    declared = getattr(model, "REQUIRED", None)
+    required = list(declared or ())
+    for name, prop in schema.get("properties", {}).items():
+        prop.pop("title", None)
+        if prop.get("default", 0) is None:
+            del prop["default"]
+        for option in prop.get("anyOf", ()):
+            option.pop("title", None)
+        if name in required:
+            prop.pop("default", None)
+    if declared is not None:
+        schema["required"] = required
+        if not required:
+            del schema["required"]
+
+
+class Body(BaseModel):
+    """A request body or a set of query parameters: unknown members are ignored."""
+
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_tidy_schema)
+    REQUIRED: ClassVar[tuple[str, ...]] = ()
+
+
+class Answer(BaseModel):
+    """An answer's shape, for the document (views build the JSON themselves)."""
+
+    model_config = ConfigDict(json_schema_extra=_tidy_schema)
+    REQUIRED: ClassVar[tuple[str, ...] | None] = None  # None: pydantic's (fields without default)
+
+
+def parse(model: type[M], data: Any, context: dict[str, Any] | None = None) -> M:
+    """Return data validated as model.
+
+    :raise ValidationError: naming the first field at fault, with its code.
+    """
+    try:
+        return model.model_validate(data, context=context or {})
+    except pydantic.ValidationError as exc:  # a type a rule let through; not expected
+        error = exc.errors()[0]
+        name = str(error["loc"][0]) if error["loc"] else "body"
+        raise ValidationError(f"{name} is not valid: {error['msg']}.", field=name) from None
+
+
+# --- the rules of the API's fields ------------------------------------------------------------
+
+
+def _max_length(info: ValidationInfo) -> int:
+    return (info.context or {}).get("max_length", 10_000)
+
+
+def _comment_text(value: Any, info: ValidationInfo) -> str:
+    return fields.text_field(
+        value, "text", max_length=_max_length(info), required=True, multiline=True
+    )
+
+
+def _text(name: str, max_length: int) -> Callable[[Any], str]:
+    return lambda value: fields.text_field(value, name, max_length=max_length)
+
+
+def _site_name(value: Any) -> str:
+    if value is None or value == "":
+        raise ValidationError("site is required.", field="site", code="empty")
+    # A name no site can have (NUL, controls, any length) never reaches a query.
+    if not isinstance(value, str) or not fields.is_name(value):
+        raise ValidationError(f"There is no site called {value!r}.", field="site")
+    return value
+
+
+def _site_in_body(value: Any) -> str:
+    if value is None or value == "":
+        raise ValidationError("site is required.", field="site", code="empty")
+    if not isinstance(value, str):
+        raise ValidationError("site must be a site's name.", field="site")
+    return value
+
+
+def _optional_site(value: Any) -> str | None:
+    return None if value is None else _site_in_body(value)
+
+
+def _parent(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError("parent must be the id of a comment.", field="parent")
+    return value
+
+
+def _flag(name: str) -> Callable[[Any], bool]:
+    def check(value: Any) -> bool:
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            raise ValidationError(f"{name} must be true or false.", field=name)
+        return value
+
+    return check
+
+
+def _like(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError("like must be true or false.", field="like")
+    return value
+
+
+def _visitor(value: Any) -> str | None:
+    if value is not None and not (
+        isinstance(value, str) and comments.VISITOR_ID.fullmatch(value) is not None
+    ):
+        raise ValidationError(
+            "visitor must be 16 to 64 letters, digits, '-' or '_'.", field="visitor"
+        )
+    return value
+
+
+def _link(name: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if not value:
+            raise ValidationError(f"{name} is required.", field=name, code="empty")
+        # NUL and controls are in no URL (and PostgreSQL refuses NUL in any query).
+        if not isinstance(value, str) or fields.has_controls(value.strip()):
+            raise ValidationError(f"The {name} must be an http or https URL.", field=name)
+        return value
+
+    return check
+
+
+def _limit(value: Any) -> int:
+    if value is None:
+        return comments.DEFAULT_PAGE
+    return fields.decimal(value, "limit", minimum=1, maximum=comments.MAX_PAGE)
+
+
+def _sort(value: Any) -> str:
+    return fields.choice("oldest" if value is None else value, "sort", comments.SORTS)
+
+
+def _cursor(value: Any, info: ValidationInfo) -> str | None:
+    if value:
+        comments.parse_page(info.data["sort"], value)
+    return value
+
+
+def _fediverse_posts(value: Any) -> list[str]:
+    # Checked for what they are (posts of the site's accounts) where they are linked; here only
+    # bounded: a few strings.
+    posts = [value] if isinstance(value, str) else list(value or [])
+    return [p for p in posts[:5] if isinstance(p, str) and len(p) <= 2000]
+
+
+def _uris(value: Any) -> list[str]:
+    uris = [comments.parse_uri(u) for u in value or []]
+    if not uris:
+        raise ValidationError("Name at least one uri.", field="uri", code="empty")
+    if len(uris) > comments.MAX_COUNT_URIS:
+        raise ValidationError(
+            f"Ask for at most {comments.MAX_COUNT_URIS} uris at once.", field="uri", code="too_long"
+        )
+    return uris
+
+
+def _origin_site(value: Any) -> str:
+    if not value:
+        raise ValidationError("site is required.", field="site", code="empty")
+    return value
+
+
+URI_PATTERN = "^/"
+Uri = Annotated[str, rule(comments.parse_uri)]
+OptionalText = str | None
+
+# --- request bodies ----------------------------------------------------------------------------
+
+
+class NewComment(Body):
+    """A new comment or reply (POST /api/comments)."""
+
+    REQUIRED = ("site", "uri", "text")
+
+    site: Annotated[str, rule(_site_in_body)] = field("The site's name.")
+    uri: Uri = field("The page's path.", pattern=URI_PATTERN, maxLength=1000)
+    text: Annotated[str, rule(_comment_text, with_info=True)] = field(
+        "Markdown (CommonMark, no raw HTML); not only whitespace.", minLength=1
+    )
+    author: Annotated[OptionalText, rule(_text("author", 100))] = field(maxLength=100)
+    email: Annotated[OptionalText, rule(comments.parse_email)] = field(
+        "Never shown.", maxLength=254
+    )
+    website: Annotated[OptionalText, rule(comments.parse_website)] = field(
+        "http or https; a bare domain gets https://.", maxLength=500
+    )
+    parent: Annotated[int | None, rule(_parent)] = field(
+        "The comment this one replies to.", minimum=1
+    )
+    title: Annotated[OptionalText, rule(_text("title", 300))] = field(maxLength=300)
+    notify: Annotated[bool | None, rule(_flag("notify"))] = field("Mail me replies.")
+    homepage: Annotated[OptionalText, rule(_text("homepage", 1000))] = field(
+        "Honeypot: leave empty.", maxLength=1000
+    )
+    form_token: Annotated[OptionalText, rule(_text("form_token", 200))] = field(
+        "The X-Form-Token header of the thread's GET (time trap).", maxLength=200
+    )
+
+    def comment_input(self) -> CommentInput:
+        """Return the comment as the domain takes it."""
+        return CommentInput(
+            text=self.text,
+            author=self.author or "",
+            email=self.email or "",
+            website=self.website or "",
+            parent=self.parent,
+            title=self.title or "",
+            notify=bool(self.notify),
+            honeypot=self.homepage or "",
+            form_token=self.form_token or None,
+        )
+
+
+class CommentChanges(Body):
+    """What an author changes (PATCH /api/comments/{id}): only the members sent; null for
+    author or website clears it."""
+
+    REQUIRED = ()
+
+    text: Annotated[str, rule(_comment_text, with_info=True)] = Field(
+        default=None, json_schema_extra={"minLength": 1}
+    )
+    author: Annotated[OptionalText, rule(_text("author", 100))] = Field(
+        default=None, json_schema_extra={"maxLength": 100}
+    )
+    website: Annotated[OptionalText, rule(comments.parse_website)] = Field(
+        default=None, json_schema_extra={"maxLength": 500}
+    )
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> CommentChanges:
+        if not self.model_fields_set:
+            raise ValidationError(
+                "Nothing to change: send text, author or website.", field="text", code="empty"
+            )
+        return self
+
+    def changes(self) -> dict[str, str]:
+        """Return the members sent, clean."""
+        sent = [name for name in type(self).model_fields if name in self.model_fields_set]
+        return {name: getattr(self, name) for name in sent}
+
+
+class LikeChange(Body):
+    """Like, or take the like back (POST /api/comments/{id}/like; the body is optional)."""
+
+    REQUIRED = ()
+
+    visitor: Annotated[str | None, rule(_visitor)] = Field(
+        default=None,
+        description="A random id the client keeps; stored as a keyed hash. Without it, the "
+        "client's address stands for the visitor.",
+        json_schema_extra={"pattern": "^[A-Za-z0-9_-]{16,64}$"},
+    )
+    like: Annotated[bool, rule(_like)] = Field(
+        default=True, description="false takes the like back."
+    )
+
+
+class PageLike(LikeChange):
+    """Like the page itself, or take the like back (POST /api/likes)."""
+
+    REQUIRED = ("site", "uri")
+
+    site: Annotated[str, rule(_site_in_body)] = field("The site's name.")
+    uri: Uri = field("The page's path.", pattern=URI_PATTERN, maxLength=1000)
+
+
+class PreviewRequest(Body):
+    """A text to render (POST /api/preview)."""
+
+    REQUIRED = ("text",)
+
+    site: Annotated[str | None, rule(_optional_site)] = Field(
+        default=None,
+        description="The site whose page asks; a browser's Origin must be one of its origins.",
+    )
+    text: Annotated[str, rule(_comment_text, with_info=True)] = field("Markdown.")
+
+
+class WebmentionForm(Body):
+    """A Webmention (POST /webmention, a form); `linkbacks.receive` checks the rest."""
+
+    REQUIRED = ("source", "target")
+
+    source: Annotated[str, rule(_link("source"))] = field(
+        "The page that links to target.", format="uri"
+    )
+    target: Annotated[str, rule(_link("target"))] = field(
+        "A page of a site here (taken as sent).", format="uri"
+    )
+
+
+# --- query parameters --------------------------------------------------------------------------
+
+
+class ThreadQuery(Body):
+    """GET /api/comments: a page of a thread."""
+
+    REQUIRED = ("site", "uri")
+
+    site: Annotated[str, rule(_site_name)] = field("The site's name.", minLength=1)
+    uri: Uri = field("The page's path.", pattern=URI_PATTERN)
+    limit: Annotated[int, rule(_limit)] = Field(
+        default=None,
+        validate_default=True,
+        ge=1,
+        le=comments.MAX_PAGE,
+        description="Top-level comments per page.",
+        json_schema_extra={"default": comments.DEFAULT_PAGE},
+    )
+    sort: Annotated[Literal["oldest", "newest", "top"], rule(_sort)] = Field(
+        default="oldest", validate_default=True, description="Order of top-level comments."
+    )
+    cursor: Annotated[str | None, rule(_cursor, with_info=True)] = Field(
+        default=None, description="The `next` of the previous page."
+    )
+    fediverse: Annotated[list[str], rule(_fediverse_posts)] = Field(
+        default=None,
+        validate_default=True,
+        max_length=5,
+        description="Fediverse posts the page links to (the script tag's data-fediverse, "
+        "repeated): taken only from a page of the site, for posts of its fediverse accounts.",
+    )
+
+
+class CountsQuery(Body):
+    """GET /api/counts: many pages at once (`uri` repeated)."""
+
+    REQUIRED = ("site", "uri")
+
+    site: Annotated[str, rule(_site_name)] = field("The site's name.", minLength=1)
+    uri: Annotated[list[Annotated[str, Field(pattern=URI_PATTERN)]], rule(_uris)] = Field(
+        default=None,
+        validate_default=True,
+        min_length=1,
+        max_length=comments.MAX_COUNT_URIS,
+        description="The pages' paths.",
+    )
+
+
+class OriginQuery(Body):
+    """GET /api/origin."""
+
+    REQUIRED = ("site",)
+
+    site: Annotated[str, rule(_origin_site)] = field("The site's name.", minLength=1)
+
+
+# --- answers -----------------------------------------------------------------------------------
+
+Count = Annotated[int, Field(ge=0)]
+
+
+class Source(Answer):
+    """Linkbacks: the page that links here; fediverse replies: the reply on its server."""
+
+    REQUIRED = ()
+
+    url: str = ""
+    title: str = ""
+    excerpt: str = ""
+    type: Literal["reply", "like", "repost", "mention"] = "mention"
+
+
+class Comment(Answer):
+    """A comment as anyone may see it: never its email or address."""
+
+    id: int
+    parent: int | None
+    kind: Literal["comment", "pingback", "trackback", "webmention", "fediverse"]
+    status: Literal["published", "pending", "deleted"]
+    author: str
+    website: str | None
+    avatar: str | None = Field(
+        description="An image on this service (Gravatar's only where the site turned it on): "
+        "never an address the comment's sender chose."
+    )
+    html: str = Field(description="Sanitised HTML, safe to insert.")
+    created: str = Field(json_schema_extra={"format": "date-time"})
+    modified: str | None = Field(json_schema_extra={"format": "date-time"})
+    likes: Count
+    owner: bool = Field(description="Written by the site's owner.")
+    replies: list[Comment]
+    text: str = Field(
+        default=None, description="The Markdown source: only to the author, with X-Edit-Token."
+    )
+    source: Source = Field(
+        default=None,
+        description="Linkbacks: the page that links here; fediverse replies: the original.",
+    )
+    handle: str | None = Field(
+        default=None, description="Fediverse replies only: the author's @user@server."
+    )
+
+
+class OwnComment(Comment):
+    """The author's own comment, after posting or editing it."""
+
+    text: str = Field(description="The Markdown source.")
+    edit_token: str = Field(description="Send as X-Edit-Token to edit or delete.")
+    edit_until: str = Field(json_schema_extra={"format": "date-time"})
+
+
+class Counts(Answer):
+    comments: Count
+    mentions: Count = Field(description="Linkbacks shown, Webmention likes not included.")
+
+
+class FediversePost(Answer):
+    """A fediverse post linked to the page: reply to it there."""
+
+    url: str
+    account: str | None = Field(description="The post's author, @user@server.")
+    boosts: Count
+    favourites: Count
+
+
+class Fediverse(Answer):
+    """The page's fediverse posts; their boosts and favourites show beside the page's likes."""
+
+    posts: list[FediversePost]
+    boosts: Count = Field(description="Boosts of all the page's posts.")
+    favourites: Count = Field(description="Favourites of all the page's posts.")
+
+
+class Thread(Answer):
+    """A page of a thread (empty before its first comment)."""
+
+    site: str
+    uri: str
+    title: str
+    count: Count = Field(description="Comments and mentions shown, as /api/counts gives them.")
+    counts: Counts
+    likes: Count
+    fediverse: Fediverse
+    comments: list[Comment]
+    next: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")
+    notifications: bool = Field(description="Whether the service can mail readers about replies.")
+
+
+class PageCounts(Answer):
+    """Counts in the order asked; 0 for pages without comments."""
+
+    counts: dict[str, Count] = Field(description="Comments and mentions, as threads show them.")
+    comments: dict[str, Count]
+    mentions: dict[str, Count] = Field(description="Linkbacks (Webmention likes not included).")
+
+
+class Likes(Answer):
+    likes: Count
+
+
+class OriginAnswer(Answer):
+    site: str
+    exists: bool
+    origin: str | None
+    allowed: bool
+
+
+class PreviewAnswer(Answer):
+    html: str = Field(description="Sanitised HTML.")
+
+
+class WebmentionAccepted(Answer):
+    status: Literal["pending"]
+    location: str
+
+
+class WebmentionStatus(Answer):
+    source: str
+    target: str
+    status: Literal["pending", "verified", "rejected", "deleted"]
+    reason: str
+    updated: str = Field(default=None, json_schema_extra={"format": "date-time"})
+
+
+class Health(Answer):
+    REQUIRED = ()
+
+    status: Literal["ok"] = "ok"
+
+
+class ErrorDetail(Answer):
+    code: Literal[tuple(ERROR_CODES)] = Field(  # type: ignore[valid-type]
+        description="What went wrong, for clients to key on (the message is for people and may "
+        "change):\n" + "\n".join(f"- `{code}`: {text}" for code, text in ERROR_CODES.items()),
+        json_schema_extra={"x-enumDescriptions": ERROR_CODES},
+    )
+    message: str
+    field: str = Field(
+        default=None,
+        description="The field, query parameter or header at fault (`body` for the body as a "
+        "whole).",
+    )
+
+
+class Error(Answer):
+    """Every error answer: `{"error": {"code", "message", "field"}}`."""
+
+    error: ErrorDetail

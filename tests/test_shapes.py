@@ -1,0 +1,104 @@
+"""The API's shapes: one declaration validates requests, describes answers, makes the document."""
+
+import pytest
+from pydantic import BaseModel
+
+from commentsvc import openapi
+from commentsvc import shapes
+from commentsvc.errors import ValidationError
+
+
+def refused(model, data, **context):
+    with pytest.raises(ValidationError) as caught:
+        shapes.parse(model, data, context)
+    return caught.value.field, caught.value.code
+
+
+def test_the_first_field_at_fault_answers_with_its_own_code():
+    body = {"site": "blog", "uri": "/p", "text": " ", "email": "not an address"}
+    assert refused(shapes.NewComment, body) == ("text", "empty")
+    assert refused(shapes.NewComment, {**body, "text": "x" * 11}, max_length=10) == (
+        "text",
+        "too_long",
+    )
+    assert refused(shapes.NewComment, {**body, "text": "hi"}) == ("email", "invalid")
+    assert refused(shapes.NewComment, {**body, "uri": "p"}) == ("uri", "invalid")
+    assert refused(shapes.NewComment, {**body, "text": "hi", "email": None, "parent": True}) == (
+        "parent",
+        "invalid",
+    )
+    assert refused(shapes.ThreadQuery, {"site": "blog", "uri": "/p", "limit": "²"}) == (
+        "limit",
+        "invalid",
+    )
+    assert refused(shapes.CountsQuery, {"site": "blog", "uri": []}) == ("uri", "empty")
+    assert refused(shapes.CommentChanges, {}) == ("text", "empty")
+
+
+def test_the_rules_clean_what_they_accept():
+    new = shapes.parse(
+        shapes.NewComment,
+        {"site": "blog", "uri": "/p", "text": " Hi\x07 ", "website": "ann.example.org"},
+        {"max_length": 100},
+    ).comment_input()
+    assert (new.text, new.website, new.author, new.notify, new.form_token) == (
+        "Hi",
+        "https://ann.example.org",
+        "",
+        False,
+        None,
+    )
+    query = shapes.parse(shapes.ThreadQuery, {"site": "blog", "uri": "/p"})
+    assert (query.limit, query.sort, query.cursor) == (100, "oldest", None)
+    changes = shapes.parse(shapes.CommentChanges, {"author": None}).changes()
+    assert changes == {"author": ""}
+
+
+def test_a_type_no_rule_checked_is_still_our_error():
+    class Strict(shapes.Body):
+        count: int
+
+    assert refused(Strict, {"count": "many"}) == ("count", "invalid")
+
+
+def test_the_answers_are_what_their_shapes_say(api, client):
+    posted = api.post(expect=201, text="Hello", website="ann.example.org").get_json()
+    shapes.OwnComment.model_validate(posted)
+    api.post(expect=201, text="A reply", parent=posted["id"])
+    shapes.Thread.model_validate(api.thread())
+    shapes.Comment.model_validate(client.get(f"/api/comments/{posted['id']}").get_json())
+    counts = client.get("/api/counts?site=blog&uri=/post/1&uri=/none").get_json()
+    shapes.PageCounts.model_validate(counts)
+    like = client.post(f"/api/comments/{posted['id']}/like").get_json()
+    shapes.Likes.model_validate(like)
+    shapes.PreviewAnswer.model_validate(client.post("/api/preview", json={"text": "*a*"}).json)
+    shapes.OriginAnswer.model_validate(client.get("/api/origin?site=blog").get_json())
+    error = client.post("/api/comments", json={"site": "blog", "uri": "/p", "text": ""})
+    shapes.Error.model_validate(error.get_json())
+
+
+def test_the_document_takes_every_schema_from_a_declared_model(client):
+    document = client.get("/api/openapi.json").get_json()
+    declared = {
+        name
+        for name, value in vars(shapes).items()
+        if isinstance(value, type) and issubclass(value, BaseModel)
+    }
+    assert set(document["components"]["schemas"]) <= declared
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            body = operation.get("requestBody", {}).get("content", {})
+            answers = [r.get("content", {}) for r in operation["responses"].values()]
+            for content in [body, *answers]:
+                for media, schema in content.items():
+                    if "json" in media and path != "/api/openapi.json":
+                        assert set(schema["schema"]) == {"$ref"}, (path, method, media)
+    assert {p["name"] for p in document["paths"]["/api/comments"]["get"]["parameters"]} == set(
+        shapes.ThreadQuery.model_fields
+    )
+
+
+def test_each_route_lists_the_codes_its_errors_can_carry():
+    errors = openapi.openapi_document("http://x")["paths"]["/api/comments/{comment_id}"]["patch"]
+    assert "`edit_window`" in errors["responses"]["403"]["description"]
+    assert "`too_long`" in errors["responses"]["400"]["description"]
