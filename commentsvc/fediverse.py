@@ -356,12 +356,13 @@ def fetch_post(post_id: int, *, fetcher: Fetcher, now: datetime, secret: str) ->
         status, status_etag = _get_json(
             fetcher, f"{post.server}/api/v1/statuses/{quote(post.status_id)}", post.status_etag
         )
-        if status is not None:
-            account = _handle(status.get("account"), post.server)
-            if account not in site_accounts(site):
-                return _refuse(
-                    post_id, f"the post is by @{account}, not one of the site's accounts", now
-                )
+        # Checked on every fetch: the owner may have taken the account off the site's list.
+        account = (
+            _handle(status.get("account"), post.server) if status is not None else post.account
+        )
+        if account not in site_accounts(site):
+            reason = f"the post is by @{account}, not one of the site's accounts"
+            return _refuse(post_id, reason, now)
         context, context_etag = _get_json(
             fetcher,
             f"{post.server}/api/v1/statuses/{quote(post.status_id)}/context",
@@ -690,6 +691,7 @@ def _refuse(post_id: int, reason: str, now: datetime) -> str:
         post = session.get(FediversePost, post_id)
         post.state, post.reason, post.fetched = "refused", reason[:500], now
         _remove_replies(session, post, "the post is not accepted", now)
+        comments.touch_thread(session, post.thread_id)
     return reason
 
 

@@ -353,3 +353,19 @@ def test_hostile_answers_store_nothing_harmful(app, client, cli, clock, fedi, bl
     with app.app_context():
         assert db.session.get(FediverseServer, fedi.url).failures == 1
     fedi.answer = answer
+
+
+def test_an_account_taken_off_the_list_takes_its_posts_replies(app, client, cli, clock, fedi, blog):
+    from commentsvc.sites import update_site
+
+    post = fedi.post()
+    fedi.reply(post, "alice", "<p>Hi</p>")
+    link(cli, post)
+    run_queue(app, clock)
+    assert len(Api(client).thread()["comments"]) == 1
+    with app.app_context():
+        update_site("blog", fediverse_accounts="@someone@else.example")
+    clock.advance(minutes=16)
+    run_queue(app, clock)
+    thread = Api(client).thread()
+    assert thread["comments"] == [] and thread["fediverse"]["posts"] == []
