@@ -3,8 +3,11 @@ Flask app, all under gunicorn with the same workers, driven in turn on 127.0.0.1
 
     make bench                                   # 5 s per case, 2 workers, 8 connections
     .venv/bin/python -m bench.run --seconds 10 --postgres postgresql+psycopg://.../db
+    .venv/bin/python -m bench.run --postgres ''          # SQLite only
     .venv/bin/python -m bench.run --no-isso      # without installing Isso
 
+commentsvc runs on SQLite and on the PostgreSQL at 127.0.0.1:5432 (database commentsvc_bench,
+created if missing, its schema dropped at each run; left out with a note when no server answers).
 Each service is seeded through its own API with the same thread: 200 comments of which 100 are
 replies. commentsvc also gets a thread of 10,000 comments (its first page is measured) and 20
 pages for the counts. The load comes from wrk (Debian's `wrk` package) when it is installed, else
@@ -43,11 +46,19 @@ COUNT_URIS = [f"/p/{n}" for n in range(20)]
 CASES = {
     "thread": "GET thread (200 comments)",
     "thread_304": "GET thread, If-None-Match (304)",
-    "big_page": "GET first page of 10,000",
+    "big_page": "GET first page (50) of a 10,000-comment thread",
     "counts": "GET counts (20 uris)",
     "post": "POST comment",
     "embed": "GET embed.js (gzip)",
+    "thread_html": "GET thread as HTML (/api/comments.html)",
+    "feed": "GET thread's Atom feed (/feed.atom)",
 }
+# Read routes measured when the service has them (other branches add them).
+OPTIONAL_READS = {
+    "thread_html": f"/api/comments.html?site=bench&uri={THREAD}",
+    "feed": f"/feed.atom?site=bench&uri={THREAD}",
+}
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/commentsvc_bench"
 TEXT = (
     "A comment of a usual length: a sentence or two about the post, with *a little* Markdown, "
     "and a [link](https://example.org/) now and then, so that the thread weighs what threads do."
@@ -124,7 +135,9 @@ class Commentsvc(Service):
         command = [sys.executable, "-m", "commentsvc"]
         subprocess.run([*command, "db", "upgrade"], env=env, check=True, capture_output=True)
         subprocess.run(
-            [*command, "site", "add", "bench", "--url", self.url],
+            # Every comment published at once, as in Isso's configuration below (the default,
+            # first-time, would hold every comment of the run: an empty thread measured).
+            [*command, "site", "add", "bench", "--url", self.url, "--moderation", "none"],
             env=env,
             check=True,
             capture_output=True,
@@ -158,11 +171,38 @@ class Commentsvc(Service):
                 "body": f'{{"site":"bench","uri":"{POSTS}","text":"post %d"}}',
             },
             "embed": {"url": self.url + "/embed.js", "headers": {"Accept-Encoding": "gzip"}},
+        } | {
+            case: {"url": self.url + path, "headers": {"Accept-Encoding": "gzip"}}
+            for case, path in OPTIONAL_READS.items()
+            if requests.get(self.url + path, timeout=30).status_code == 200
         }
 
     def stored(self, uri: str) -> int:
         answer = requests.get(f"{self.url}/api/counts?site=bench&uri={uri}", timeout=30)
         return answer.json()["counts"][uri]
+
+
+def postgres_ready(url: str) -> str:
+    """Return why the PostgreSQL at url cannot be used (creating its database if missing)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    target = make_url(url)
+    server = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as conn:
+            found = conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database}
+            ).first()
+            if not found:
+                conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    except SQLAlchemyError as error:
+        return str(error).splitlines()[0]
+    finally:
+        server.dispose()
+    return ""
 
 
 def _empty_postgres(url: str) -> None:
@@ -477,12 +517,14 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument(
         "--postgres",
-        default=os.environ.get("COMMENTSVC_BENCH_POSTGRES_URL", ""),
-        help="an EMPTY PostgreSQL database to benchmark on too (its schema is dropped)",
+        default=os.environ.get("COMMENTSVC_BENCH_POSTGRES_URL", DEFAULT_POSTGRES),
+        help="a PostgreSQL database to benchmark on too, created if missing; its schema is "
+        f"DROPPED (default {DEFAULT_POSTGRES}; --postgres '' leaves PostgreSQL out)",
     )
     parser.add_argument("--big", type=int, default=10_000, help="comments in the big thread")
     parser.add_argument("--isso", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args()
+    CASES["big_page"] = f"GET first page (50) of a {args.big:,}-comment thread"
     # Stopped from outside, still stop the servers started (the finally clauses below).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
@@ -492,7 +534,11 @@ def main() -> None:
     body = b""
     targets = [("commentsvc (SQLite)", "")]
     if args.postgres:
-        targets.append(("commentsvc (PostgreSQL)", args.postgres))
+        why = postgres_ready(args.postgres)
+        if why:
+            log(f"PostgreSQL left out ({args.postgres}): {why}")
+        else:
+            targets.append(("commentsvc (PostgreSQL)", args.postgres))
     for name, database_url in targets:
         service = Commentsvc(name, args.workers, database_url)
         try:
@@ -529,6 +575,7 @@ def main() -> None:
         "connections": args.connections,
         "seconds": args.seconds,
         "thread_bytes": len(body),
+        "big_thread": args.big,
         "results": results,
     }
     RESULTS.mkdir(exist_ok=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask.sessions import SessionInterface
 from flask_compress import Compress
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -56,13 +57,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     check_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config["MAX_CONTENT_LENGTH"] = settings["MAX_BODY_BYTES"]
     # A pooled connection is tested before use: after a database restart, requests get fresh
-    # connections instead of the dead ones.
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
-    if settings["PROXY_COUNT"]:
-        count = settings["PROXY_COUNT"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+    # connections instead of the dead ones. A SQLite file has no server to lose, and the test
+    # would be one more statement on every request.
+    server = not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": server})
 
     app.json.sort_keys = False
+    # Admin sessions live in the database (admins.py): no Flask session is opened per request.
+    app.session_interface = NoSessions()
     app.extensions["clock"] = utcnow
     init_db(app)
     init_limiter(app)
@@ -122,7 +124,23 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(linkbacks.bp)
     app.register_blueprint(pages.bp)
     register_error_handlers(app)
+    # Outermost first: the proxy's headers are read before a 304 is answered ahead of Flask.
+    app.wsgi_app = api.ConditionalReads(app, app.wsgi_app)
+    if settings["PROXY_COUNT"]:
+        count = settings["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
     return app
+
+
+class NoSessions(SessionInterface):
+    """Flask's session, never used here: not read from cookies, not signed, not saved."""
+
+    def open_session(self, app: Flask, request: Any) -> None:
+        """Open nothing: Flask then gives the request its null session."""
+        return None
+
+    def save_session(self, app: Flask, session: Any, response: Any) -> None:
+        """Save nothing."""
 
 
 def database_url(url: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from flask import g
 from flask import jsonify
 from flask import request
 from flask import url_for
+from werkzeug.wrappers import Request
 
 from commentsvc import avatars
 from commentsvc import comments
@@ -107,22 +109,25 @@ def answer_preflight():
 
 @bp.after_request
 def add_cors_headers(response: Response) -> Response:
+    return cors_headers(request, response, g.get("origin_known"))
+
+
+def cors_headers(req: Request, response: Response, known: bool | None) -> Response:
+    """Add Vary: Origin, and the CORS headers for an origin that is some site's own; known is
+    what a read's one lookup said of the origin already (None: look it up)."""
     response.vary.add("Origin")
-    origin = request.headers.get("Origin")
-    if origin and "Access-Control-Allow-Origin" not in response.headers and _origin_known(origin):
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSE
-        if request.method == "OPTIONS":
-            response.headers["Access-Control-Allow-Methods"] = CORS_METHODS
-            response.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
-            response.headers["Access-Control-Max-Age"] = "86400"
+    origin = req.headers.get("Origin")
+    if origin and "Access-Control-Allow-Origin" not in response.headers:
+        if known is None:
+            known = sites.site_for_origin(origin) is not None
+        if known:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSE
+            if req.method == "OPTIONS":
+                response.headers["Access-Control-Allow-Methods"] = CORS_METHODS
+                response.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
+                response.headers["Access-Control-Max-Age"] = "86400"
     return response
-
-
-def _origin_known(origin: str) -> bool:
-    # A read's one lookup said already whether the origin is any site's: no second query.
-    known = g.get("origin_known")
-    return sites.site_for_origin(origin) is not None if known is None else known
 
 
 # --- serialisation -----------------------------------------------------------------------------
@@ -212,32 +217,104 @@ def _iso(moment: datetime) -> str:
 @bp.get("/comments")
 def get_comments():
     """The thread of (site, uri): published comments, replies nested."""
+    read = request.environ.get(THREAD_READ) or thread_read(request)
+    g.origin_known = read.state.origin_known
+    if read.fediverse:
+        _link_fediverse(read.name, read.uri, list(read.fediverse))
+    response = cached_answer(
+        read.key,
+        lambda: thread_body(read.name, read.uri, read.sort, read.limit, read.cursor),
+        read.state,
+    )
+    response.headers["X-Form-Token"] = form_token(read)
+    return response
+
+
+THREAD_READ = "commentsvc.thread_read"
+
+
+@dataclass(frozen=True)
+class ThreadRead:
+    """A thread GET, parsed and looked up (one query): what its answer is keyed by."""
+
+    name: str
+    uri: str
+    sort: str
+    limit: int
+    cursor: str | None
+    state: comments.ReadState
+    key: str
+    fediverse: tuple[str, ...] = ()
+
+
+def thread_read(req: Request) -> ThreadRead:
+    """Parse a thread GET and look its versions up; 400 naming the field for bad input."""
     query = shapes.parse(
-        shapes.ThreadQuery,
-        {**request.args.to_dict(), "fediverse": request.args.getlist("fediverse")},
+        shapes.ThreadQuery, {**req.args.to_dict(), "fediverse": req.args.getlist("fediverse")}
     )
     name, uri, sort, limit, cursor = query.site, query.uri, query.sort, query.limit, query.cursor
-    state = _read_state(name, [uri])
-    if query.fediverse:
-        _link_fediverse(name, uri, query.fediverse)
-    thread = state.threads.get(uri, (0, 0))
+    state = _read_state(name, [uri], req.headers.get("Origin"))
     key = answers().key(
         "thread",
         state.site_id,
         state.site_version,
-        *thread,
+        *state.threads.get(uri, (0, 0)),
         uri,
         sort,
         limit,
         cursor,
-        request.url_root,
+        # What the avatars' absolute addresses are built from (request.url_root, cheaper).
+        req.scheme,
+        req.host,
+        req.root_path,
         bool(current_app.config["SMTP_URL"]),
     )
-    response = cached_answer(key, lambda: thread_body(name, uri, sort, limit, cursor), state)
-    response.headers["X-Form-Token"] = spam.make_form_token(
-        current_app.config["SECRET_KEY"], name, uri, now()
-    )
-    return response
+    return ThreadRead(name, uri, sort, limit, cursor, state, key, tuple(query.fediverse))
+
+
+def form_token(read: ThreadRead) -> str:
+    """Return the thread's X-Form-Token (when it was loaded: the time trap)."""
+    return spam.make_form_token(current_app.config["SECRET_KEY"], read.name, read.uri, now())
+
+
+class ConditionalReads:
+    """WSGI middleware: a thread GET whose If-None-Match still matches is answered 304 here,
+    after its one lookup and before Flask builds a request (most of a 304's cost otherwise).
+
+    The answer is the one the view gives (the same helpers set the same headers; a test
+    compares them). Anything else, a failed lookup included, goes on to Flask, which answers
+    it as always; a lookup that found a changed thread is handed on, not run twice.
+    """
+
+    def __init__(self, app, wsgi_app):
+        self.app = app
+        self.wsgi_app = wsgi_app
+        self.path = "/api/comments"
+
+    def __call__(self, environ, start_response):
+        if (
+            environ.get("PATH_INFO") == self.path
+            and environ.get("REQUEST_METHOD") == "GET"
+            and "HTTP_IF_NONE_MATCH" in environ
+        ):
+            response = self._not_modified(environ)
+            if response is not None:
+                return response(environ, start_response)
+        return self.wsgi_app(environ, start_response)
+
+    def _not_modified(self, environ) -> Response | None:
+        req = Request(environ)
+        try:
+            with self.app.app_context():
+                read = thread_read(req)
+                if not _etag_matches(req, read.key):
+                    environ[THREAD_READ] = read
+                    return None
+                response = not_modified(req, read.key, read.state)
+                response.headers["X-Form-Token"] = form_token(read)
+                return cors_headers(req, response, read.state.origin_known)
+        except Exception:  # noqa: BLE001 - Flask answers it, errors included, as it always does
+            return None
 
 
 def _link_fediverse(name: str, uri: str, urls: list[str]) -> None:
@@ -282,30 +359,45 @@ def answers():
     return current_app.extensions["answers"]
 
 
-def _read_state(name: str, uris: list[str]) -> comments.ReadState:
+def _read_state(name: str, uris: list[str], origin: str | None) -> comments.ReadState:
     """Look up the site's and threads' versions once; 400 naming the site when there is none."""
-    state = comments.read_state(name, uris, origin=request.headers.get("Origin"))
+    state = comments.read_state(name, uris, origin=origin)
     if state is None:
         raise ValidationError(f"There is no site called {name!r}.", field="site")
-    g.origin_known = state.origin_known
     return state
+
+
+def _etag_matches(req: Request, key: str) -> bool:
+    return req.if_none_match.contains(key) or req.if_none_match.contains(key + ":gzip")
+
+
+def _gzip_ok(req: Request) -> bool:
+    return req.accept_encodings["gzip"] > 0
+
+
+def not_modified(req: Request, key: str, state: comments.ReadState) -> Response:
+    """Return the 304 for a kept answer's key."""
+    response = Response(status=304)
+    response.set_etag(key + ":gzip" if _gzip_ok(req) else key)
+    return _cache_headers(response, state)
 
 
 def cached_answer(key: str, build, state: comments.ReadState) -> Response:
     """Answer 304 for a matching If-None-Match, else the kept JSON (built on a miss), gzipped
     when the client takes it; the ETag is the key, which carries every version."""
+    if _etag_matches(request, key):
+        return not_modified(request, key, state)
     cache = answers()
-    gzip_ok = request.accept_encodings["gzip"] > 0
-    if request.if_none_match.contains(key) or request.if_none_match.contains(key + ":gzip"):
-        response = Response(status=304)
-        response.set_etag(key + ":gzip" if gzip_ok else key)
-    else:
-        body = cache.body(key, build)
-        packed = cache.gzipped(key, body) if gzip_ok else None
-        response = Response(packed or body, mimetype="application/json")
-        response.set_etag(key + ":gzip" if packed else key)
-        if packed:
-            response.headers["Content-Encoding"] = "gzip"
+    body = cache.body(key, build)
+    packed = cache.gzipped(key, body) if _gzip_ok(request) else None
+    response = Response(packed or body, mimetype="application/json")
+    response.set_etag(key + ":gzip" if packed else key)
+    if packed:
+        response.headers["Content-Encoding"] = "gzip"
+    return _cache_headers(response, state)
+
+
+def _cache_headers(response: Response, state: comments.ReadState) -> Response:
     response.vary.add("Accept-Encoding")
     if state.cache_max_age:
         response.headers["Cache-Control"] = f"public, max-age={state.cache_max_age}"
@@ -460,7 +552,8 @@ def get_counts():
         {"site": request.args.get("site"), "uri": request.args.getlist("uri")},
     )
     name, uris = query.site, query.uri
-    state = _read_state(name, uris)
+    state = _read_state(name, uris, request.headers.get("Origin"))
+    g.origin_known = state.origin_known
     versions = [state.threads.get(uri, (0, 0)) for uri in uris]
     key = answers().key("counts", state.site_id, state.site_version, uris, versions)
     return cached_answer(key, lambda: counts_body(name, uris), state)

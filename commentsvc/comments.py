@@ -37,6 +37,7 @@ from commentsvc import spam
 from commentsvc import titles
 from commentsvc import tokens
 from commentsvc.db import db
+from commentsvc.db import fast_read
 from commentsvc.db import insert_ignore
 from commentsvc.db import single_read
 from commentsvc.db import write_transaction
@@ -156,7 +157,8 @@ def post_comment(
         form_token=data.form_token,
     )
     form_check = spam.check_form_token(data.form_token, guard.secret, site.name, uri, now)
-    with write_transaction() as session:
+    # The answer is built from the comment as stored: no second read of it after the commit.
+    with write_transaction(keep_loaded=True) as session:
         # The title comes from the site's page, never from a commenter (data.title is ignored).
         thread = get_or_create_thread(site, uri, now=now)
         parent = _check_parent(thread, data.parent)
@@ -214,11 +216,15 @@ def get_or_create_thread(site: Site, uri: str, *, now: datetime, title: str = ""
     owner, as an import gives) gets its page's title, fetched in the background."""
     session = db.session()
     title = titles.clean_title(title)
-    # ON CONFLICT DO NOTHING: two first comments at once on PostgreSQL both find the thread.
-    created = insert_ignore(
-        session, Thread, site_id=site.id, uri=uri, title=title, likes=0, created=now
-    )
-    thread = session.scalar(select(Thread).where(Thread.site_id == site.id, Thread.uri == uri))
+    lookup = select(Thread).where(Thread.site_id == site.id, Thread.uri == uri)
+    thread = session.scalar(lookup)
+    created = False
+    if thread is None:
+        # ON CONFLICT DO NOTHING: two first comments at once on PostgreSQL both find the thread.
+        created = insert_ignore(
+            session, Thread, site_id=site.id, uri=uri, title=title, likes=0, created=now
+        )
+        thread = session.scalar(lookup)
     if title and not thread.title:
         thread.title = title
     if created and not thread.title:
@@ -592,8 +598,11 @@ def read_state(site_name: str, uris: list[str], origin: str | None = None) -> Re
         origin = fields.normal_origin(origin) if printable else None
     if origin:
         params["origin"] = origin
-    with single_read() as connection:
-        rows = connection.execute(_READ_STATE[bool(origin), one], params).all()
+    if one:
+        rows = fast_read(_READ_STATE[bool(origin), one], params)
+    else:
+        with single_read() as connection:
+            rows = connection.execute(_READ_STATE[bool(origin), one], params).all()
     if not rows:
         return None
     first = rows[0]

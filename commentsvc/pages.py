@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import mimetypes
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Blueprint
@@ -20,6 +23,11 @@ from commentsvc.db import ping
 from commentsvc.db import write_transaction
 from commentsvc.errors import ServiceError
 from commentsvc.models import Comment
+
+try:
+    import brotli  # flask-compress's own dependency: served to browsers that take it
+except ImportError:  # pragma: no cover - gzip alone then
+    brotli = None
 
 bp = Blueprint("pages", __name__)
 
@@ -73,17 +81,49 @@ def translation(lang: str):
 def _widget_file(name: str):
     path = static_dir() / name
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
+        kept = _widget_file_packed(path)
+    except (FileNotFoundError, NotADirectoryError):
         abort(404)
-    # A plain response (not a file stream) so that it is served compressed.
-    response = Response(data, mimetype=mimetypes.guess_type(name)[0])
-    response.add_etag()
+    encoding = request.accept_encodings.best_match(list(kept.bodies)[1:])
+    response = Response(kept.bodies[encoding], mimetype=mimetypes.guess_type(name)[0])
+    if encoding:
+        response.headers["Content-Encoding"] = encoding
+    response.vary.add("Accept-Encoding")
+    response.set_etag(f"{kept.digest}:{encoding}" if encoding else kept.digest)
     response.cache_control.public = True
     response.cache_control.max_age = WIDGET_MAX_AGE
     # Any page may load the widget's files, fetch() of the translations included.
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response.make_conditional(request)
+
+
+@dataclass(frozen=True)
+class PackedFile:
+    """A widget file as served: its bytes by content coding (None: as is), and their digest."""
+
+    stamp: tuple[int, int]
+    digest: str
+    bodies: dict[str | None, bytes]
+
+
+_packed: dict[Path, PackedFile] = {}
+
+
+def _widget_file_packed(path: Path) -> PackedFile:
+    """Return the file compressed once (again only when its modification time or size changes),
+    not on every request: the widget is the most requested file of the service."""
+    stat = path.stat()
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    kept = _packed.get(path)
+    if kept is None or kept.stamp != stamp:
+        data = path.read_bytes()
+        bodies: dict[str | None, bytes] = {None: data}
+        if brotli is not None:
+            bodies["br"] = brotli.compress(data, quality=11)
+        bodies["gzip"] = gzip.compress(data, compresslevel=9, mtime=0)
+        digest = hashlib.sha256(data).hexdigest()[:32]
+        kept = _packed[path] = PackedFile(stamp, digest, bodies)
+    return kept
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -212,7 +213,14 @@ def _find_word(words: str, submission: Submission) -> str | None:
 
 def make_form_token(secret: str, site: str, uri: str, now: datetime) -> str:
     """Return a token that says when the thread was loaded, signed and bound to the thread."""
-    return tokens.dump(secret, tokens.FORM, [tokens.epoch(now), _thread_key(site, uri)])
+    return _form_token(secret, site, uri, tokens.epoch(now))
+
+
+@functools.lru_cache(maxsize=1024)
+def _form_token(secret: str, site: str, uri: str, stamp: int) -> str:
+    # The same inputs sign to the same token (whole seconds, nothing per reader): signed once
+    # per thread and second, not once per read of a busy thread.
+    return tokens.dump(secret, tokens.FORM, [stamp, _thread_key(site, uri)])
 
 
 def check_form_token(token: str | None, secret: str, site: str, uri: str, now: datetime):

@@ -70,6 +70,37 @@ def test_widget_files_are_served_compressed_with_etag_and_cache_control(client):
             assert again.status_code == 304
 
 
+def test_widget_files_are_compressed_once_and_served_as_stored(client, monkeypatch):
+    import brotli
+
+    from commentsvc import pages
+
+    packs = []
+    original = gzip.compress
+    monkeypatch.setattr(
+        pages.gzip, "compress", lambda *a, **k: packs.append(1) or original(*a, **k)
+    )
+    pages._packed.clear()
+    decode = {"gzip": gzip.decompress, "br": brotli.decompress, None: lambda data: data}
+    for name in ("embed.js", "embed.css", "i18n/de.json"):
+        expected = (ROOT_DIR / "static" / name).read_bytes()
+        for accept, coding in (("gzip", "gzip"), ("gzip, deflate, br", "br"), ("identity", None)):
+            tags = set()
+            for _ in range(3):
+                with client.get(f"/{name}", headers={"Accept-Encoding": accept}) as response:
+                    assert response.status_code == 200
+                    assert response.headers.get("Content-Encoding") == coding
+                    assert "Accept-Encoding" in response.headers["Vary"]
+                    assert decode[coding](response.data) == expected
+                    tags.add(response.headers["ETag"])
+            assert len(tags) == 1, tags
+            with client.get(
+                f"/{name}", headers={"Accept-Encoding": accept, "If-None-Match": tags.pop()}
+            ) as again:
+                assert again.status_code == 304
+    assert len(packs) == 3, "each file is gzipped once, not per request"
+
+
 def test_translations_are_complete():
     import json
     import re

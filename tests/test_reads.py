@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 import requests
 from sqlalchemy import event
+from sqlalchemy import insert
 from sqlalchemy import select
 
 from commentsvc import api as api_module
@@ -220,6 +221,50 @@ def test_a_matching_etag_is_answered_304_after_one_query(app, api, client, queri
     assert after.status_code == 200 and after.headers["ETag"] != etag
 
 
+def test_the_early_304_is_the_one_flask_gives(app, api, client, cli):
+    api.post(expect=201, text="First.")
+    moment = utcnow()
+    app.extensions["clock"] = lambda: moment
+    url = "/api/comments?site=blog&uri=/post/1"
+    views = []
+    view = app.view_functions["api.get_comments"]
+    app.view_functions["api.get_comments"] = lambda: views.append(1) or view()
+    origins = ({}, {"Origin": "https://blog.example.org"}, {"Origin": "https://evil.example"})
+    for max_age in ("0", "30"):
+        assert cli("site", "set", "blog", "--cache-max-age", max_age).exit_code == 0
+        for headers in ({}, {"Accept-Encoding": "gzip"}, *origins):
+            conditional = {
+                **headers,
+                "If-None-Match": client.get(url, headers=headers).headers["ETag"],
+            }
+            views.clear()
+            early = client.get(url, headers=conditional)
+            assert views == [], "answered by Flask, not ahead of it"
+            middleware = app.wsgi_app
+            app.wsgi_app = middleware.wsgi_app
+            try:
+                late = client.get(url, headers=conditional)
+            finally:
+                app.wsgi_app = middleware
+            assert views == [1]
+            assert early.status_code == late.status_code == 304
+            assert sorted(early.headers.items()) == sorted(late.headers.items()), headers
+
+
+def test_a_conditional_read_that_does_not_match_costs_one_lookup(app, api, client, queries):
+    api.post(expect=201, text="First.")
+    url = "/api/comments?site=blog&uri=/post/1"
+    etag = client.get(url).headers["ETag"]
+    api.post(expect=201, text="Second.")
+    answers = []
+    cost = queries.count(lambda: answers.append(client.get(url, headers={"If-None-Match": etag})))
+    assert answers[0].status_code == 200 and len(answers[0].get_json()["comments"]) == 2
+    warm = queries.count(lambda: client.get(url, headers={"If-None-Match": etag}))
+    assert warm == 1, (cost, warm)
+    bad = client.get("/api/comments?site=blog&uri=/post/1&limit=0", headers={"If-None-Match": etag})
+    assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "limit"
+
+
 def test_the_etag_depends_on_the_page_asked_for(api, client):
     for n in range(3):
         api.post(expect=201, text=f"Comment {n}.")
@@ -420,6 +465,60 @@ def test_a_thread_read_costs_the_same_few_queries_whatever_its_size(app, api, cl
     assert costs["/small"] == costs["/big"], costs
     cold, warm = costs["/big"]
     assert cold <= 7 and warm == 1, costs
+
+
+def bulk_thread(app, uri, size):
+    """Store a thread of size comments, a third of them replies to the first roots, in two
+    statements."""
+    start = utcnow() - timedelta(days=30)
+
+    def row(n, parent=None):
+        return {
+            "thread_id": thread.id,
+            "status": "approved",
+            "text": f"Comment {n}.",
+            "html": f"<p>Comment {n}.</p>",
+            "created": start + timedelta(seconds=n),
+            "parent_id": parent,
+            "root_id": parent,
+        }
+
+    with app.app_context(), write_transaction() as session:
+        thread = comments.get_or_create_thread(sites.get_site("blog"), uri, now=start)
+        replies = range(2, size, 3)
+        session.execute(insert(Comment), [row(n) for n in range(size) if n % 3 != 2])
+        roots = session.scalars(
+            select(Comment.id).where(Comment.thread_id == thread.id).order_by(Comment.id)
+        ).all()
+        if replies:
+            session.execute(insert(Comment), [row(n, roots[n // 30]) for n in replies])
+        comments.touch_thread(session, thread.id)
+
+
+def test_the_first_page_of_10000_costs_what_a_small_thread_does(app, api, client, queries):
+    bulk_thread(app, "/small", 12)
+    bulk_thread(app, "/huge", 10_000)
+    costs = {}
+    for uri in ("/small", "/huge"):
+        url = f"/api/comments?site=blog&uri={uri}&limit=50"
+        answers = []
+        cold = queries.count(lambda url=url, answers=answers: answers.append(client.get(url)))
+        warm = queries.count(lambda url=url: client.get(url))
+        etag = {"If-None-Match": answers[0].headers["ETag"]}
+        not_modified = queries.count(
+            lambda url=url, answers=answers, etag=etag: answers.append(
+                client.get(url, headers=etag)
+            )
+        )
+        assert answers[1].status_code == 304
+        costs[uri] = (cold, warm, not_modified)
+    assert answers[0].get_json()["counts"]["comments"] == 10_000
+    assert costs["/small"] == costs["/huge"], costs
+    cold, warm, not_modified = costs["/huge"]
+    assert cold <= 7 and warm == 1 and not_modified == 1, costs
+    counts = "/api/counts?site=blog&uri=/small&uri=/huge&uri=/none"
+    assert queries.count(lambda: client.get(counts)) <= 5
+    assert queries.count(lambda: client.get(counts)) == 1
 
 
 def test_counts_cost_one_query_when_warm(app, api, client, queries):
