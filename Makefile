@@ -30,10 +30,17 @@ $(VENV)/.installed-npm: $(VENV)/.python-ok Makefile
 	  && touch $@; \
 	else echo "npm not found: the accessibility and JavaScript lint tests will skip"; fi
 
+# Isso 0.14 in its own venv (as make bench uses it): tests/test_import_peers.py runs it to write a
+# real Isso database to import. Where pip cannot install it, that one test skips and says why.
+ISSO_VENV := bench/.venv-isso
+$(ISSO_VENV)/.installed:
+	@($(PYTHON) -m venv $(ISSO_VENV) && $(ISSO_VENV)/bin/pip install --quiet 'isso==0.14.*' gunicorn \
+	  && touch $@) || echo "Isso could not be installed: the Isso import test will skip"
+
 run: $(VENV)/.installed-run
 	COMMENTSVC_DEMO=on COMMENTSVC_FETCH_ALLOW_PRIVATE=on $(BIN)/commentsvc serve --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.installed-test $(VENV)/.installed-npm
+test: $(VENV)/.installed-test $(VENV)/.installed-npm $(ISSO_VENV)/.installed
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test

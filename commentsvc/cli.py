@@ -219,8 +219,8 @@ def send(url: str, everything: bool) -> None:
 
 # --- import and export ---------------------------------------------------------------------
 
-# The formats `commentsvc import` reads; the others DESIGN names come with issue 12.
-IMPORT_FORMATS = ("wordpress",)
+# The formats `commentsvc import` reads: each a module of commentsvc.importers with parse().
+IMPORT_FORMATS = ("wordpress", "disqus", "isso", "remark42", "commento", "commentsvc")
 
 
 class _Format(click.Choice):
@@ -237,7 +237,11 @@ class _Format(click.Choice):
 @main.command("import", short_help="Import comments from another system's export.")
 @click.argument("format", type=_Format(IMPORT_FORMATS), metavar="FORMAT")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--site", "site_name", required=True, help="The site to import into.")
+@click.option(
+    "--site",
+    "site_name",
+    help="The site to import into (required, except when restoring a whole commentsvc export).",
+)
 @click.option(
     "--url-map",
     "url_map",
@@ -257,22 +261,31 @@ class _Format(click.Choice):
 def import_command(
     format: str,
     file: Path,
-    site_name: str,
+    site_name: str | None,
     url_map: tuple[str, ...],
     url_map_file,
     merge: bool,
     dry_run: bool,
 ) -> None:
-    """Import comments from another system's export: FORMAT is one of wordpress (a WXR file
-    from Tools > Export). Importing the same file again adds nothing twice."""
-    from commentsvc import importers
-    from commentsvc.importers import wordpress
+    """Import comments from another system's export. FORMAT is wordpress (a WXR file from
+    Tools > Export), disqus (the XML export, .gz or not), isso (Isso's comments.db), remark42
+    (a backup file, .gz or not), commento (Commento's JSON export) or commentsvc
+    (this service's own export: a restore). Importing the same file again adds nothing twice."""
+    import importlib
 
-    site = sites.get_site(site_name)
+    from commentsvc import importers
+
     mapping = importers.parse_url_map(url_map)
     if url_map_file is not None:
         mapping += importers.read_url_map_file(url_map_file.read())
-    records, problems = wordpress.parse(file)
+    if format == "commentsvc":
+        _restore(file, site_name, mapping, dry_run)
+        return
+    if not site_name:
+        raise click.UsageError("Missing option '--site'.")
+    site = sites.get_site(site_name)
+    parser = importlib.import_module(f"commentsvc.importers.{format}")
+    records, problems = parser.parse(file)
     with _progress_bar(len(records)) as advance:
         report = importers.import_records(
             site,
@@ -280,6 +293,7 @@ def import_command(
             secret=current_app.config["SECRET_KEY"],
             now=current_app.extensions["clock"](),
             source=f"{format} {file.name}",
+            imported_from=format,
             actor="cli",
             url_map=mapping,
             merge=merge,
@@ -287,6 +301,20 @@ def import_command(
             progress=advance,
         )
     report.problems[:0] = problems
+    for problem in report.problems:
+        click.echo(f"warning: {problem}", err=True)
+    click.echo(importers.describe(report))
+
+
+def _restore(file: Path, site_name: str | None, mapping, dry_run: bool) -> None:
+    from commentsvc import exports
+    from commentsvc import importers
+
+    data = exports.read_export(file)
+    with _progress_bar(exports.count_comments(data)) as advance:
+        report = exports.restore(
+            data, site_name=site_name, url_map=mapping, dry_run=dry_run, progress=advance
+        )
     for problem in report.problems:
         click.echo(f"warning: {problem}", err=True)
     click.echo(importers.describe(report))
@@ -315,16 +343,23 @@ class _progress_bar:  # noqa: N801 - used as a function
             self.bar.stop()
 
 
-@main.command("export", short_help="Write a site's comments as JSON (a backup).")
-@click.option("--site", "site_name", required=True, help="The site to export.")
+@main.command("export", short_help="Write a site's data, or everything, as JSON (a backup).")
+@click.option("--site", "site_name", help="The site to export.")
+@click.option(
+    "--all", "everything", is_flag=True, help="Export every site and the service's bans and log."
+)
 @domain_command
-def export_command(site_name: str) -> None:
-    """Write a site's threads and comments as JSON to standard output (a backup)."""
-    import json
+def export_command(site_name: str | None, everything: bool) -> None:
+    """Write everything stored for a site (--site NAME) or for the whole service (--all) as
+    versioned JSON to standard output: settings, threads, comments with emails, likes,
+    linkbacks with their verification state, bans and the moderation log. `commentsvc import
+    commentsvc FILE` reads it back."""
+    from commentsvc import exports
 
-    from commentsvc.exports import export_site
-
-    click.echo(json.dumps(export_site(sites.get_site(site_name)), ensure_ascii=False, indent=1))
+    if bool(site_name) == everything:
+        raise click.UsageError("Give either --site NAME or --all.")
+    data = exports.export_all() if everything else exports.export_site(sites.get_site(site_name))
+    click.echo(exports.dump(data))
 
 
 # --- sites ---------------------------------------------------------------------------------

@@ -144,6 +144,10 @@ class Comment(db.Model):
     # Where the original is when the source is a copy (a Bridgy page's u-url), or a fediverse
     # reply's ActivityPub id: the same reply by two roads is found by it.
     original_url: Mapped[str | None] = mapped_column(String(2048))
+    # "" for a comment written here; else the system it was imported from (wordpress, disqus,
+    # isso, remark42, commento). Its `text` is Markdown either way (imports convert HTML on the
+    # way in), so an owner's edit re-renders it like any comment.
+    imported_from: Mapped[str] = mapped_column(String(32), default="", server_default="")
 
     thread: Mapped[Thread] = relationship()
 

@@ -177,9 +177,12 @@ def test_site_add_shows_its_defaults_and_holds_first_comments(cli, app_ctx):
 
 def test_import_names_the_formats_there_are(cli, app_ctx, tmp_path):
     cli("site", "add", "blog", "--url", "https://blog.example.org")
-    result = cli("import", "disqus", str(tmp_path / "x.xml"), "--site", "blog")
+    result = cli("import", "livefyre", str(tmp_path / "x.xml"), "--site", "blog")
     assert result.exit_code == 2
-    assert "cannot import 'disqus'; the formats are: wordpress." in result.output
+    assert (
+        "cannot import 'livefyre'; the formats are: wordpress, disqus, isso, remark42, "
+        "commento, commentsvc." in result.output
+    )
     assert "Invalid value for 'wordpress'" not in result.output
 
 

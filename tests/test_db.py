@@ -237,3 +237,41 @@ def test_jobs_queued_by_an_older_release_lose_the_raw_client_address(tmp_path):
     assert "203.0.113.7" not in " ".join(stored)
     assert json.loads(stored[0]) == {"mention": 1, "requested_by": ""}
     assert list(stored[1:]) == payloads[1:]
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="a fresh database file per run")
+def test_comments_imported_before_migration_0014_say_they_came_from_wordpress(tmp_path):
+    from flask_migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "x"})
+    with app.app_context():
+        directory = app.extensions["migrate"].directory
+        upgrade(directory=directory, revision="0021")
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO sites (id, name, url, created) "
+                    "VALUES (1, 'blog', 'https://b.example', '2026-01-01 00:00:00')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO threads (id, site_id, uri, created) "
+                    "VALUES (1, 1, '/p/', '2026-01-01 00:00:00')"
+                )
+            )
+            for n, reason in enumerate(("imported", "published", ""), start=1):
+                conn.execute(
+                    text(
+                        "INSERT INTO comments (id, thread_id, reason, created) "
+                        "VALUES (:id, 1, :reason, '2026-01-01 00:00:00')"
+                    ),
+                    {"id": n, "reason": reason},
+                )
+        upgrade(directory=directory)
+        with db.engine.connect() as conn:
+            marks = conn.execute(text("SELECT imported_from FROM comments ORDER BY id")).scalars()
+            marks = list(marks)
+        db.engine.dispose()
+    assert marks == ["wordpress", "", ""]

@@ -353,6 +353,7 @@ ADMIN_ROUTES = [
     ("GET", "/admin/sites"),
     ("GET", "/admin/sites/{id}"),
     ("GET", "/admin/log"),
+    ("GET", "/admin/export"),
     ("GET", "/admin/login"),
     ("GET", "/admin/static/{id}"),
     ("POST", "/admin/act"),
@@ -367,6 +368,7 @@ ADMIN_ROUTES = [
 ]
 ADMIN_NAMES = {
     "/admin/comments": ["site", "uri", "status", "kind", "q", "page", "done"],
+    "/admin/export": ["site"],
     "/admin/login": ["next", "username", "password", "csrf"],
     "/admin/act": ["one", "bulk", "ids", "back"],
     "/admin/bans": ["kind", "value", "site", "reason", "done"],

@@ -96,10 +96,12 @@ def test_export_writes_every_comment_as_json(app, cli):
     result = cli("export", "--site", "blog")
     assert result.exit_code == 0
     data = json.loads(result.output)
-    assert data["format"] == "commentsvc-export" and data["site"]["name"] == "blog"
-    exported = [c for t in data["threads"] for c in t["comments"]]
+    assert data["format"] == "commentsvc-export" and data["version"] == 2
+    assert [s["name"] for s in data["sites"]] == ["blog"]
+    exported = [c for t in data["sites"][0]["threads"] for c in t["comments"]]
     assert len(exported) == 33
     assert {c["kind"] for c in exported} == {"comment", "pingback", "trackback"}
+    assert {c["imported_from"] for c in exported} == {"wordpress"}
     assert all(c["created"].endswith("Z") for c in exported)
     assert cli("export", "--site", "nosuch").exit_code == 1
 

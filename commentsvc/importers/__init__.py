@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import gzip
 import html
+import json
 import re
+import zlib
 from collections.abc import Callable
 from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field
+from datetime import UTC
 from datetime import datetime
 from urllib.parse import urlsplit
+from xml.etree import ElementTree
 
+import defusedxml.ElementTree
+from defusedxml import DefusedXmlException
 from markdownify import markdownify
 from sqlalchemy import select
 
@@ -28,7 +35,20 @@ from commentsvc.models import Site
 from commentsvc.sanitize import render_markdown
 from commentsvc.spam import address_hash
 
+# Largest export file read (after gunzip): beyond it an import stops before parsing anything.
+MAX_FILE_BYTES = 256 * 1024 * 1024
+# Longest thread uri (the threads.uri column).
+MAX_URI = 1024
+# Longest comment text kept from an import, in code points (posts here stop at MAX_TEXT_LENGTH).
+MAX_TEXT = 100_000
 _TAG = re.compile(r"<[^>]+>")
+# What fields.text_field strips from what readers send (NUL, C0/C1 controls but tab and newline,
+# bidi overrides), and lone surrogates (from \udcxx escapes in JSON): no column takes them
+# (PostgreSQL refuses NUL), and no reader should see them.
+UNSAFE_TEXT = _UNSAFE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+_UNSAFE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 _SPACE = re.compile(r"\s+")
 _HEADING = re.compile(r"<(h[1-6])(\s[^>]*)?>(.*?)</\1\s*>", re.I | re.S)
 # "[...] text [...]": the widget draws the markers around an excerpt itself.
@@ -55,6 +75,10 @@ class Record:
     post: str = ""  # the post or page the comment belongs to, to tell two posts apart
     link: str = ""  # the post's full address in the export, for --url-map
     position: str = ""  # where in the file it was, for messages
+    markdown: str | None = None  # the Markdown source, where the other system kept one
+    likes: int = 0  # likes or the positive score the other system counted
+    notify: bool = False  # the author asked for mail about replies
+    modified: datetime | None = None
 
 
 @dataclass
@@ -81,6 +105,111 @@ class Report:
 
 class _DryRun(Exception):
     """Raised to roll back a dry run's transaction once it has counted everything."""
+
+
+# --- reading files -----------------------------------------------------------------------------
+
+
+def read_file(path, *, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """Return a file's bytes, gunzipped when it is gzip (Disqus and Remark42 send .gz files).
+
+    :raise ValidationError: when it cannot be read or is larger than max_bytes.
+    """
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise ValidationError(f"Cannot read {path}: {exc.strerror}.", field="file") from None
+    if data[:2] == b"\x1f\x8b":
+        try:
+            with gzip.open(path, "rb") as handle:
+                data = handle.read(max_bytes + 1)
+        except (OSError, EOFError, zlib.error):
+            raise ValidationError(f"{path} is a broken gzip file.", field="file") from None
+    if len(data) > max_bytes:
+        raise ValidationError(
+            f"{path} is larger than {max_bytes // 1024 // 1024} MB; split it first.", field="file"
+        )
+    return data
+
+
+def read_xml(path, *, max_bytes: int = MAX_FILE_BYTES):
+    """Return the root element of an XML file, parsed with DOCTYPEs and entities refused.
+
+    :raise ValidationError: when it cannot be read or is not well-formed.
+    """
+    data = read_file(path, max_bytes=max_bytes)
+    try:
+        return defusedxml.ElementTree.fromstring(data, forbid_dtd=True)
+    except DefusedXmlException:
+        raise ValidationError(
+            f"{path} declares a DOCTYPE or entities; refused.", field="file"
+        ) from None
+    except ElementTree.ParseError as exc:
+        line, column = exc.position
+        raise ValidationError(
+            f"{path} is not well-formed XML (line {line}, column {column}).", field="file"
+        ) from None
+    except Exception:  # noqa: BLE001 - any parser complaint means the file is not well-formed
+        raise ValidationError(f"{path} is not well-formed XML.", field="file") from None
+
+
+def read_json(data: bytes, what: str) -> object:
+    """Return one JSON value; undecodable bytes become U+FFFD rather than stopping the import.
+
+    :raise ValueError: when it is not JSON (or nested too deep to read).
+    """
+    try:
+        return json.loads(data.decode("utf-8", "replace"))
+    except RecursionError:
+        raise ValueError(f"{what} is nested too deep") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{what} is not JSON ({exc.msg} at {exc.lineno}:{exc.colno})") from None
+
+
+def clean(value: object, limit: int, *, multiline: bool = False) -> str:
+    """Return a value from a file as text no column refuses: controls dropped, cut to limit."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        value = str(value)
+    return (_UNSAFE if multiline else _UNSAFE_LINE).sub("", value)[:limit].strip()
+
+
+def parse_time(value: object) -> datetime | None:
+    """Return an ISO 8601 or epoch time as naive UTC, or None when it is not one."""
+    try:
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, int | float):
+            moment = datetime.fromtimestamp(float(value), UTC)
+        elif isinstance(value, str):
+            text = value.strip()
+            # Go writes nanoseconds (.123456789Z); Python reads at most microseconds.
+            text = re.sub(r"(\.\d{6})\d+", r"\1", text)
+            moment = datetime.fromisoformat(text)
+        else:
+            return None
+    except (ValueError, OverflowError, OSError):
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    if not 1970 <= moment.year <= 9999:
+        return None
+    return moment
+
+
+def drop_duplicates(records: list[Record], problems: list[Problem]) -> list[Record]:
+    """Return the records with each id once: a repeated id is reported and skipped."""
+    seen: set[str] = set()
+    kept = []
+    for record in records:
+        if record.key in seen:
+            problems.append(Problem(record.position, f"id {record.key} appears twice: skipped"))
+            continue
+        seen.add(record.key)
+        kept.append(record)
+    return kept
 
 
 # --- converting bodies -------------------------------------------------------------------------
@@ -200,6 +329,7 @@ def import_records(
     secret: str,
     now: datetime,
     source: str = "an export",
+    imported_from: str = "",
     actor: str = "import",
     url_map: Iterable[tuple[str, str]] = (),
     merge: bool = False,
@@ -223,7 +353,17 @@ def import_records(
             report.problems.append(Problem("--url-map", f"{source}={target} matched no post"))
     try:
         with write_transaction() as session:
-            _store(session, site, records, uris, report, secret=secret, now=now, progress=progress)
+            _store(
+                session,
+                site,
+                records,
+                uris,
+                report,
+                secret=secret,
+                now=now,
+                progress=progress,
+                imported_from=imported_from,
+            )
             if report.imported:
                 # One line in the log for the whole import, not one per comment.
                 session.add(
@@ -242,14 +382,26 @@ def import_records(
     return report
 
 
-def _store(session, site, records, uris, report, *, secret, now, progress) -> None:
+def _store(session, site, records, uris, report, *, secret, now, progress, imported_from) -> None:
     stored: dict[str, Comment] = {}
     added: list[tuple[Record, Comment]] = []
     for record in sorted(records, key=lambda r: (r.created, r.key)):
         uri = uris[id(record)]
         linkback = record.kind in ("pingback", "trackback")
+        if len(uri) > MAX_URI or _UNSAFE_LINE.search(uri):
+            report.problems.append(
+                Problem(record.position, "its page address is too long or has controls: skipped")
+            )
+            if progress is not None:
+                progress(1)
+            continue
         try:
-            text = clip_excerpt(excerpt_of(record.body)) if linkback else to_markdown(record.body)
+            if linkback:
+                text = clip_excerpt(excerpt_of(record.body))
+            elif record.markdown is not None:
+                text = clean(record.markdown, MAX_TEXT, multiline=True)
+            else:
+                text = clean(to_markdown(record.body), MAX_TEXT, multiline=True)
             rendered = render_markdown(text)
         except (ValueError, RecursionError) as exc:
             # One unusable body (e.g. HTML nested a thousand deep) must not stop the import.
@@ -259,14 +411,14 @@ def _store(session, site, records, uris, report, *, secret, now, progress) -> No
             if progress is not None:
                 progress(1)
             continue
-        thread = comments.get_or_create_thread(site, uri, now=now, title=record.title[:300])
+        thread = comments.get_or_create_thread(site, uri, now=now, title=clean(record.title, 300))
         # A linkback is its source in the thread; a comment, its time, author and text.
         same = (
             [Comment.source_url == _source_url(record.website)]
             if linkback
             else [
                 Comment.created == record.created,
-                Comment.author == record.author[:200],
+                Comment.author == clean(record.author, 200),
                 Comment.text == text,
             ]
         )
@@ -282,16 +434,20 @@ def _store(session, site, records, uris, report, *, secret, now, progress) -> No
             kind=record.kind,
             status=record.status,
             reason="imported",
-            author=record.author[:200],
-            email=record.email.lower()[:320],
-            website=record.website[:2048]
+            author=clean(record.author, 200),
+            email=clean(record.email, 320).lower(),
+            website=clean(record.website, 2048)
             if record.website.startswith(("http://", "https://"))
             else "",
             text=text,
             html=rendered,
             created=record.created,
+            modified=record.modified,
             remote_hash=address_hash(secret, record.address) if record.address else "",
             by_owner=record.by_owner and not linkback,
+            likes=max(0, min(record.likes, 10**9)),
+            notify=record.notify and bool(record.email),
+            imported_from=imported_from,
         )
         if linkback:
             comment.source_url = _source_url(record.website) or None

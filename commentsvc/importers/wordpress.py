@@ -7,12 +7,12 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import defusedxml.ElementTree
-from defusedxml import DefusedXmlException
-
 from commentsvc.errors import ValidationError
+from commentsvc.importers import MAX_FILE_BYTES
 from commentsvc.importers import Problem
 from commentsvc.importers import Record
+from commentsvc.importers import drop_duplicates
+from commentsvc.importers import read_xml
 
 STATUSES = {
     "1": "approved",
@@ -84,21 +84,12 @@ class _Owners:
         )
 
 
-def parse(path: Path) -> tuple[list[Record], list[Problem]]:
+def parse(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> tuple[list[Record], list[Problem]]:
     """Return the comments of a WXR file as records, and the entries skipped with why.
 
     :raise ValidationError: when the file cannot be read or is not a WordPress export.
     """
-    try:
-        root = defusedxml.ElementTree.parse(path, forbid_dtd=True).getroot()
-    except OSError as exc:
-        raise ValidationError(f"Cannot read {path}: {exc.strerror}.", field="file") from None
-    except DefusedXmlException:
-        raise ValidationError(
-            f"{path} declares a DOCTYPE or entities; refused.", field="file"
-        ) from None
-    except Exception:  # noqa: BLE001 - any parser complaint means the file is not well-formed
-        raise ValidationError(f"{path} is not well-formed XML.", field="file") from None
+    root = read_xml(path, max_bytes=max_bytes)
     channel = next((c for c in root if _local(c.tag) == "channel"), None)
     if _local(root.tag) != "rss" or channel is None:
         raise ValidationError(f"{path} is not a WordPress export (WXR).", field="file")
@@ -146,4 +137,4 @@ def parse(path: Path) -> tuple[list[Record], list[Problem]]:
                     position=position,
                 )
             )
-    return records, problems
+    return drop_duplicates(records, problems), problems
