@@ -369,3 +369,19 @@ def test_an_account_taken_off_the_list_takes_its_posts_replies(app, client, cli,
     run_queue(app, clock)
     thread = Api(client).thread()
     assert thread["comments"] == [] and thread["fediverse"]["posts"] == []
+
+
+def test_an_export_with_fediverse_replies_restores(app, client, cli, clock, fedi, blog, tmp_path):
+    post = fedi.post()
+    fedi.reply(post, "alice", "<p>Kept</p>")
+    link(cli, post)
+    run_queue(app, clock)
+    exported = cli("export", "--site", "blog").output
+    (tmp_path / "blog.json").write_text(exported, encoding="utf-8")
+    from tests.test_exports import empty
+
+    empty(app)
+    restored = cli("import", "commentsvc", str(tmp_path / "blog.json"))
+    assert restored.exit_code == 0, restored.output
+    [reply] = Api(client).thread()["comments"]
+    assert reply["handle"] == f"@alice@{fedi.host}" and reply["kind"] == "fediverse"
