@@ -199,7 +199,14 @@ def fast_read(statement: Any, params: dict[str, Any]) -> list[tuple]:
     sql, positions, defaults = compiled
     values = {**defaults, **params}
     arguments = [values[name] for name in positions] if positions else values
-    connection = engine.raw_connection()
+    try:
+        connection = engine.raw_connection()
+    except engine.dialect.loaded_dbapi.Error as error:
+        # The pool hands the driver's own error out: wrapped, a database that cannot be
+        # reached is the 503 'unavailable' it is from any other query, not a 500.
+        raise DBAPIError.instance(
+            sql, arguments, error, engine.dialect.loaded_dbapi.Error, dialect=engine.dialect
+        ) from error
     try:
         cursor = connection.cursor()
         try:

@@ -76,6 +76,8 @@ class Route:
     edit_token: bool = False
     codes: dict[int, tuple[str, ...]] = field(default_factory=dict)
     description: str = ""
+    # Every route that reads the database answers 503 `unavailable` when it does not answer.
+    database: bool = True
 
 
 ROUTES: tuple[Route, ...] = (
@@ -144,7 +146,7 @@ ROUTES: tuple[Route, ...] = (
         "likeComment",
         "Like a comment (once per visitor), or take the like back.",
         {200: Answer("The comment's likes.", shapes.Likes)},
-        (400, 403, 404, 415, 429),
+        (400, 403, 404, 413, 415, 429),
         body=shapes.LikeChange,
         body_required=False,
         path_params=("comment_id",),
@@ -200,6 +202,7 @@ ROUTES: tuple[Route, ...] = (
         {200: Answer("An SVG image.", media=("image/svg+xml",))},
         (404,),
         path_params=("key",),
+        database=False,
     ),
     Route(
         "/api/photo/{key}",
@@ -217,6 +220,7 @@ ROUTES: tuple[Route, ...] = (
         "getOpenAPI",
         "This document.",
         {200: Answer("OpenAPI 3.1.", media=("application/json",))},
+        database=False,
     ),
     Route(
         "/xmlrpc",
@@ -363,7 +367,8 @@ def _operation(route: Route) -> dict[str, Any]:
             "content": {route.body_media: {"schema": _ref(route.body)}},
         }
     responses = {str(status): _answer(answer) for status, answer in route.answers.items()}
-    for status in route.errors:
+    errors = route.errors + ((503,) if route.database and 503 not in route.errors else ())
+    for status in errors:
         responses[str(status)] = _error(status, route.codes.get(status))
     operation["responses"] = responses
     return operation

@@ -17,6 +17,7 @@ A rule may read per-request settings from `context` (`parse(..., context={"max_l
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Annotated
 from typing import Any
@@ -39,6 +40,7 @@ from commentsvc.errors import ERROR_CODES
 from commentsvc.errors import ValidationError
 
 M = TypeVar("M", bound=BaseModel)
+log = logging.getLogger(__name__)
 
 # --- how fields are declared ------------------------------------------------------------------
 
@@ -108,7 +110,9 @@ def parse(model: type[M], data: Any, context: dict[str, Any] | None = None) -> M
     except pydantic.ValidationError as exc:  # a type a rule let through; not expected
         error = exc.errors()[0]
         name = str(error["loc"][0]) if error["loc"] else "body"
-        raise ValidationError(f"{name} is not valid: {error['msg']}.", field=name) from None
+        # pydantic's words ("Input should be a valid integer") are no part of the API.
+        log.warning("%s: %s refused by pydantic: %s", model.__name__, name, error["msg"])
+        raise ValidationError(f"{name} is not valid.", field=name) from None
 
 
 # --- the rules of the API's fields ------------------------------------------------------------

@@ -3,6 +3,7 @@
 import pytest
 from pydantic import BaseModel
 
+from commentsvc import create_app
 from commentsvc import openapi
 from commentsvc import shapes
 from commentsvc.errors import ValidationError
@@ -59,6 +60,10 @@ def test_a_type_no_rule_checked_is_still_our_error():
         count: int
 
     assert refused(Strict, {"count": "many"}) == ("count", "invalid")
+    # pydantic's own words and types are not the API's: clients see ours only.
+    with pytest.raises(ValidationError) as caught:
+        shapes.parse(Strict, {"count": [1]})
+    assert caught.value.message == "count is not valid."
 
 
 def test_the_answers_are_what_their_shapes_say(api, client):
@@ -102,3 +107,59 @@ def test_each_route_lists_the_codes_its_errors_can_carry():
     errors = openapi.openapi_document("http://x")["paths"]["/api/comments/{comment_id}"]["patch"]
     assert "`edit_window`" in errors["responses"]["403"]["description"]
     assert "`too_long`" in errors["responses"]["400"]["description"]
+
+
+def documented(document, method, template, response):
+    """Assert the answer's status, and its error code, are listed for the route."""
+    code = response.get_json()["error"]["code"]
+    answers = document["paths"][template][method]["responses"]
+    assert str(response.status_code) in answers, (method, template, response.status_code)
+    assert f"`{code}`" in answers[str(response.status_code)]["description"], (template, code)
+
+
+def test_every_route_that_reads_the_database_documents_its_503(tmp_path):
+    # A database file in a folder that does not exist cannot be opened.
+    url = f"sqlite:///{tmp_path / 'missing' / 'comments.db'}"
+    client = create_app({"INSTANCE_PATH": str(tmp_path / "i"), "DATABASE_URL": url}).test_client()
+    document = openapi.openapi_document("http://x")
+    page = {"site": "blog", "uri": "/p"}
+    calls = [
+        ("get", "/api/comments", "/api/comments?site=blog&uri=/p", {}),
+        (
+            "get",
+            "/api/comments",
+            "/api/comments?site=blog&uri=/p",
+            {"headers": {"If-None-Match": '"x"'}},
+        ),
+        ("post", "/api/comments", "/api/comments", {"json": {**page, "text": "Hi"}}),
+        ("get", "/api/comments/{comment_id}", "/api/comments/1", {}),
+        ("patch", "/api/comments/{comment_id}", "/api/comments/1", {"json": {"text": "Hi"}}),
+        ("delete", "/api/comments/{comment_id}", "/api/comments/1", {}),
+        ("post", "/api/comments/{comment_id}/like", "/api/comments/1/like", {}),
+        ("post", "/api/likes", "/api/likes", {"json": page}),
+        ("get", "/api/counts", "/api/counts?site=blog&uri=/p", {}),
+        ("get", "/api/origin", "/api/origin?site=blog", {}),
+        ("post", "/api/preview", "/api/preview", {"json": {"text": "Hi"}}),
+        ("get", "/api/photo/{key}", "/api/photo/0123456789abcdef0123", {}),
+        ("get", "/webmention/{key}", "/webmention/abc", {}),
+    ]
+    for method, template, path, kwargs in calls:
+        response = getattr(client, method)(path, **kwargs)
+        assert response.status_code == 503, (path, response.get_data(as_text=True))
+        documented(document, method, template, response)
+
+
+def test_every_json_body_route_documents_its_413(api, client):
+    document = openapi.openapi_document("http://x")
+    comment = api.post(expect=201).get_json()["id"]
+    big = b'{"text": "' + b"x" * 100_000 + b'"}'
+    for method, template, path in [
+        ("post", "/api/comments", "/api/comments"),
+        ("patch", "/api/comments/{comment_id}", f"/api/comments/{comment}"),
+        ("post", "/api/comments/{comment_id}/like", f"/api/comments/{comment}/like"),
+        ("post", "/api/likes", "/api/likes"),
+        ("post", "/api/preview", "/api/preview"),
+    ]:
+        response = getattr(client, method)(path, data=big, content_type="application/json")
+        assert response.status_code == 413, path
+        documented(document, method, template, response)

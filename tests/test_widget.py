@@ -552,6 +552,38 @@ def test_editing_after_a_reload_starts_from_the_markdown(page, demo):
     assert page.input_value(".csvc-edit-form textarea") == "Some **bold** words"
 
 
+def test_the_edit_form_previews_and_refuses_an_empty_text(page, demo):
+    patches = []
+    page.on("request", lambda r: patches.append(r.url) if r.method == "PATCH" else None)
+    page.goto(demo.url + "/")
+    page.wait_for_selector(READY)
+    post_in_form(page, "Before the edit.")
+    mine = comment(page, "Before the edit.")
+    mine.locator(":scope > .csvc-actions [data-action=edit]").click()
+    edit = ".csvc-edit-form"
+    page.fill(f"{edit} textarea", "After, *previewed* <script>window.pwned = 1</script>")
+    page.click(f"{edit} [data-action=preview]")
+    page.wait_for_selector(f"{edit} .csvc-preview:not([hidden]) em")
+    assert page.is_hidden(f"{edit} textarea")
+    assert page.evaluate("window.pwned") is None
+    page.click(f"{edit} [data-action=preview]")  # back to writing
+    page.wait_for_selector(f"{edit} textarea:visible")
+    assert page.is_hidden(f"{edit} .csvc-preview")
+
+    page.fill(f"{edit} textarea", "   ")
+    page.click(f"{edit} [data-action=save]")
+    error = page.locator(f"{edit} .csvc-field-text .csvc-error")
+    error.wait_for()
+    assert error.text_content() == "Please write something first."
+    assert page.get_attribute(f"{edit} textarea", "aria-invalid") == "true"
+    assert patches == []  # refused in the browser: nothing was sent
+
+    page.fill(f"{edit} textarea", "After the edit.")
+    page.click(f"{edit} [data-action=save]")
+    comment(page, "After the edit.")
+    assert len(patches) == 1 and page.errors == []
+
+
 def test_server_errors_are_worded_by_their_code(page, demo):
     page.goto(demo.url + "/?lang=de")
     page.wait_for_selector(READY)
