@@ -139,6 +139,7 @@ def run_one(now: datetime | None = None) -> bool:
         if not isinstance(payload, dict):
             raise Permanent("malformed payload: not a JSON object")
         func(payload)
+        _refuse_unsaved(db.session)
     except Retry as exc:
         db.session.rollback()
         final = attempts >= MAX_ATTEMPTS
@@ -160,6 +161,15 @@ def run_one(now: datetime | None = None) -> bool:
     else:
         _finish(job_id, "done", "", now=now)
     return True
+
+
+def _refuse_unsaved(session) -> None:
+    """Fail a job whose handler left changes it never wrote: finishing it would refuse them,
+    leave the job locked and run it again (and mail again) after every lease."""
+    pending = session.new or session.dirty or session.deleted
+    if pending:
+        names = ", ".join(sorted({type(o).__name__ for o in pending}))
+        raise Permanent(f"the handler left unsaved changes ({names}): a bug, not retried")
 
 
 def run_pending(limit: int = 100, now: datetime | None = None) -> int:

@@ -63,6 +63,28 @@ def test_marking_a_handler_registers_nothing_by_itself(app):
         queue.enqueue("never-registered", {})
 
 
+def test_a_handler_that_leaves_unsaved_changes_fails_once_and_is_not_run_again(app, clock):
+    from commentsvc.models import Ban
+
+    runs = []
+
+    @queue.handler("sloppy")
+    def sloppy(payload):
+        runs.append(payload)
+        db.session.add(Ban(kind="address", value="x", reason=""))  # never written
+
+    queue.register(app, [sloppy])
+    enqueue(app, "sloppy", {"n": 1}, now=clock())
+    with app.app_context():
+        assert queue.run_pending(now=clock()) == 1
+        assert queue.run_pending(now=clock() + timedelta(hours=2)) == 0
+    [job] = jobs(app, "sloppy")
+    assert job.status == "failed" and "unsaved changes (Ban)" in job.last_error
+    assert runs == [{"n": 1}]
+    with app.app_context():
+        assert db.session.scalar(select(Ban.id)) is None
+
+
 def test_a_job_of_an_unknown_kind_fails_with_a_clear_error(app, clock):
     with app.app_context():
         db.session.add(Job(kind="gone-kind", payload="{}", run_after=clock()))
