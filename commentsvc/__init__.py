@@ -81,6 +81,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from commentsvc import admin
     from commentsvc import api
+    from commentsvc import auth
     from commentsvc import comments
     from commentsvc import fediverse
     from commentsvc import fields
@@ -121,6 +122,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.url_map.converters["int"] = fields.DecimalConverter
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(auth.bp)
     app.register_blueprint(linkbacks.bp)
     app.register_blueprint(pages.bp)
     register_error_handlers(app)

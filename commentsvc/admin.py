@@ -26,6 +26,7 @@ from commentsvc import comments
 from commentsvc import exports
 from commentsvc import fediverse
 from commentsvc import fields
+from commentsvc import identities
 from commentsvc import moderation
 from commentsvc import notify
 from commentsvc import queue as job_queue
@@ -40,6 +41,7 @@ from commentsvc.errors import ValidationError
 from commentsvc.fields import NAME_RULE
 from commentsvc.linkbacks import receive
 from commentsvc.linkbacks.jobs import app_context
+from commentsvc.models import ANONYMOUS_POLICIES
 from commentsvc.models import BAN_KINDS
 from commentsvc.models import KINDS
 from commentsvc.models import MODERATION_POLICIES
@@ -421,6 +423,19 @@ def ban_server(comment_id: int):
     return redirect(_back(f"banned the server; {marked} reply(ies) marked as spam"))
 
 
+@bp.post("/comments/<int:comment_id>/link-identity")
+@handle_errors
+def link_identity(comment_id: int):
+    """Make the identity that wrote this comment the admin's own: their widget comments are
+    then the owner's, published and marked."""
+    comment = moderation.get_comment(comment_id)
+    if comment.identity is None:
+        raise ValidationError("This comment's author did not sign in.", field="identity")
+    identities.link_admin(g.admin.username, comment.identity.id)
+    who = f"{comment.identity.provider}:{comment.identity.subject}"
+    return redirect(_back(f"linked {who} to your account"))
+
+
 @bp.post("/comments/<int:comment_id>/verify")
 @handle_errors
 def verify_again(comment_id: int):
@@ -477,6 +492,8 @@ SITE_FORM_FIELDS = (
     "owner_email",
     "webhook_url",
     "fediverse_accounts",
+    "sign_in",
+    "anonymous",
 )
 
 
@@ -503,6 +520,7 @@ def site_form(name: str | None = None):
         settings = {key: form.get(key, "") for key in SITE_FORM_FIELDS}
         settings["linkbacks"] = "linkbacks" in form
         settings["gravatar"] = "gravatar" in form
+        settings["anonymous"] = form.get("anonymous") or None
         origins = [o for o in form.get("origins", "").split() if o]
         if site is None:
             site = sites.add_site(
@@ -519,6 +537,8 @@ def site_form(name: str | None = None):
         policies=MODERATION_POLICIES,
         name_rule=NAME_RULE,
         posts=fediverse.site_posts(site) if site else [],
+        providers=[p.name for p in identities.list_providers()],
+        anonymous_policies=ANONYMOUS_POLICIES,
     )
 
 

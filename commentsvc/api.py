@@ -21,6 +21,7 @@ from commentsvc import avatars
 from commentsvc import comments
 from commentsvc import fediverse
 from commentsvc import fields
+from commentsvc import identities
 from commentsvc import photos
 from commentsvc import shapes
 from commentsvc import sites
@@ -29,16 +30,18 @@ from commentsvc.comments import Guard
 from commentsvc.comments import Node
 from commentsvc.errors import Forbidden
 from commentsvc.errors import NotFound
+from commentsvc.errors import Unauthorized
 from commentsvc.errors import UnsupportedMediaType
 from commentsvc.errors import ValidationError
 from commentsvc.models import Comment
+from commentsvc.models import Identity
 from commentsvc.models import Site
 from commentsvc.openapi import openapi_document
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 CORS_METHODS = "GET, POST, PATCH, DELETE, OPTIONS"
-CORS_HEADERS = "Content-Type, X-Edit-Token, If-None-Match"
+CORS_HEADERS = "Content-Type, X-Edit-Token, If-None-Match, Authorization"
 CORS_EXPOSE = "X-Form-Token, ETag, Retry-After"
 
 
@@ -74,6 +77,30 @@ def check_write_origin(site: Site) -> None:
         return  # not a browser, or a same-origin GET-like request: nothing to forge
     if fields.normal_origin(origin) not in {o.origin for o in site.origins}:
         raise Forbidden(f"The site {site.name!r} does not accept comments from {origin}.")
+
+
+def bearer_token() -> str | None:
+    """Return the commenter token of an `Authorization: Bearer` header, or None."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized(
+            "Send the sign-in token as `Authorization: Bearer TOKEN`.", field="Authorization"
+        )
+    return token.strip()
+
+
+def signed_in(site: Site | None) -> Identity | None:
+    """Return the signed-in reader of the request (for this site), or None without a token.
+
+    :raise Unauthorized: for a token that is expired, forged, another site's or revoked.
+    """
+    token = bearer_token()
+    if token is None:
+        return None
+    return identities.check_token(current_app.config["SECRET_KEY"], token, site, now=now())
 
 
 def client_address() -> str:
@@ -149,6 +176,9 @@ def comment_json(comment: Comment, site: Site, replies: list[Node] | None = None
         "modified": _iso(comment.modified) if comment.modified else None,
         "likes": comment.likes,
         "owner": comment.by_owner,
+        "identity": identities.identity_json(comment.identity)
+        if comment.identity is not None and not deleted
+        else None,
         "replies": [comment_json(n.comment, site, n.replies) for n in replies or []],
     }
     if comment.kind == "fediverse":
@@ -351,8 +381,20 @@ def page_body(site: Site, uri: str, page: comments.ThreadPage) -> bytes:
         "comments": [comment_json(n.comment, site, n.replies) for n in page.nodes],
         "next": page.next_cursor,
         "notifications": bool(current_app.config["SMTP_URL"]),
+        "sign_in": sign_in_json(site),
     }
     return jsonify(body).get_data()
+
+
+def sign_in_json(site: Site) -> dict:
+    """Return what the widget offers for signing in: the providers (name, kind) and whether
+    readers may comment without (on, name-required, off)."""
+    kinds = {p.name: p.kind for p in identities.list_providers()}
+    offered = [n for n in identities.site_providers(site) if n in kinds]
+    return {
+        "providers": [{"name": n, "kind": kinds[n]} for n in offered],
+        "anonymous": site.anonymous,
+    }
 
 
 def answers():
@@ -414,7 +456,13 @@ def post_comment():
     check_write_origin(site)
     new = shapes.parse(shapes.NewComment, data, limits())
     comment, token = comments.post_comment(
-        site, new.uri, new.comment_input(), address=client_address(), now=now(), guard=guard()
+        site,
+        new.uri,
+        new.comment_input(),
+        address=client_address(),
+        now=now(),
+        guard=guard(),
+        identity=signed_in(site),
     )
     return _own_comment_response(comment, site, token, 201 if comment.status == "approved" else 202)
 
@@ -437,6 +485,7 @@ def get_comment(comment_id: int):
         request.headers.get("X-Edit-Token"),
         secret=current_app.config["SECRET_KEY"],
         now=now(),
+        identity=_signed_in_for(comment_id),
     )
     body = comment_json(comment, comment.thread.site)
     if own:
@@ -460,6 +509,7 @@ def patch_comment(comment_id: int):
         address=client_address(),
         now=now(),
         guard=guard(),
+        identity=_signed_in_for(comment_id),
     )
     return _own_comment_response(comment, comment.thread.site, token, 200)
 
@@ -473,8 +523,18 @@ def delete_comment(comment_id: int):
         request.headers.get("X-Edit-Token"),
         now=now(),
         secret=current_app.config["SECRET_KEY"],
+        identity=_signed_in_for(comment_id),
     )
     return Response(status=204)
+
+
+def _signed_in_for(comment_id: int) -> Identity | None:
+    """Return the signed-in reader for a request about a comment (a token for its site)."""
+    if request.headers.get("Authorization") is None:
+        return None
+    comment = comments.find_comment(comment_id)
+    site = comment.thread.site if comment is not None else None
+    return signed_in(site)
 
 
 def _check_comment_origin(comment_id: int, token: str | None = None) -> None:
@@ -483,11 +543,45 @@ def _check_comment_origin(comment_id: int, token: str | None = None) -> None:
         return
     # Only a comment the caller may know of names its site: a published one, or their own.
     # For anything else the domain call answers as it does for a comment that does not exist.
-    known = comment.status == "approved" or comments.holds_token(
-        current_app.config["SECRET_KEY"], comment, token
+    known = (
+        comment.status == "approved"
+        or comments.holds_token(current_app.config["SECRET_KEY"], comment, token)
+        or comments.is_authors(comment, _signed_in_for(comment_id))
     )
     if known:
         check_write_origin(comment.thread.site)
+
+
+@bp.get("/me")
+def get_me():
+    """The signed-in reader on a site: their identity, their comments held for moderation, and
+    (with uri) the ids of their comments in that thread, which they may edit and delete."""
+    query = shapes.parse(shapes.MeQuery, request.args.to_dict())
+    site = site_named(query.site)
+    identity = signed_in(site)
+    if identity is None:
+        raise Unauthorized("Sign in first.", field="Authorization")
+    held = []
+    for comment in comments.held_comments(site, identity):
+        body = comment_json(comment, site)
+        body["status"], body["text"], body["uri"] = "pending", comment.text, comment.thread.uri
+        held.append(body)
+    mine = comments.own_ids(site, query.uri, identity) if query.uri is not None else []
+    response = jsonify(identity=identities.identity_json(identity), held=held, own=mine)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/sign-out")
+def sign_out():
+    """End the reader's sign-in: every token of their identity stops working, on every device."""
+    site = site_named(shapes.parse(shapes.MeQuery, request.args.to_dict()).site)
+    check_write_origin(site)
+    identity = signed_in(site)
+    if identity is None:
+        raise Unauthorized("Sign in first.", field="Authorization")
+    identities.revoke(identity)
+    return Response(status=204)
 
 
 @bp.post("/comments/<int:comment_id>/like")

@@ -27,7 +27,9 @@ from commentsvc.config import ConfigError
 from commentsvc.config import database_error
 from commentsvc.config import is_setup_error
 from commentsvc.errors import ServiceError
+from commentsvc.models import ANONYMOUS_POLICIES
 from commentsvc.models import MODERATION_POLICIES
+from commentsvc.models import PROVIDER_KINDS
 
 
 def _create_app():
@@ -413,6 +415,19 @@ def _site_options(*, for_add: bool) -> Callable[[Callable], Callable]:
             click.option("--moderation-words", help="Comma-separated words that hold a comment."),
             click.option("--disallowed-words", help="Comma-separated words that mark spam."),
             click.option(
+                "--sign-in",
+                "sign_in",
+                metavar="A,B",
+                help="The sign-in providers the widget offers (names given to `auth add`); "
+                "'' for none.",
+            ),
+            click.option(
+                "--anonymous",
+                type=click.Choice(ANONYMOUS_POLICIES),
+                **default("anonymous"),
+                help="Comments without signing in: on, name-required, or off.",
+            ),
+            click.option(
                 "--cache-max-age",
                 type=click.IntRange(0, 3600),
                 **default("cache_max_age"),
@@ -541,6 +556,7 @@ def _echo_site(site) -> None:
         f"{site.name}\t{site.url}\torigins={_origin_list(site)}\tmoderation={site.moderation}"
         f"\tlink_limit={site.link_limit}\tedit_window={site.edit_window}s"
         f"\tlinkbacks={'on' if site.linkbacks else 'off'}"
+        f"\tsign_in={site.sign_in or '-'}\tanonymous={site.anonymous}"
         + (
             f"\tfediverse={','.join('@' + a for a in site.fediverse_accounts.split())}"
             if site.fediverse_accounts
@@ -596,6 +612,20 @@ def admin_remove(username: str) -> None:
     click.echo(f"removed admin {username!r}")
 
 
+@admin_group.command("link")
+@click.argument("username")
+@click.argument("identity", required=False)
+@domain_command
+def admin_link(username: str, identity: str | None) -> None:
+    """Make IDENTITY (provider:subject, once signed in through the widget) the admin's own: their
+    widget comments are then the owner's. Without IDENTITY: unlink."""
+    from commentsvc import identities
+
+    found = identities.find_identity(identity) if identity else None
+    identities.link_admin(username, found.id if found else None)
+    click.echo(f"linked {identity} to {username!r}" if found else f"unlinked {username!r}")
+
+
 @admin_group.command("passwd")
 @click.argument("username")
 @domain_command
@@ -605,3 +635,78 @@ def admin_passwd(username: str) -> None:
         raise click.ClickException(f"There is no admin called {username!r}.")
     admins.set_password(username, _read_password())
     click.echo(f"changed the password of {username!r}; their sessions have ended")
+
+
+# --- sign-in providers -----------------------------------------------------------------------
+
+
+@main.group("auth")
+def auth_group() -> None:
+    """Configure the providers readers sign in with (see the README for each kind)."""
+
+
+def _read_secret() -> str:
+    if sys.stdin.isatty():
+        return click.prompt("Client secret", hide_input=True, default="", show_default=False)
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@auth_group.command("add")
+@click.argument("name")
+@click.option("--kind", required=True, type=click.Choice(PROVIDER_KINDS), help="The protocol.")
+@click.option("--issuer", default="", help="The OpenID Connect issuer URL (kind oidc).")
+@click.option("--client-id", default="", help="The client id the provider gave you.")
+@domain_command
+def auth_add(name: str, kind: str, issuer: str, client_id: str) -> None:
+    """Add a provider; the client secret comes from a prompt, or standard input when piped
+    (never the command line, where other users could read it)."""
+    from commentsvc import identities
+
+    secret = _read_secret() if kind in identities.NEEDS_CLIENT else ""
+    provider = identities.add_provider(
+        name,
+        kind,
+        issuer=issuer,
+        client_id=client_id,
+        secret=secret,
+        key=current_app.config["SECRET_KEY"],
+    )
+    click.echo(
+        f"added sign-in provider {provider.name!r} ({provider.kind}); give it the redirect URL "
+        f"{_callback_url(provider.name)} and offer it with "
+        f"`commentsvc site set SITE --sign-in {provider.name}`"
+    )
+
+
+def _callback_url(name: str) -> str:
+    public = current_app.config["PUBLIC_URL"].rstrip("/") or "https://COMMENTSVC_PUBLIC_URL"
+    return f"{public}/auth/{name}/callback"
+
+
+@auth_group.command("list")
+@domain_command
+def auth_list() -> None:
+    """List the providers (never their secrets)."""
+    from commentsvc import identities
+
+    found = identities.list_providers()
+    if not found:
+        click.echo("no sign-in providers yet: add one with `commentsvc auth add NAME --kind KIND`")
+    for provider in found:
+        click.echo(
+            f"{provider.name}\tkind={provider.kind}\tissuer={provider.issuer or '-'}"
+            f"\tclient_id={provider.client_id or '-'}"
+            f"\tsecret={'set' if provider.secret else 'none'}"
+            f"\tredirect={_callback_url(provider.name)}"
+        )
+
+
+@auth_group.command("remove")
+@click.argument("name")
+@domain_command
+def auth_remove(name: str) -> None:
+    """Remove a provider; sites stop offering it; its readers' comments keep their names."""
+    from commentsvc import identities
+
+    identities.remove_provider(name)
+    click.echo(f"removed sign-in provider {name!r}")

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field
+from dataclasses import replace
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -31,6 +32,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.orm import defer
 
 from commentsvc import fields
+from commentsvc import identities
 from commentsvc import notify
 from commentsvc import queue
 from commentsvc import spam
@@ -45,9 +47,11 @@ from commentsvc.errors import Conflict
 from commentsvc.errors import Forbidden
 from commentsvc.errors import NotFound
 from commentsvc.errors import RateLimited
+from commentsvc.errors import Unauthorized
 from commentsvc.errors import ValidationError
 from commentsvc.models import Comment
 from commentsvc.models import DeletedCopy
+from commentsvc.models import Identity
 from commentsvc.models import Like
 from commentsvc.models import ModerationEvent
 from commentsvc.models import Site
@@ -136,13 +140,25 @@ class Guard:
 
 
 def post_comment(
-    site: Site, uri: str, data: CommentInput, *, address: str, now: datetime, guard: Guard
+    site: Site,
+    uri: str,
+    data: CommentInput,
+    *,
+    address: str,
+    now: datetime,
+    guard: Guard,
+    identity: Identity | None = None,
 ) -> tuple[Comment, str]:
     """Store a new comment under the site's rules; return it and its edit token.
 
+    identity is the signed-in reader (their verified name and profile replace author and
+    website); without one, the site's anonymous setting decides.
+
+    :raise Unauthorized: when the site takes signed-in readers only.
     :raise RateLimited: when the address posts too fast (guard on).
     :raise Conflict: for a duplicate.
     """
+    data = _as_author(site, data, identity)
     if guard.enabled and guard.limiter:
         spam.limit_posts(guard.limiter, address)
     html = render_markdown(data.text)
@@ -155,6 +171,8 @@ def post_comment(
         address=address,
         honeypot=data.honeypot,
         form_token=data.form_token,
+        identity_id=identity.id if identity else None,
+        identity=f"{identity.provider}:{identity.subject}" if identity else "",
     )
     form_check = spam.check_form_token(data.form_token, guard.secret, site.name, uri, now)
     # The answer is built from the comment as stored: no second read of it after the commit.
@@ -166,6 +184,9 @@ def post_comment(
         decision = spam.assess(
             site, submission, now=now, guard=guard.enabled, form_check=form_check
         )
+        owner = identity is not None and identities.is_owner(identity)
+        if owner:
+            decision = spam.Decision("approved", "the owner, signed in")
         comment = Comment(
             thread_id=thread.id,
             parent_id=parent.id if parent else None,
@@ -181,6 +202,10 @@ def post_comment(
             created=now,
             remote_hash=address,
             notify=data.notify,
+            identity_id=identity.id if identity else None,
+            by_owner=owner,
+            # The provider's picture, fetched and served by the service (photos.py).
+            author_photo=identity.photo_url if identity else "",
         )
         session.add(comment)
         session.flush()
@@ -188,6 +213,21 @@ def post_comment(
         record_event(comment, "rules", decision.status, decision.reason, now)
         notify.on_comment(comment, "new", now)
     return comment, edit_token(guard.secret, comment, site)
+
+
+def _as_author(site: Site, data: CommentInput, identity: Identity | None) -> CommentInput:
+    """Return the input as the site takes it: a verified name and profile for a signed-in
+    reader; for others, what the site's anonymous setting allows."""
+    if identity is not None:
+        return replace(data, author=identity.name, website=identity.url)
+    if site.anonymous == "off":
+        raise Unauthorized(
+            "This site takes comments from signed-in readers only: sign in first.",
+            field="Authorization",
+        )
+    if site.anonymous == "name-required" and not data.author:
+        raise ValidationError("Give your name, or sign in.", field="author", code="empty")
+    return data
 
 
 def touch_thread(session, thread_id: int) -> None:
@@ -325,10 +365,15 @@ def _epoch(moment: datetime) -> float:
 
 
 def get_own_comment(
-    comment_id: int, token: str | None, *, secret: str, now: datetime
+    comment_id: int,
+    token: str | None,
+    *,
+    secret: str,
+    now: datetime,
+    identity: Identity | None = None,
 ) -> tuple[Comment, bool]:
-    """Return a comment that is published or the reader's own, and whether the token shows
-    it to be theirs.
+    """Return a comment that is published or the reader's own, and whether the token (or
+    the signed-in identity) shows it to be theirs.
 
     :raise NotFound: for an unknown comment, or one that is not published and not theirs.
     """
@@ -339,7 +384,7 @@ def get_own_comment(
         check_edit_token(secret, comment, token, now=now, for_edit=False)
         own = True
     except Forbidden:
-        own = False
+        own = is_authors(comment, identity)
     if not own and comment.status != PUBLISHED:
         raise NotFound("There is no such comment.")
     return comment, own
@@ -353,17 +398,24 @@ def edit_comment(
     address: str,
     now: datetime,
     guard: Guard,
+    identity: Identity | None = None,
 ) -> tuple[Comment, str]:
     """Change one's own comment inside the edit window; rendered and moderated like a post.
+
+    The author shows it is theirs by its edit token, or by being signed in as its identity
+    (from any device); a signed-in author's name and website stay the verified ones.
 
     :raise RateLimited: when the address renders too often (guard on).
     """
     if guard.enabled and guard.limiter:
         spam.limit_renders(guard.limiter, address)
     with write_transaction():
-        comment, site = _own_for_change(comment_id, token, now=now, secret=guard.secret)
+        comment, site = _own_for_change(
+            comment_id, token, now=now, secret=guard.secret, identity=identity
+        )
         for key, value in changes.items():
-            setattr(comment, key, value)
+            if comment.identity_id is None or key == "text":
+                setattr(comment, key, value)
         comment.html = render_markdown(comment.text)
         comment.modified = now
         submission = spam.Submission(
@@ -383,22 +435,82 @@ def edit_comment(
     return comment, edit_token(guard.secret, comment, site)
 
 
-def delete_comment(comment_id: int, token: str | None, *, now: datetime, secret: str) -> None:
+def delete_comment(
+    comment_id: int,
+    token: str | None,
+    *,
+    now: datetime,
+    secret: str,
+    identity: Identity | None = None,
+) -> None:
     """Delete one's own comment inside the edit window; replies keep their place."""
     with write_transaction():
-        comment, _site = _own_for_change(comment_id, token, now=now, secret=secret)
+        comment, _site = _own_for_change(
+            comment_id, token, now=now, secret=secret, identity=identity
+        )
         _erase(comment, now)
         touch_thread(db.session, comment.thread_id)
         record_event(comment, "author", "delete", "deleted by its author", now)
 
 
-def _own_for_change(comment_id: int, token: str | None, *, now: datetime, secret: str):
+def _own_for_change(
+    comment_id: int, token: str | None, *, now: datetime, secret: str, identity=None
+):
     comment = find_comment(comment_id)
     if comment is None or comment.status == "deleted":
         raise _token_refused()
-    check_edit_token(secret, comment, token, now=now)
     site = db.session.get(Site, comment.thread.site_id)
+    if token is None and is_authors(comment, identity):
+        if _epoch(now) > _epoch(comment.created) + site.edit_window:
+            raise Forbidden("The time to edit or delete this comment is over.", code="edit_window")
+        return comment, site
+    check_edit_token(secret, comment, token, now=now)
     return comment, site
+
+
+def is_authors(comment: Comment | None, identity: Identity | None) -> bool:
+    """Return True when the signed-in identity wrote the comment."""
+    return (
+        comment is not None
+        and identity is not None
+        and comment.identity_id is not None
+        and comment.identity_id == identity.id
+    )
+
+
+def own_ids(site: Site, uri: str, identity: Identity) -> list[int]:
+    """Return the ids of a signed-in reader's comments (not deleted) in one thread."""
+    return list(
+        db.session.scalars(
+            select(Comment.id)
+            .join(Thread)
+            .where(
+                Thread.site_id == site.id,
+                Thread.uri == uri,
+                Comment.identity_id == identity.id,
+                Comment.status != "deleted",
+            )
+            .order_by(Comment.id)
+            .limit(500)
+        )
+    )
+
+
+def held_comments(site: Site, identity: Identity, *, limit: int = 50) -> list[Comment]:
+    """Return a signed-in reader's comments on the site that wait for moderation, newest first."""
+    return list(
+        db.session.scalars(
+            select(Comment)
+            .join(Thread)
+            .where(
+                Thread.site_id == site.id,
+                Comment.identity_id == identity.id,
+                Comment.status.in_(("pending", "spam")),
+            )
+            .order_by(Comment.created.desc(), Comment.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def _erase(comment: Comment, now: datetime) -> None:

@@ -25,7 +25,8 @@ ERROR_CODES: dict[str, str] = {
     "conflict": "The request conflicts with the current state (a name already taken).",
     "forbidden": "The Origin, the edit token or the link does not allow this.",
     "edit_window": "The time to edit or delete the comment is over.",
-    "unauthorized": "Sign in first.",
+    "unauthorized": "Sign in first: the commenter token is missing, expired, forged, made for "
+    "another site or revoked (signed out).",
     "not_found": "There is no such thing (comment, site, route, Webmention).",
     "not_allowed": "The route does not answer this HTTP method.",
     "too_large": "The request body (or URL) is larger than the service reads.",
@@ -44,6 +45,8 @@ ERROR_CODES: dict[str, str] = {
     "target_not_accepted": "The target is no page of a site here, or its site takes no linkbacks.",
     "already_registered": "This linkback is registered already.",
     "upstream_error": "The source's server failed; the linkback is tried again later.",
+    # Sign-in (the popup's pages).
+    "provider_error": "The sign-in provider is down, or refused or garbled the sign-in.",
 }
 
 # The code of each HTTP error Werkzeug raises before a view runs (unknown route, method, size).
@@ -93,6 +96,14 @@ class Forbidden(ServiceError):
     status = 403
     code = "forbidden"
     fault = 0x31
+
+
+class Unauthorized(ServiceError):
+    """A commenter token that is missing where one is needed, expired, forged, made for another
+    site or revoked: the reader signs in again."""
+
+    status = 401
+    code = "unauthorized"
 
 
 class NotFound(ServiceError):
@@ -166,6 +177,13 @@ class TargetNotAccepted(ServiceError):
 class AlreadyRegistered(Conflict):
     code = "already_registered"
     fault = 0x30
+
+
+class ProviderError(ServiceError):
+    """A sign-in provider that is unreachable, or whose answer fails a check."""
+
+    status = 502
+    code = "provider_error"
 
 
 class UpstreamError(ServiceError):

@@ -25,7 +25,9 @@ from commentsvc.db import db
 MODERATION_POLICIES = ("none", "links", "first-time", "all")
 KINDS = ("comment", "pingback", "trackback", "webmention", "fediverse")
 STATUSES = ("pending", "approved", "spam", "deleted")
-BAN_KINDS = ("email", "address", "domain", "handle")
+BAN_KINDS = ("email", "address", "domain", "identity", "handle")
+PROVIDER_KINDS = ("oidc", "github", "wordpress", "mastodon", "indieauth")
+ANONYMOUS_POLICIES = ("on", "name-required", "off")
 
 
 def utcnow() -> datetime:
@@ -55,6 +57,10 @@ class Site(db.Model):
     cache_max_age: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The fediverse accounts (user@host, one a line) whose posts may be linked to its pages.
     fediverse_accounts: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The sign-in providers the widget offers, by name, comma-separated, in the owner's order.
+    sign_in: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Comments without signing in: on, name-required, or off (signed-in readers only).
+    anonymous: Mapped[str] = mapped_column(String(16), default="on", server_default="on")
 
     origins: Mapped[list[SiteOrigin]] = relationship(
         back_populates="site", cascade="all, delete-orphan", order_by="SiteOrigin.id"
@@ -148,8 +154,14 @@ class Comment(db.Model):
     # isso, remark42, commento). Its `text` is Markdown either way (imports convert HTML on the
     # way in), so an owner's edit re-renders it like any comment.
     imported_from: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    # The signed-in reader who wrote it (NULL for anonymous comments and linkbacks).
+    identity_id: Mapped[int | None] = mapped_column(
+        ForeignKey("identities.id", ondelete="SET NULL"), index=True
+    )
 
     thread: Mapped[Thread] = relationship()
+    # Loaded with the comments of a page in one more query, only for those that have one.
+    identity: Mapped[Identity | None] = relationship(lazy="selectin")
 
 
 class DeletedCopy(db.Model):
@@ -212,6 +224,10 @@ class Admin(db.Model):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # The admin's own sign-in identity: their comments through the widget are the owner's.
+    identity_id: Mapped[int | None] = mapped_column(
+        ForeignKey("identities.id", ondelete="SET NULL")
+    )
 
 
 class Ban(db.Model):
@@ -379,3 +395,52 @@ class FediverseServer(db.Model):
     failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     retry_after: Mapped[datetime | None] = mapped_column(DateTime)
     last_error: Mapped[str] = mapped_column(String(500), default="", server_default="")
+
+
+class AuthProvider(db.Model):
+    """A sign-in provider the owner configured: `commentsvc auth add NAME --kind KIND`."""
+
+    __tablename__ = "auth_providers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    issuer: Mapped[str] = mapped_column(String(2048), default="", server_default="")
+    client_id: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    # The client secret, encrypted with a key derived from SECRET_KEY (see identities.py).
+    secret: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AuthRegistration(db.Model):
+    """The service's app registration on one Mastodon server, made on first use and kept."""
+
+    __tablename__ = "auth_registrations"
+    __table_args__ = (UniqueConstraint("provider", "server"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    # scheme://host[:port] of the server the reader named.
+    server: Mapped[str] = mapped_column(String(255))
+    client_id: Mapped[str] = mapped_column(String(500))
+    secret: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Identity(db.Model):
+    """A reader as a provider vouches for them: (provider, stable subject), name, profile."""
+
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("provider", "subject"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(500))
+    name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    url: Mapped[str] = mapped_column(String(2048), default="", server_default="")
+    photo_url: Mapped[str] = mapped_column(String(2048), default="", server_default="")
+    # Inside every commenter token; bumped on sign out, so that every token given out so far
+    # stops working.
+    generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -251,7 +251,11 @@ def reply_as_owner(
 def ban_value(kind: str, value: str) -> str:
     """Return the ban's value in the form the rules compare: lower case; a domain, not a URL."""
     fields.choice(kind, "kind", BAN_KINDS)
-    value = fields.text_field(value, "value", max_length=320, required=True).lower()
+    value = fields.text_field(value, "value", max_length=320, required=True)
+    # An identity is "provider:subject", and a provider's subject is compared exactly.
+    value = value if kind == "identity" else value.lower()
+    if kind == "identity" and ":" not in value:
+        raise ValidationError("Name the identity as provider:subject.", field="value")
     if kind == "domain":
         value = fields.url_host(value if "://" in value else "https://" + value)
         value = value.removeprefix("www.")
@@ -267,7 +271,8 @@ def ban_value(kind: str, value: str) -> str:
 def add_ban(
     kind: str, value: str, *, site: str = "", reason: str = "", actor: str, now: datetime
 ) -> Ban:
-    """Ban an email address, a client address hash or a website domain (on one site or all)."""
+    """Ban an email address, a client address hash, a website domain or a signed-in identity
+    (provider:subject), on one site or all."""
     value = ban_value(kind, value)
     reason = fields.text_field(reason, "reason", max_length=500)
     site = fields.text_field(site, "site", max_length=64)
@@ -294,6 +299,9 @@ def ban_author(comment_id: int, kind: str, *, actor: str, now: datetime) -> Ban:
         "address": comment.remote_hash,
         "domain": urlsplit(comment.website or comment.source_url or "").hostname or "",
         "handle": comment.handle,
+        "identity": (
+            f"{comment.identity.provider}:{comment.identity.subject}" if comment.identity else ""
+        ),
     }.get(kind, "")
     if not value:
         raise ValidationError(f"This comment has no {kind} to ban.", field="kind")

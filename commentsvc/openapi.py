@@ -24,6 +24,11 @@ ERROR_STATUSES: dict[int, tuple[str, tuple[str, ...]]] = {
         "Invalid input; `error.field` names the field and `error.code` says how.",
         ("empty", "too_long", "invalid", "too_deep", "bad_request"),
     ),
+    401: (
+        "The sign-in token (`Authorization: Bearer`) is damaged, expired, another site's or "
+        "signed out; or the site takes signed-in readers only.",
+        ("unauthorized",),
+    ),
     403: ("The Origin, the edit token or the link does not allow this.", ("forbidden",)),
     404: ("No such thing.", ("not_found",)),
     405: ("The route does not answer this method.", ("not_allowed",)),
@@ -74,6 +79,7 @@ class Route:
     body_required: bool = True
     path_params: tuple[str, ...] = ()
     edit_token: bool = False
+    bearer: bool = False
     codes: dict[int, tuple[str, ...]] = field(default_factory=dict)
     description: str = ""
     # Every route that reads the database answers 503 `unavailable` when it does not answer.
@@ -103,8 +109,9 @@ ROUTES: tuple[Route, ...] = (
         "postComment",
         "Post a comment or a reply.",
         {201: Answer("Published.", shapes.OwnComment), 202: Answer("Held.", shapes.OwnComment)},
-        (400, 403, 409, 413, 415, 429),
+        (400, 401, 403, 409, 413, 415, 429),
         body=shapes.NewComment,
+        bearer=True,
         codes={409: ("duplicate",)},
     ),
     Route(
@@ -113,9 +120,10 @@ ROUTES: tuple[Route, ...] = (
         "getComment",
         "One comment: published, or the reader's own held one.",
         {200: Answer("The comment.", shapes.Comment)},
-        (404,),
+        (401, 404),
         path_params=("comment_id",),
         edit_token=True,
+        bearer=True,
     ),
     Route(
         "/api/comments/{comment_id}",
@@ -123,10 +131,11 @@ ROUTES: tuple[Route, ...] = (
         "editComment",
         "The author edits their comment inside the edit window.",
         {200: Answer("Edited; a new edit token.", shapes.OwnComment)},
-        (400, 403, 404, 413, 415, 429),
+        (400, 401, 403, 404, 413, 415, 429),
         body=shapes.CommentChanges,
         path_params=("comment_id",),
         edit_token=True,
+        bearer=True,
         codes=EDIT_CODES,
     ),
     Route(
@@ -135,9 +144,10 @@ ROUTES: tuple[Route, ...] = (
         "deleteComment",
         "The author deletes their comment inside the edit window.",
         {204: Answer("Deleted.")},
-        (403, 404),
+        (401, 403, 404),
         path_params=("comment_id",),
         edit_token=True,
+        bearer=True,
         codes=EDIT_CODES,
     ),
     Route(
@@ -159,6 +169,26 @@ ROUTES: tuple[Route, ...] = (
         {200: Answer("The page's likes.", shapes.Likes)},
         (400, 403, 413, 415, 429),
         body=shapes.PageLike,
+    ),
+    Route(
+        "/api/me",
+        "get",
+        "getMe",
+        "The signed-in reader on a site, their held comments, and their comments on a page.",
+        {200: Answer("Who is signed in.", shapes.Me)},
+        (400, 401),
+        query=shapes.MeQuery,
+        bearer=True,
+    ),
+    Route(
+        "/api/sign-out",
+        "post",
+        "signOut",
+        "End the reader's sign-in: every token of theirs stops working, on every device.",
+        {204: Answer("Signed out.")},
+        (400, 401, 403),
+        query=shapes.MeQuery,
+        bearer=True,
     ),
     Route(
         "/api/counts",
@@ -356,6 +386,16 @@ def _operation(route: Route) -> dict[str, Any]:
                 "in": "header",
                 "required": False,
                 "description": "The edit_token answered when the comment was posted or edited.",
+                "schema": TEXT,
+            }
+        )
+    if route.bearer:
+        parameters.append(
+            {
+                "name": "Authorization",
+                "in": "header",
+                "required": False,
+                "description": "`Bearer TOKEN`: the commenter token the sign-in popup handed over.",
                 "schema": TEXT,
             }
         )

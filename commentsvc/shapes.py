@@ -427,6 +427,21 @@ class OriginQuery(Body):
     site: Annotated[str, rule(_origin_site)] = field("The site's name.", minLength=1)
 
 
+class MeQuery(Body):
+    """GET /api/me and POST /api/sign-out: the signed-in reader on a site."""
+
+    REQUIRED = ("site",)
+
+    site: Annotated[str, rule(_site_name)] = field("The site's name.", minLength=1)
+    uri: Annotated[str | None, rule(lambda v: None if v is None else comments.parse_uri(v))] = (
+        Field(
+            default=None,
+            description="A page's path: `own` lists the reader's comments there.",
+            json_schema_extra={"pattern": URI_PATTERN},
+        )
+    )
+
+
 # --- answers -----------------------------------------------------------------------------------
 
 Count = Annotated[int, Field(ge=0)]
@@ -441,6 +456,14 @@ class Source(Answer):
     title: str = ""
     excerpt: str = ""
     type: Literal["reply", "like", "repost", "mention"] = "mention"
+
+
+class Identity(Answer):
+    """How a signed-in author was verified."""
+
+    provider: str = Field(description="The provider's name (`commentsvc auth add NAME`).")
+    name: str = Field(description="The name the provider vouches for.")
+    url: str | None = Field(description="The profile's address.")
 
 
 class Comment(Answer):
@@ -461,6 +484,9 @@ class Comment(Answer):
     modified: str | None = Field(json_schema_extra={"format": "date-time"})
     likes: Count
     owner: bool = Field(description="Written by the site's owner.")
+    identity: Identity | None = Field(
+        description="How a signed-in author was verified; null for anonymous comments."
+    )
     replies: list[Comment]
     text: str = Field(
         default=None, description="The Markdown source: only to the author, with X-Edit-Token."
@@ -517,6 +543,27 @@ class Thread(Answer):
     comments: list[Comment]
     next: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")
     notifications: bool = Field(description="Whether the service can mail readers about replies.")
+    sign_in: SignIn = Field(description="What the widget offers for signing in.")
+
+
+class SignInProvider(Answer):
+    name: str = Field(description="The name to pass to /auth/NAME/start.")
+    kind: Literal["oidc", "github", "wordpress", "mastodon", "indieauth"]
+
+
+class SignIn(Answer):
+    providers: list[SignInProvider]
+    anonymous: Literal["on", "name-required", "off"] = Field(
+        description="Comments without signing in: allowed, with a name required, or not at all."
+    )
+
+
+class Me(Answer):
+    """The signed-in reader on a site."""
+
+    identity: Identity
+    held: list[Comment] = Field(description="Their comments held for moderation, with `text`.")
+    own: list[int] = Field(description="With `uri`: their comments on that page (editable).")
 
 
 class PageCounts(Answer):

@@ -16,6 +16,7 @@ from commentsvc.db import db
 from commentsvc.db import write_transaction
 from commentsvc.errors import NotFound
 from commentsvc.errors import ValidationError
+from commentsvc.models import ANONYMOUS_POLICIES
 from commentsvc.models import MODERATION_POLICIES
 from commentsvc.models import Comment
 from commentsvc.models import Site
@@ -35,6 +36,8 @@ SETTINGS = {
     "webhook_url": lambda v: fields.http_url(v, "webhook_url"),
     "cache_max_age": lambda v: fields.integer(v, "cache_max_age", minimum=0, maximum=3600),
     "fediverse_accounts": lambda v: _fediverse_accounts(v),
+    "sign_in": lambda v: _sign_in(v),
+    "anonymous": lambda v: fields.choice(v, "anonymous", ANONYMOUS_POLICIES),
 }
 
 # What a new site gets when its owner names nothing else; like WordPress, a first-time
@@ -46,6 +49,7 @@ DEFAULTS = {
     "linkbacks": True,
     "gravatar": False,
     "cache_max_age": 0,
+    "anonymous": "on",
 }
 
 
@@ -225,6 +229,12 @@ def _fediverse_accounts(value: Any) -> str:
     from commentsvc.fediverse import parse_accounts
 
     return parse_accounts(value)
+
+
+def _sign_in(value: Any) -> str:
+    from commentsvc.identities import parse_sign_in
+
+    return parse_sign_in(value)
 
 
 def _words(value: Any, field: str) -> str:

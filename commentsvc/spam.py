@@ -32,6 +32,8 @@ POST_LIMITS = ("1 per 5 seconds", "10 per 10 minutes", "60 per day")
 LIKE_LIMITS = ("30 per minute", "500 per day")
 # Previews and edits render Markdown for anyone who asks: a share of a worker, not all of it.
 RENDER_LIMITS = ("30 per minute", "500 per day")
+# Each sign-in makes the service ask a provider (discovery, keys, token): a stranger may start it.
+SIGN_IN_LIMITS = ("10 per minute", "60 per hour")
 TIME_TRAP_MIN = timedelta(seconds=2)
 TIME_TRAP_MAX = timedelta(days=2)
 DUPLICATE_WINDOW = timedelta(days=1)
@@ -50,6 +52,9 @@ class Submission:
     honeypot: str = ""
     form_token: str | None = None
     handle: str = ""  # a fediverse reply's author, user@host
+    # A signed-in reader: their identity's id, and "provider:subject" as bans name it.
+    identity_id: int | None = None
+    identity: str = ""
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,11 @@ def limit_likes(limiter: Limiter, address: str) -> None:
 def limit_renders(limiter: Limiter, address: str) -> None:
     """Count a preview or an edit from the address against the render limits."""
     _limit(limiter, "render", address, RENDER_LIMITS, "Too many previews and edits.")
+
+
+def limit_sign_ins(limiter: Limiter, address: str) -> None:
+    """Count a sign-in (outbound requests to a provider) from the address against its limits."""
+    _limit(limiter, "sign-in", address, SIGN_IN_LIMITS, "Too many sign-ins from your address.")
 
 
 def _limit(limiter: Limiter, scope: str, address: str, limits: tuple[str, ...], message: str):
@@ -143,7 +153,13 @@ def _policy(site: Site, submission: Submission) -> Decision:
     if site.moderation == "first-time" and submission.handle:
         if not _has_approved(site, submission.handle, Comment.handle):
             return Decision("pending", "first-time: no approved reply from this handle yet")
-    elif site.moderation == "first-time":
+        return Decision("approved", f"policy: {site.moderation} (known handle)")
+    if site.moderation == "first-time" and submission.identity_id is not None:
+        # A verified reader is known by their identity, whatever email they give.
+        if not _has_approved_identity(site, submission.identity_id):
+            return Decision("pending", "first-time: no approved comment from this identity yet")
+        return Decision("approved", f"policy: {site.moderation} (known identity)")
+    if site.moderation == "first-time":
         if not submission.email:
             return Decision("pending", "first-time: no email address given")
         if not _has_approved(site, submission.email):
@@ -157,6 +173,20 @@ def _has_approved(site: Site, email: str, column=Comment.email) -> bool:
             select(
                 exists().where(
                     column == email,
+                    Comment.status == "approved",
+                    Comment.thread_id.in_(select(Thread.id).where(Thread.site_id == site.id)),
+                )
+            )
+        )
+    )
+
+
+def _has_approved_identity(site: Site, identity_id: int) -> bool:
+    return bool(
+        db.session.scalar(
+            select(
+                exists().where(
+                    Comment.identity_id == identity_id,
                     Comment.status == "approved",
                     Comment.thread_id.in_(select(Thread.id).where(Thread.site_id == site.id)),
                 )
@@ -180,6 +210,8 @@ def find_ban(site: Site, submission: Submission) -> Ban | None:
     for host in filter(None, set(hosts)):
         labels = host.split(".")
         candidates += [("domain", ".".join(labels[i:])) for i in range(len(labels) - 1)]
+    if submission.identity:
+        candidates.append(("identity", submission.identity))
     if not candidates:
         return None
     matches = [(Ban.kind == kind) & (Ban.value == value) for kind, value in candidates]

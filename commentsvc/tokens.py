@@ -23,7 +23,19 @@ UNSUBSCRIBE = "unsubscribe"  # a reader's unsubscribe link for replies
 ADMIN_LOGIN = "admin-login"  # the login form's CSRF token, bound to the login cookie's nonce
 ADMIN_DEVICE = "admin-device"  # the cookie that remembers which admin used this browser
 ADMIN_UNDO = "admin-undo"  # the admin page's offer to take back the action just done
-PURPOSES = (EDIT, FORM, MAIL_ACTION, UNSUBSCRIBE, ADMIN_LOGIN, ADMIN_DEVICE, ADMIN_UNDO)
+COMMENTER = "commenter"  # Authorization: Bearer: a signed-in reader, on one site, until expiry
+SIGN_IN = "sign-in"  # the popup's cookie: state, nonce and PKCE verifier of one sign-in
+PURPOSES = (
+    EDIT,
+    FORM,
+    MAIL_ACTION,
+    UNSUBSCRIBE,
+    ADMIN_LOGIN,
+    ADMIN_DEVICE,
+    ADMIN_UNDO,
+    COMMENTER,
+    SIGN_IN,
+)
 
 MAX_TOKEN_LENGTH = 1000  # longer input is refused before any decoding
 

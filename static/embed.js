@@ -53,6 +53,8 @@
 
   async function api(method, path, body, headers) {
     const init = { method, headers: Object.assign({}, headers), credentials: "omit" };
+    // The sign-in token goes with writes and one's own reads, never with the shared thread reads.
+    if (me.token() && !/^\/(comments|counts)\?/.test(path)) init.headers.Authorization = "Bearer " + me.token();
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
@@ -64,6 +66,7 @@
       throw Object.assign(new Error("network"), { network: true });
     }
     const data = response.status === 204 ? null : await response.json().catch(() => null);
+    if (response.status === 401) me.drop();
     if (!response.ok) {
       const error = data?.error || { code: "http_" + response.status, message: "" };
       throw Object.assign(new Error(error.message), {
@@ -136,8 +139,15 @@
       too_large: "This is too long.",
       "invalid:email": "This is not an email address.",
       "invalid:website": "Please give a web address starting with http:// or https://.",
+      unauthorized: "Please sign in (again).",
     },
     failed: "That did not work: {msg}",
+    signIn: "Sign in with {p}",
+    signOut: "Sign out",
+    signedIn: "Signed in as",
+    verified: "Verified by {p}",
+    server: "Your Mastodon server (like mastodon.social)",
+    yourSite: "Your website (like example.org)",
   };
   let T = EN;
   let lang = "en";
@@ -221,6 +231,36 @@
       store.set("own", all);
     },
   };
+
+  // The signed-in reader of this site, as the sign-in popup handed them over: {token, identity}.
+  const me = {
+    key: "me:" + site,
+    get: () => store.get(me.key, null),
+    token: () => me.get()?.token,
+    owns: (id) => (g.mine || []).includes(id),
+    drop() {
+      store.set(me.key, null);
+      g.mine = [];
+    },
+    // Opens the service's sign-in page; its answer comes back by postMessage (no cookie here).
+    signIn(p, form) {
+      const q = new URLSearchParams({ site, origin: location.origin });
+      if (p.kind === "mastodon" || p.kind === "indieauth") {
+        const server = window.prompt(t(p.kind === "mastodon" ? "server" : "yourSite"));
+        if (!server) return;
+        q.set("server", server);
+      }
+      window.open(base + "/auth/" + encodeURIComponent(p.name) + "/start?" + q, P + "sign-in", "width=520,height=680");
+      g.onSignIn = (data) => {
+        if (data.error) return form.showError(data);
+        store.set(me.key, { token: data.token, identity: data.identity });
+        form.thread.load(false).then(() => form.thread.showOwnPending());
+      };
+    },
+  };
+  window.addEventListener("message", (e) => {
+    if (e.origin === new URL(base).origin && e.data?.type === "commentsvc:sign-in" && g.onSignIn) g.onSignIn(e.data);
+  });
 
   // A random id per browser: likes count per reader, not per address (households share one).
   function visitor() {
@@ -330,8 +370,10 @@
         this.list.replaceChildren();
         this.mentionList = [];
       }
+      if (!more && me.token()) await this.loadMine();
       for (const comment of data.comments) this.add(comment, this.list, 0);
       this.form.notifyField.hidden = !data.notifications;
+      this.form.renderSignIn(data.sign_in);
       this.more.hidden = !data.next;
       this.more.disabled = false;
       this.renderCounts();
@@ -459,7 +501,21 @@
       return item;
     }
 
+    // Signed in: which comments here are the reader's (any device), and which of theirs are held.
+    async loadMine() {
+      try {
+        const { data } = await api("GET", "/me?" + new URLSearchParams({ site, uri }));
+        g.mine = data.own;
+        this.held = data.held.filter((c) => c.uri === uri);
+      } catch {
+        g.mine = [];
+      }
+    }
+
     async showOwnPending() {
+      for (const c of this.held || []) {
+        if (!this.root.querySelector(`.${P}comment[data-id="${c.id}"]`)) this.add(c, this.list, 0)?.markPending();
+      }
       for (const [id, entry] of Object.entries(own.all())) {
         if (!entry.pending || entry.site !== site || entry.uri !== uri) continue;
         if (this.root.querySelector(`.${P}comment[data-id="${id}"]`)) continue;
@@ -547,6 +603,9 @@
           ? el("a", { class: "author", href: safeUrl(c.website), rel: "nofollow ugc", text: name })
           : el("span", { class: "author", text: name }),
         c.handle ? el("span", { class: "handle", text: c.handle }) : null,
+        c.identity
+          ? el("span", { class: "verified", title: t("verified", { p: c.identity.provider }), text: "✓" })
+          : null,
         c.owner ? el("span", { class: "badge", text: t("owner") }) : null,
         el("a", { class: "permalink", href: "#" + P + "comment-" + c.id }, stamp(c.created)),
         c.kind === "fediverse" && c.source
@@ -571,7 +630,7 @@
 
     actionButtons() {
       const c = this.comment;
-      const mine = own.get(c.id);
+      const mine = own.get(c.id) || me.owns(c.id);
       const button = (action, attrs) =>
         el("button", Object.assign({ type: "button", class: "link", "data-action": action }, attrs));
       const open = c.status === "published";
@@ -615,11 +674,11 @@
     }
 
     async edit() {
-      const mine = own.get(this.comment.id);
+      const mine = own.get(this.comment.id) || me.owns(this.comment.id);
       if (this.comment.text === undefined && mine) {
         // After a reload the thread holds only HTML; the author's token fetches their Markdown.
         try {
-          const { data } = await api("GET", "/comments/" + this.comment.id, undefined, { "X-Edit-Token": mine.token });
+          const { data } = await api("GET", "/comments/" + this.comment.id, undefined, editHeaders(mine));
           this.comment.text = data.text;
         } catch (e) {
           return this.thread.say(message(e));
@@ -632,10 +691,10 @@
     }
 
     async remove() {
-      const mine = own.get(this.comment.id);
+      const mine = own.get(this.comment.id) || me.owns(this.comment.id);
       if (!mine || !window.confirm(t("confirmDelete"))) return;
       try {
-        await api("DELETE", "/comments/" + this.comment.id, undefined, { "X-Edit-Token": mine.token });
+        await api("DELETE", "/comments/" + this.comment.id, undefined, editHeaders(mine));
         own.drop(this.comment.id);
         if (this.replies.children.length) {
           this.comment.status = "deleted";
@@ -745,12 +804,15 @@
         this.notify,
         el("label", { for: this.notify.id, text: t("notify") }),
       ]);
+      this.signBar = el("div", { class: "sign-in" });
+      this.fields = el("div", { class: "row fields" }, [
+        this.field("author", t("author") + optional, { autocomplete: "name", maxlength: 100 }),
+        this.field("email", t("email"), { type: "email", autocomplete: "email" }),
+        this.field("website", t("website") + optional, { type: "url", autocomplete: "url" }),
+      ]);
       return [
-        el("div", { class: "row fields" }, [
-          this.field("author", t("author") + optional, { autocomplete: "name", maxlength: 100 }),
-          this.field("email", t("email"), { type: "email", autocomplete: "email" }),
-          this.field("website", t("website") + optional, { type: "url", autocomplete: "url" }),
-        ]),
+        this.signBar,
+        this.fields,
         // A field people never see; bots that fill in everything give themselves away.
         el("div", { class: "hp", "aria-hidden": "true" }, [
           el(
@@ -761,6 +823,40 @@
         ]),
         this.notifyField,
       ];
+    }
+
+    // Who is signed in (name, mark, sign out), or the site's providers; the fields for those who
+    // are not, unless the site takes signed-in readers only.
+    renderSignIn(conf) {
+      const who = me.get()?.identity;
+      const button = (action, text, onclick, provider) =>
+        el("button", {
+          type: "button",
+          class: "button",
+          "data-action": action,
+          "data-provider": provider,
+          text,
+          onclick,
+        });
+      this.fields.hidden = !!who || conf?.anonymous === "off";
+      this.signBar.replaceChildren(
+        ...(who
+          ? [
+              t("signedIn") + " ",
+              el("a", { class: "author", href: safeUrl(who.url), rel: "nofollow ugc", text: who.name }),
+              el("span", { class: "verified", title: t("verified", { p: who.provider }), text: "✓ " }),
+              button("sign-out", t("signOut"), () => this.signOut()),
+            ]
+          : (conf?.providers || []).map((p) =>
+              button("sign-in", t("signIn", { p: p.name }), () => me.signIn(p, this), p.name)
+            ))
+      );
+    }
+
+    async signOut() {
+      await api("POST", "/sign-out?" + new URLSearchParams({ site })).catch(() => {});
+      me.drop();
+      await this.thread.load(false);
     }
 
     attach(view) {
@@ -876,10 +972,10 @@
 
     async saved() {
       const view = this.editing;
-      const mine = own.get(view.comment.id);
+      const mine = own.get(view.comment.id) || me.owns(view.comment.id);
       if (!mine) throw Object.assign(new Error(""), { error: { code: "edit_window" } });
       const text = this.text.input.value;
-      const { data } = await api("PATCH", "/comments/" + view.comment.id, { text }, { "X-Edit-Token": mine.token });
+      const { data } = await api("PATCH", "/comments/" + view.comment.id, { text }, editHeaders(mine));
       own.put(data);
       data.text = text;
       view.comment = Object.assign(view.comment, data);
@@ -914,6 +1010,11 @@
     } catch {
       return "";
     }
+  }
+
+  // The author's right to change a comment: its edit token, or (true) being signed in as them.
+  function editHeaders(mine) {
+    return mine === true ? {} : { "X-Edit-Token": mine.token };
   }
 
   function safeUrl(url) {

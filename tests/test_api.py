@@ -46,6 +46,7 @@ def test_an_unknown_thread_is_empty(api):
         "comments": [],
         "next": None,
         "notifications": False,
+        "sign_in": {"providers": [], "anonymous": "on"},
     }
 
 

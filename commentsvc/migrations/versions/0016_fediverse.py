@@ -1,14 +1,14 @@
 """fediverse: linked posts, their servers' backoff, replies stored as comments
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0013
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
-down_revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

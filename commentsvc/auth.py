@@ -1,0 +1,207 @@
+"""The sign-in pages the widget opens in a popup (`/auth/...`).
+
+The popup is a top-level window on the service's own origin, so its cookie (the flow's state,
+nonce and PKCE verifier, signed) is first-party even where third-party cookies are blocked. At
+the end, the page hands a commenter token to the opener with postMessage, aimed at the site's
+exact origin; the embedding page itself never gets a cookie.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from flask import Blueprint
+from flask import Response
+from flask import current_app
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+
+from commentsvc import fields
+from commentsvc import identities
+from commentsvc import providers
+from commentsvc import sites
+from commentsvc import spam
+from commentsvc.db import db
+from commentsvc.errors import NotFound
+from commentsvc.errors import ProviderError
+from commentsvc.errors import RateLimited
+from commentsvc.errors import ServiceError
+from commentsvc.errors import ValidationError
+from commentsvc.models import Site
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+FLOW_COOKIE = "csvc_sign_in"
+MESSAGE_TYPE = "commentsvc:sign-in"
+
+
+def now():
+    return current_app.extensions["clock"]()
+
+
+def secret() -> str:
+    return current_app.config["SECRET_KEY"]
+
+
+def protocol(provider) -> providers.Client:
+    """Return the protocol object for a configured provider."""
+    kind = providers.KINDS.get(provider.kind)
+    if kind is None:
+        raise ValidationError(
+            f"Signing in with a {provider.kind} provider is not available yet.", field="provider"
+        )
+    return kind(
+        provider,
+        secret=identities.decrypt_secret(secret(), provider.secret),
+        fetcher=current_app.extensions["fetcher"],
+        redirect_uri=redirect_uri(provider.name),
+        cache=current_app.extensions.setdefault("provider_metadata", {}),
+    )
+
+
+def redirect_uri(name: str) -> str:
+    """Return the callback address the owner registers with the provider (from PUBLIC_URL)."""
+    public = current_app.config["PUBLIC_URL"].rstrip("/")
+    path = url_for("auth.callback", name=name)
+    return public + path if public else url_for("auth.callback", name=name, _external=True)
+
+
+@bp.get("/<name>/start")
+def start(name: str):
+    """Begin a sign-in: check the site offers the provider, then go to the provider."""
+    try:
+        site, origin = _site_and_origin(request.args.get("site"), request.args.get("origin"))
+    except ServiceError as error:
+        return _result_page(None, error=error)
+    try:
+        if name not in identities.site_providers(site):
+            raise NotFound(f"The site {site.name!r} offers no sign-in called {name!r}.")
+        if current_app.config["GUARD"]:
+            spam.limit_sign_ins(current_app.extensions["limiter"], _address())
+        provider = identities.get_provider(name)
+        server = ""
+        if provider.kind in providers.READER_SERVER:
+            allow_http = current_app.config["FETCH_ALLOW_PRIVATE"]
+            parse = providers.parse_me if provider.kind == "indieauth" else providers.parse_server
+            server = parse(request.args.get("server"), allow_http=allow_http)
+        flow = providers.new_flow(provider.name, site.id, origin, now=now(), server=server)
+        target = protocol(provider).authorization_url(flow)
+    except ServiceError as error:
+        return _result_page(origin, error=error)
+    response = redirect(target)
+    response.set_cookie(
+        FLOW_COOKIE,
+        flow.dump(secret()),
+        max_age=600,
+        path=url_for("auth.callback", name=name),
+        httponly=True,
+        secure=request.is_secure,
+        # Lax: the provider's redirect back is a top-level navigation, which Lax lets through.
+        samesite="Lax",
+    )
+    return response
+
+
+@bp.get("/<name>/callback")
+def callback(name: str):
+    """Finish a sign-in: check state, exchange the code, check the ID token, hand the token."""
+    flow = providers.Flow.load(secret(), request.cookies.get(FLOW_COOKIE), now=now())
+    if flow is None or flow.provider != name:
+        return _result_page(
+            None,
+            error=ValidationError(
+                "This sign-in has expired or was started elsewhere; start again from the page.",
+                field="state",
+            ),
+        )
+    try:
+        state = request.args.get("state", "")
+        if not hmac.compare_digest(state.encode(), flow.state.encode()):
+            raise ValidationError("The sign-in's state does not match; start again.", "state")
+        if request.args.get("error"):
+            reason = fields.text_field(request.args["error"][:100], "error", max_length=100)
+            raise ProviderError(f"The provider did not sign you in ({reason}).")
+        code = request.args.get("code", "")
+        if not code or len(code) > 2000:
+            raise ValidationError("The provider gave no code.", field="code")
+        site = db.session.get(Site, flow.site_id)
+        if site is None or flow.provider not in identities.site_providers(site):
+            raise NotFound("The site no longer offers this sign-in.")
+        provider = identities.get_provider(name)
+        profile = protocol(provider).finish(flow, code, now=now())
+        identity = identities.save_identity(provider.name, profile, secret=secret(), now=now())
+        token = identities.make_token(secret(), identity, site, now=now())
+    except ServiceError as error:
+        return _result_page(flow.origin, error=error, clear=name)
+    message = {
+        "type": MESSAGE_TYPE,
+        "token": token,
+        "identity": identities.identity_json(identity),
+    }
+    return _result_page(
+        flow.origin,
+        message=message,
+        title="Signed in",
+        text=f"You are signed in as {identity.name}. This window closes itself.",
+        clear=name,
+    )
+
+
+def _site_and_origin(name, origin) -> tuple[Site, str]:
+    site = sites.find_site(name) if isinstance(name, str) else None
+    if site is None:
+        raise NotFound(f"There is no site called {name!r}.", field="site")
+    normal = (
+        fields.normal_origin(origin)
+        if isinstance(origin, str) and fields.is_printable_ascii(origin, max_length=300)
+        else None
+    )
+    if normal is None or normal not in {o.origin for o in site.origins}:
+        raise ValidationError(
+            f"The site {site.name!r} is not embedded at {origin!r}.", field="origin"
+        )
+    return site, normal
+
+
+def _address() -> str:
+    return spam.address_hash(secret(), request.remote_addr or "")
+
+
+def _result_page(
+    origin: str | None,
+    *,
+    error: ServiceError | None = None,
+    message: dict | None = None,
+    title: str = "",
+    text: str = "",
+    clear: str | None = None,
+) -> Response:
+    """Answer the popup: a page that tells the reader, and the opener (at origin), the result."""
+    if error is not None:
+        message = {"type": MESSAGE_TYPE, "error": error.to_dict()["error"]}
+        title, text = "Sign-in failed", error.message
+    nonce = secrets.token_urlsafe(16)
+    body = render_template(
+        "auth/result.html",
+        title=title,
+        message=text,
+        nonce=nonce,
+        result={"origin": origin, "message": message},
+    )
+    status = 200 if error is None else error.status
+    response = Response(body, status=status, mimetype="text/html")
+    if isinstance(error, RateLimited):
+        response.headers["Retry-After"] = str(error.retry_after)
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if clear:
+        response.delete_cookie(FLOW_COOKIE, path=url_for("auth.callback", name=clear))
+    return response

@@ -1,0 +1,129 @@
+"""Signing in from the widget in Chromium, with third-party cookies blocked: the popup, the
+provider's consent page (oidc-provider-mock), the comment posted with the verified name, and the
+same reader editing it from a second browser context."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.browser import CHROMIUM
+from tests.browser import CHROMIUM_ARGS
+from tests.browser import HostSite
+from tests.browser import blog_page
+from tests.browser import needs_chromium
+from tests.conftest import add_site
+from tests.test_sign_in import provider_url  # noqa: F401 - the provider fixture
+from tests.test_sign_in import set_user
+
+pytestmark = [
+    pytest.mark.slow,
+    needs_chromium,
+    pytest.mark.filterwarnings("ignore:get_jwt_config:DeprecationWarning"),
+]
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+READY = ".csvc-thread:not([aria-busy])"
+FORM = "form.csvc-form"
+# Nothing leaves 127.0.0.1 (the provider's page names a stylesheet on a CDN).
+OUTSIDE = re.compile(r"^https?://(?!127\.0\.0\.1[:/]|localhost[:/])")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            # Chromium's switch that blocks third-party cookies, as Safari and Firefox do.
+            args=[*CHROMIUM_ARGS, "--test-third-party-cookie-phaseout"],
+        )
+        yield browser
+        browser.close()
+
+
+def new_page(browser):
+    context = browser.new_context(locale="en-GB")
+    context.route(OUTSIDE, lambda route: route.abort())
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    return context, page
+
+
+def sign_in(page, sub: str):
+    with page.expect_popup() as opened:
+        page.click('[data-action="sign-in"][data-provider="oidc"]')
+    popup = opened.value
+    popup.fill("input[name=sub]", sub)
+    # The popup may close before click() returns: wait for the close from before the click.
+    try:
+        with popup.expect_event("close", timeout=30000):
+            popup.click("button:has-text('Authorize')", no_wait_after=True)
+    except sync_api.TimeoutError:
+        raise AssertionError(f"the popup stayed open at {popup.url}: {popup.content()}") from None
+    page.wait_for_selector('[data-action="sign-out"]')
+
+
+def test_sign_in_post_and_edit_from_a_second_context(app, browser, live_server, provider_url):  # noqa: F811
+    from commentsvc import identities
+
+    host = HostSite()
+    try:
+        # The host page on localhost, the service on 127.0.0.1: two sites, so the service is
+        # third-party to the page and its cookies would be blocked there.
+        origin = host.url.replace("127.0.0.1", "localhost")
+        with app.app_context():
+            identities.add_provider(
+                "oidc",
+                "oidc",
+                issuer=provider_url,
+                client_id="commentsvc",
+                secret="s",
+                key="test-secret-key",
+            )
+        add_site(app, "blog", url=origin, sign_in="oidc")
+        service = live_server(GUARD="off")
+        host.pages["/post"] = blog_page(service.url)
+        set_user(provider_url, "alice", name="Alice Example", profile="https://alice.example.org/")
+
+        context, page = new_page(browser)
+        provider_requests = []
+        context.on(
+            "request",
+            lambda r: provider_requests.append(r.url) if r.url.startswith(provider_url) else None,
+        )
+        page.goto(origin + "/post")
+        page.wait_for_selector(READY)
+        page.fill(f"{FORM} [name=text]", "Typed before signing in.")
+        assert provider_requests == []  # nothing asks the provider before the click
+        sign_in(page, "alice")
+        assert "Alice Example" in page.inner_text(".csvc-sign-in")
+        assert page.input_value(f"{FORM} [name=text]") == "Typed before signing in."
+        page.click(f"{FORM} button[type=submit]")
+        mine = page.locator(".csvc-comment", has_text="Typed before signing in.")
+        mine.wait_for()
+        assert mine.locator(".csvc-author").first.inner_text() == "Alice Example"
+        assert mine.locator(".csvc-verified").count() == 1
+        assert context.cookies(origin) == []  # no cookie on the embedding page
+        context.close()
+
+        # The same reader, another browser: signs in again and edits the comment.
+        context, page = new_page(browser)
+        page.goto(origin + "/post")
+        page.wait_for_selector(READY)
+        sign_in(page, "alice")
+        comment = page.locator(".csvc-comment", has_text="Typed before signing in.")
+        comment.locator('[data-action="edit"]').click()
+        page.fill(".csvc-edit-form [name=text]", "Edited on another device.")
+        page.click(".csvc-edit-form button[type=submit]")
+        page.locator(".csvc-comment", has_text="Edited on another device.").wait_for()
+        # Signing out forgets the token and ends it on the service.
+        page.click('[data-action="sign-out"]')
+        page.wait_for_selector('[data-action="sign-in"]')
+        assert "Alice" not in page.inner_text(".csvc-sign-in")
+        assert page.evaluate("localStorage.getItem('csvc-me:blog')") == "null"
+        assert page.errors == []
+        context.close()
+    finally:
+        host.close()
