@@ -89,6 +89,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from commentsvc import pages
     from commentsvc import photos
     from commentsvc import queue
+    from commentsvc import readers
     from commentsvc import titles
     from commentsvc.linkbacks import jobs as linkback_jobs
     from commentsvc.linkbacks import web as linkbacks
@@ -105,6 +106,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             titles.run_fetch_title,
             comments.erase_copy,
             fediverse.run_fetch_post,
+            readers.mail_data_link,
         ],
     )
     mailer = notify.SMTPMailer(settings["SMTP_URL"]) if settings["SMTP_URL"] else None

@@ -30,6 +30,7 @@ from commentsvc import identities
 from commentsvc import moderation
 from commentsvc import notify
 from commentsvc import queue as job_queue
+from commentsvc import readers
 from commentsvc import sites
 from commentsvc import spam
 from commentsvc import titles
@@ -620,6 +621,54 @@ def change_password():
     )
     done = "password changed; your other sessions have ended"
     return redirect(url_for("admin.admins_page", done=done))
+
+
+# --- a reader's data -------------------------------------------------------------------------
+
+
+def _reader_query(form) -> tuple[Any, str]:
+    """Return the site (None: every site) and the normalised address a form names."""
+    name = form.get("site", "")
+    site = sites.get_site(name) if name else None
+    return site, comments.parse_email(form.get("email", ""))
+
+
+@bp.get("/readers")
+@handle_errors
+def readers_page():
+    """Find every comment made with an address; download them, or erase them."""
+    site, email = _reader_query(request.args)
+    return render_template(
+        "admin/readers.html",
+        sites=sites.list_sites(),
+        site=site,
+        email=email,
+        comments=readers.reader_comments(site, email),
+        done=request.args.get("done"),
+    )
+
+
+@bp.get("/readers/comments.json")
+@handle_errors
+def reader_download():
+    """Everything stored with an address, as the reader's own download gives it."""
+    site, email = _reader_query(request.args)
+    response = Response(
+        current_app.json.dumps(readers.export_reader(site, email, now())),
+        mimetype="application/json",
+    )
+    response.headers["Content-Disposition"] = 'attachment; filename="reader-comments.json"'
+    return response
+
+
+@bp.post("/readers/erase")
+@handle_errors
+def reader_erase():
+    """Erase an address's text, name, address and website from every comment made with it."""
+    site, email = _reader_query(request.form)
+    done = readers.erase_reader(site, email, actor=actor(), now=now())
+    message = f"erased: {done.deleted} deleted, {done.placeholders} kept as placeholders"
+    return redirect(url_for("admin.readers_page", done=message))
 
 
 @bp.get("/log")

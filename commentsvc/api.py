@@ -23,6 +23,7 @@ from commentsvc import fediverse
 from commentsvc import fields
 from commentsvc import identities
 from commentsvc import photos
+from commentsvc import readers
 from commentsvc import shapes
 from commentsvc import sites
 from commentsvc import spam
@@ -424,15 +425,17 @@ def not_modified(req: Request, key: str, state: comments.ReadState) -> Response:
     return _cache_headers(response, state)
 
 
-def cached_answer(key: str, build, state: comments.ReadState) -> Response:
-    """Answer 304 for a matching If-None-Match, else the kept JSON (built on a miss), gzipped
+def cached_answer(
+    key: str, build, state: comments.ReadState, mimetype: str = "application/json"
+) -> Response:
+    """Answer 304 for a matching If-None-Match, else the kept answer (built on a miss), gzipped
     when the client takes it; the ETag is the key, which carries every version."""
     if _etag_matches(request, key):
         return not_modified(request, key, state)
     cache = answers()
     body = cache.body(key, build)
     packed = cache.gzipped(key, body) if _gzip_ok(request) else None
-    response = Response(packed or body, mimetype="application/json")
+    response = Response(packed or body, mimetype=mimetype)
     response.set_etag(key + ":gzip" if packed else key)
     if packed:
         response.headers["Content-Encoding"] = "gzip"
@@ -683,6 +686,26 @@ def _check_preview_origin(site: Any) -> None:
     origin = request.headers.get("Origin")
     if origin is not None and sites.site_for_origin(origin) is None:
         raise Forbidden(f"Previews are for the pages of the sites served here, not {origin}.")
+
+
+@bp.post("/data-requests")
+def request_data_link():
+    """A reader asks for a link to their own comments on a site, mailed to their address."""
+    data = json_body()
+    site = site_named(data.get("site"))
+    check_write_origin(site)
+    if not current_app.config["SMTP_URL"]:
+        raise NotFound("This service sends no mail: ask the site's owner for your comments.")
+    asked = shapes.parse(shapes.DataRequest, data)
+    readers.request_link(
+        site,
+        asked.email,
+        address=client_address(),
+        limiter=current_app.extensions["limiter"],
+        secret=current_app.config["SECRET_KEY"],
+        now=now(),
+    )
+    return jsonify(status="sent"), 202
 
 
 @bp.get("/avatar/<key>.svg")

@@ -308,6 +308,27 @@ class Notifier:
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         self._send(message)
 
+    def mail_data_link(self, comment_id: int, now: datetime) -> None:
+        """Mail a reader the link to every comment they made with their address on the site."""
+        from commentsvc import readers
+
+        self._check_ready()
+        comment = db.session.get(Comment, comment_id)
+        if comment is None or not comment.email:
+            return
+        site = comment.thread.site
+        link = self._link(f"/me/{readers.link_token(self.secret, comment, now)}")
+        subject = f"Your comments on {header_text(site.name, 60)}"
+        message = _message(
+            subject,
+            comment.email,
+            "data",
+            site=site,
+            link=link,
+            hours=int(readers.LINK_LIFETIME.total_seconds() // 3600),
+        )
+        self._send(message)
+
 
 def _permanent_smtp(exc: smtplib.SMTPException) -> bool:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):

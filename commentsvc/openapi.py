@@ -273,6 +273,34 @@ ROUTES: tuple[Route, ...] = (
         "parameters. No DOCTYPE, no Content-Encoding, at most 16 KiB.",
     ),
     Route(
+        "/api/data-requests",
+        "post",
+        "requestDataLink",
+        "A reader asks for a link to see, download or erase their comments on a site.",
+        {202: Answer("A link is mailed if the address commented there.", shapes.DataRequestSent)},
+        (400, 403, 404, 413, 415, 429),
+        body=shapes.DataRequest,
+        codes={404: ("not_found",)},
+        description="The link (valid 24 hours) goes to the address only. Limited per client "
+        "(429) and per address (silently). 404 where the service sends no mail.",
+    ),
+    Route(
+        "/feed.atom",
+        "get",
+        "getFeed",
+        "The Atom feed of a site's latest published comments, or of one thread's.",
+        {
+            200: Answer(
+                "An Atom feed (RFC 4287), newest 50 entries.",
+                media=("application/atom+xml",),
+                headers={"ETag": ""},
+            ),
+            304: Answer("Not modified since the ETag sent."),
+        },
+        (400,),
+        query=shapes.FeedQuery,
+    ),
+    Route(
         "/webmention",
         "post",
         "webmention",

@@ -17,11 +17,19 @@ from flask import jsonify
 from flask import render_template
 from flask import request
 
+from commentsvc import __version__
+from commentsvc import api
+from commentsvc import comments
+from commentsvc import feeds
 from commentsvc import notify
+from commentsvc import readers
+from commentsvc import shapes
+from commentsvc import sites
 from commentsvc.db import db
 from commentsvc.db import ping
 from commentsvc.db import write_transaction
 from commentsvc.errors import ServiceError
+from commentsvc.errors import ValidationError
 from commentsvc.models import Comment
 
 try:
@@ -126,6 +134,42 @@ def _widget_file_packed(path: Path) -> PackedFile:
     return kept
 
 
+ATOM = "application/atom+xml"
+
+
+@bp.get("/feed.atom")
+def feed():
+    """The Atom feed of a site's latest published comments, or of one thread (with uri)."""
+    query = shapes.parse(
+        shapes.FeedQuery, {"site": request.args.get("site"), "uri": request.args.get("uri")}
+    )
+    name, uri = query.site, query.uri
+    public_url = current_app.config["PUBLIC_URL"]
+    if uri is None:
+        version = feeds.site_version(name)
+        if version is None:
+            raise ValidationError(f"There is no site called {name!r}.", field="site")
+        key = api.answers().key("site-feed", *vars(version).values(), public_url)
+        return api.cached_answer(key, lambda: _site_feed(name), version, mimetype=ATOM)
+    state = api._read_state(name, [uri], None)
+    thread = state.threads.get(uri, (0, 0))
+    key = api.answers().key("feed", state.site_id, state.site_version, *thread, uri, public_url)
+    return api.cached_answer(key, lambda: _thread_feed(name, uri), state, mimetype=ATOM)
+
+
+def _site_feed(name: str) -> bytes:
+    site = sites.get_site(name)
+    public_url = current_app.config["PUBLIC_URL"]
+    return feeds.site_feed(site, public_url=public_url, generator=__version__)
+
+
+def _thread_feed(name: str, uri: str) -> bytes:
+    site = sites.get_site(name)
+    thread = comments.get_thread(site, uri)
+    public_url = current_app.config["PUBLIC_URL"]
+    return feeds.thread_feed(site, thread, uri, public_url=public_url, generator=__version__)
+
+
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
 def unsubscribe(token: str):
     """Stop reply mails for a comment: GET asks to confirm, POST (or one-click) does it."""
@@ -139,6 +183,87 @@ def unsubscribe(token: str):
             comment.notify = False
         return render_template("unsubscribe.html", done=True)
     return render_template("unsubscribe.html", done=False)
+
+
+# --- a reader's own data, behind the link mailed to them ---------------------------------------
+
+READER_HEADERS = {
+    # The page's address is the reader's credential: no Referer takes it to another site.
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def _reader_page(status: int = 200, **context) -> Response:
+    response = Response(render_template("reader.html", **context), status)
+    response.headers.update(READER_HEADERS)
+    return response
+
+
+def _reader(token: str):
+    clock = current_app.extensions["clock"]
+    return readers.check_link(current_app.config["SECRET_KEY"], token, clock())
+
+
+@bp.get("/me/<token>")
+def reader_data(token: str):
+    """A reader's comments on a site, with a download and an erase button."""
+    try:
+        site, email = _reader(token)
+    except ServiceError as error:
+        return _reader_page(error.status, error=error.message)
+    return _reader_page(
+        site=site,
+        comments=readers.reader_comments(site, email),
+        comment_url=notify.comment_url,
+        csrf=readers.erase_token(current_app.config["SECRET_KEY"], token),
+        token=token,
+    )
+
+
+@bp.get("/me/<token>/comments.json")
+def reader_download(token: str):
+    """Everything stored with the reader's address on the site, as JSON."""
+    site, email = _reader(token)
+    now = current_app.extensions["clock"]()
+    response = jsonify(readers.export_reader(site, email, now))
+    response.headers.update(READER_HEADERS)
+    response.headers["Content-Disposition"] = f'attachment; filename="comments-{site.name}.json"'
+    return response
+
+
+@bp.post("/me/<token>/erase")
+def reader_erase(token: str):
+    """Erase the reader's comments on the site (a form with its CSRF token, from this service)."""
+    if not _same_origin():
+        return _reader_page(403, error="This form can only be sent from its own page.")
+    try:
+        site, email = _reader(token)
+        readers.check_erase_token(
+            current_app.config["SECRET_KEY"], token, request.form.get("csrf", "")
+        )
+    except ServiceError as error:
+        return _reader_page(error.status, error=error.message)
+    done = readers.erase_reader(site, email, actor="reader", now=current_app.extensions["clock"]())
+    return _reader_page(site=site, erased=done)
+
+
+def _same_origin() -> bool:
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    origin = request.headers.get("Origin")
+    if origin == "null":
+        # The page sends no Referer, so browsers name no origin either: Sec-Fetch-Site must.
+        return fetch_site == "same-origin"
+    public = current_app.config["PUBLIC_URL"].rstrip("/")
+    if origin is not None and origin not in {request.host_url.rstrip("/"), public}:
+        return False
+    return (fetch_site or "same-origin") in ("same-origin", "none")
 
 
 @bp.get("/")

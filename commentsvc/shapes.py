@@ -358,6 +358,24 @@ class PreviewRequest(Body):
     text: Annotated[str, rule(_comment_text, with_info=True)] = field("Markdown.")
 
 
+def _required_email(value: Any) -> str:
+    email = comments.parse_email(value)
+    if not email:
+        raise ValidationError("email is required.", field="email", code="empty")
+    return email
+
+
+class DataRequest(Body):
+    """A reader asks for a link to their own comments (POST /api/data-requests)."""
+
+    REQUIRED = ("site", "email")
+
+    site: Annotated[str, rule(_site_in_body)] = field("The site's name.")
+    email: Annotated[str, rule(_required_email)] = field(
+        "The address the reader commented with; the link goes there.", maxLength=254
+    )
+
+
 class WebmentionForm(Body):
     """A Webmention (POST /webmention, a form); `linkbacks.receive` checks the rest."""
 
@@ -416,6 +434,21 @@ class CountsQuery(Body):
         min_length=1,
         max_length=comments.MAX_COUNT_URIS,
         description="The pages' paths.",
+    )
+
+
+def _optional_uri(value: Any) -> str | None:
+    return None if value is None else comments.parse_uri(value)
+
+
+class FeedQuery(Body):
+    """GET /feed.atom: a site's feed, or one thread's (with uri)."""
+
+    REQUIRED = ("site",)
+
+    site: Annotated[str, rule(_site_name)] = field("The site's name.", minLength=1)
+    uri: Annotated[str | None, rule(_optional_uri)] = Field(
+        default=None, description="A page's path: that thread's feed instead of the site's."
     )
 
 
@@ -587,6 +620,12 @@ class OriginAnswer(Answer):
 
 class PreviewAnswer(Answer):
     html: str = Field(description="Sanitised HTML.")
+
+
+class DataRequestSent(Answer):
+    status: Literal["sent"] = Field(
+        description="Whatever the address: a mail goes out only to an address that commented."
+    )
 
 
 class WebmentionAccepted(Answer):

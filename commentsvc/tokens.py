@@ -25,6 +25,8 @@ ADMIN_DEVICE = "admin-device"  # the cookie that remembers which admin used this
 ADMIN_UNDO = "admin-undo"  # the admin page's offer to take back the action just done
 COMMENTER = "commenter"  # Authorization: Bearer: a signed-in reader, on one site, until expiry
 SIGN_IN = "sign-in"  # the popup's cookie: state, nonce and PKCE verifier of one sign-in
+READER_DATA = "reader-data"  # a reader's mailed link to their own comments, for a day
+READER_ERASE = "reader-erase"  # the erase form's CSRF token on that link's page
 PURPOSES = (
     EDIT,
     FORM,
@@ -35,6 +37,8 @@ PURPOSES = (
     ADMIN_UNDO,
     COMMENTER,
     SIGN_IN,
+    READER_DATA,
+    READER_ERASE,
 )
 
 MAX_TOKEN_LENGTH = 1000  # longer input is refused before any decoding

@@ -148,6 +148,11 @@
     verified: "Verified by {p}",
     server: "Your Mastodon server (like mastodon.social)",
     yourSite: "Your website (like example.org)",
+    feed: "Comments feed (Atom)",
+    mine: "Your comments",
+    mineHint: "The email you commented with:",
+    send: "Email me a link",
+    linkSent: "If you commented with this address, a link to see, download or erase your comments is on its way.",
   };
   let T = EN;
   let lang = "en";
@@ -326,8 +331,49 @@
         this.more,
         this.mentions,
         this.fediverse,
-        this.form.node
+        this.form.node,
+        this.footer()
       );
+    }
+
+    // Below the form: the thread's Atom feed, and a reader's way to their own comments (a link
+    // mailed to the address they commented with).
+    footer() {
+      this.mineEmail = el("input", {
+        type: "email",
+        name: "email",
+        class: "input",
+        required: true,
+        autocomplete: "email",
+      });
+      this.mineNote = el("p", { class: "notice", role: "status", hidden: true });
+      this.mine = el("details", { class: "mine", hidden: true }, [
+        el("summary", { text: t("mine") }),
+        el("form", { class: "mine-form", novalidate: true, onsubmit: (e) => this.askLink(e) }, [
+          el("label", {}, [t("mineHint") + " ", this.mineEmail]),
+          el("button", { type: "submit", class: "button", "data-action": "my-comments", text: t("send") }),
+          this.mineNote,
+        ]),
+      ]);
+      const feed = base + "/feed.atom?" + new URLSearchParams({ site, uri });
+      this.foot = el("footer", { class: "footer" }, [
+        el("a", { class: "feed", href: feed, type: "application/atom+xml", text: t("feed") }),
+        this.mine,
+      ]);
+      return this.foot;
+    }
+
+    async askLink(e) {
+      e.preventDefault();
+      let text;
+      try {
+        await api("POST", "/data-requests", { site, email: this.mineEmail.value });
+        text = t("linkSent");
+      } catch (error) {
+        text = message(error);
+      }
+      this.mineNote.textContent = text;
+      this.mineNote.hidden = false;
     }
 
     // What the thread's header offers beside its heading: the page's likes and the sort order.
@@ -374,6 +420,7 @@
       for (const comment of data.comments) this.add(comment, this.list, 0);
       this.form.notifyField.hidden = !data.notifications;
       this.form.renderSignIn(data.sign_in);
+      this.mine.hidden = !data.notifications;
       this.more.hidden = !data.next;
       this.more.disabled = false;
       this.renderCounts();
@@ -862,7 +909,7 @@
     attach(view) {
       this.parent = view;
       if (view) view.node.insertBefore(this.node, view.replies);
-      else this.thread.root.append(this.node);
+      else this.thread.root.insertBefore(this.node, this.thread.foot);
       this.replyNote.hidden = this.cancelButton.hidden = !view;
       this.heading.hidden = !!view;
       this.replyNote.textContent = view ? t("replyingTo", { name: view.comment.author || t("anonymous") }) : "";

@@ -130,7 +130,15 @@ def act(service_page, comment_id, action):
     service_page.wait_for_selector(".done")
 
 
-PAGES = ("/admin/comments", "/admin/log", "/admin/bans", "/admin/", "/admin/sites", "/admin/admins")
+PAGES = (
+    "/admin/comments",
+    "/admin/log",
+    "/admin/bans",
+    "/admin/",
+    "/admin/sites",
+    "/admin/admins",
+    "/admin/readers?site=&email=" + "someone-" * 8 + "x@example.org",
+)
 
 
 def test_admin_pages_never_scroll_sideways_and_know_dark_mode(page, service):

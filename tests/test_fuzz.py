@@ -461,6 +461,8 @@ PAGE_ROUTES = [
     ("GET", "/"),
     ("GET", "/demo/{token}"),
     ("GET", "/{token}"),
+    ("GET", "/me/{token}"),
+    ("POST", "/me/{token}/erase"),
 ]
 
 
@@ -520,6 +522,8 @@ API_PLACES = {
     ("GET", "/api/origin"): ["q:site", "h:Origin"],
     ("POST", "/api/preview"): ["b:text", "b:site", "raw", "h:Origin"],
     ("GET", "/api/avatar/{id}.svg"): ["id"],
+    ("POST", "/api/data-requests"): ["b:site", "b:email", "raw", "h:Origin"],
+    ("GET", "/feed.atom"): ["q:site", "q:uri", "h:If-None-Match"],
 }
 
 
@@ -565,6 +569,9 @@ ADMIN_PLACES = {
     ("POST", "/admin/bans/{id}/lift"): ["id"],
     ("POST", "/admin/sites/new"): [f"f:{name}" for name in ADMIN_NAMES["/admin/sites/"]],
     ("POST", "/admin/login"): ["q:next", "f:username", "f:password", "f:csrf"],
+    ("GET", "/admin/readers"): ["q:email", "q:site"],
+    ("GET", "/admin/readers/comments.json"): ["q:email", "q:site"],
+    ("POST", "/admin/readers/erase"): ["f:email", "f:site"],
 }
 ADMIN_DEFAULTS = {"one": "approve:1", "bulk": "approve", "ids": "1", "kind": "email"}
 
@@ -593,7 +600,15 @@ def test_each_known_crash_is_a_4xx_in_every_place_of_the_admin_pages(admin_clien
 
 @pytest.mark.parametrize(
     "route",
-    ["/unsubscribe/{token}", "/admin/mail/{token}", "/i18n/{token}.json", "/webmention/{token}"],
+    [
+        "/unsubscribe/{token}",
+        "/admin/mail/{token}",
+        "/i18n/{token}.json",
+        "/webmention/{token}",
+        "/me/{token}",
+        "/me/{token}/comments.json",
+        "/me/{token}/erase",
+    ],
 )
 def test_each_known_crash_is_a_4xx_in_every_token_of_the_pages(fuzz_api, route):
     shapes = [

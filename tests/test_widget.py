@@ -404,7 +404,7 @@ def test_xss_vectors_execute_nothing(page, live_server, host):
             "style",
             "[style]",
             "img:not(.csvc-avatar)",
-            "form:not(.csvc-form):not(.csvc-edit-form)",
+            "form:not(.csvc-form):not(.csvc-edit-form):not(.csvc-mine-form)",
         )
     )
     injected = page.evaluate(
