@@ -83,6 +83,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from commentsvc import api
     from commentsvc import auth
     from commentsvc import comments
+    from commentsvc import fediverse
     from commentsvc import fields
     from commentsvc import fragments
     from commentsvc import notify
@@ -106,6 +107,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             photos.run_fetch_photo,
             titles.run_fetch_title,
             comments.erase_copy,
+            fediverse.run_fetch_post,
             readers.mail_data_link,
         ],
     )

@@ -24,6 +24,7 @@ from flask import url_for
 from commentsvc import admins
 from commentsvc import comments
 from commentsvc import exports
+from commentsvc import fediverse
 from commentsvc import fields
 from commentsvc import identities
 from commentsvc import moderation
@@ -415,6 +416,14 @@ def ban_author(comment_id: int):
     return redirect(_back(f"banned {ban.kind} {ban.value}", undo={"ban": ban.id}))
 
 
+@bp.post("/comments/<int:comment_id>/ban-server")
+@handle_errors
+def ban_server(comment_id: int):
+    """Ban a fediverse reply's server at once: its replies here become spam."""
+    marked = fediverse.ban_server(comment_id, actor=actor(), now=now())
+    return redirect(_back(f"banned the server; {marked} reply(ies) marked as spam"))
+
+
 @bp.post("/comments/<int:comment_id>/link-identity")
 @handle_errors
 def link_identity(comment_id: int):
@@ -483,6 +492,7 @@ SITE_FORM_FIELDS = (
     "disallowed_words",
     "owner_email",
     "webhook_url",
+    "fediverse_accounts",
     "sign_in",
     "anonymous",
 )
@@ -527,9 +537,20 @@ def site_form(name: str | None = None):
         site=site,
         policies=MODERATION_POLICIES,
         name_rule=NAME_RULE,
+        posts=fediverse.site_posts(site) if site else [],
         providers=[p.name for p in identities.list_providers()],
         anonymous_policies=ANONYMOUS_POLICIES,
     )
+
+
+@bp.post("/sites/<name>/fediverse")
+@handle_errors
+def link_fediverse_post(name: str):
+    """Link a page of the site to a fediverse post; the queue fetches its replies."""
+    site = sites.get_site(name)
+    uri = comments.parse_uri(request.form.get("uri", ""))
+    post = fediverse.link_post(site, uri, request.form.get("post_url"), by="owner", now=now())
+    return redirect(url_for("admin.site_form", name=site.name, done=f"linked {post.url}"))
 
 
 @bp.route("/sites/<name>/remove", methods=["GET", "POST"])

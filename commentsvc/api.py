@@ -20,6 +20,7 @@ from werkzeug.wrappers import Request
 
 from commentsvc import avatars
 from commentsvc import comments
+from commentsvc import fediverse
 from commentsvc import fields
 from commentsvc import fragments
 from commentsvc import identities
@@ -183,6 +184,8 @@ def comment_json(comment: Comment, site: Site, replies: list[Node] | None = None
         else None,
         "replies": [comment_json(n.comment, site, n.replies) for n in replies or []],
     }
+    if comment.kind == "fediverse":
+        data["handle"] = f"@{comment.handle}" if comment.handle and not deleted else None
     if comment.kind != "comment":
         data["source"] = {
             "url": comment.source_url,
@@ -249,6 +252,8 @@ def get_comments():
     """The thread of (site, uri): published comments, replies nested."""
     read = request.environ.get(THREAD_READ) or thread_read(request)
     g.origin_known = read.state.origin_known
+    if read.fediverse:
+        _link_fediverse(read.name, read.uri, list(read.fediverse))
     response = cached_answer(
         read.key,
         lambda: thread_body(read.name, read.uri, read.sort, read.limit, read.cursor),
@@ -272,15 +277,18 @@ class ThreadRead:
     cursor: str | None
     state: comments.ReadState
     key: str
+    fediverse: tuple[str, ...] = ()
 
 
 def thread_read(req: Request) -> ThreadRead:
     """Parse a thread GET and look its versions up; 400 naming the field for bad input."""
-    query = shapes.parse(shapes.ThreadQuery, req.args.to_dict())
+    query = shapes.parse(
+        shapes.ThreadQuery, {**req.args.to_dict(), "fediverse": req.args.getlist("fediverse")}
+    )
     name, uri, sort, limit, cursor = query.site, query.uri, query.sort, query.limit, query.cursor
     state = _read_state(name, [uri], req.headers.get("Origin"))
     key = thread_key(req, state, uri, sort, limit, cursor)
-    return ThreadRead(name, uri, sort, limit, cursor, state, key)
+    return ThreadRead(name, uri, sort, limit, cursor, state, key, tuple(query.fediverse))
 
 
 def thread_key(
@@ -387,6 +395,16 @@ class ConditionalReads:
             return None
 
 
+def _link_fediverse(name: str, uri: str, urls: list[str]) -> None:
+    # The script tag's data-fediverse: taken only from a page of the site itself, and only
+    # posts of the site's own accounts (checked again when they are fetched).
+    site = sites.get_site(name)
+    origin = request.headers.get("Origin", "")
+    if not site.fediverse_accounts or getattr(sites.site_for_origin(origin), "id", None) != site.id:
+        return
+    fediverse.link_quietly(site, uri, urls, by="widget", now=now())
+
+
 def thread_body(name: str, uri: str, sort: str, limit: int, cursor: str | None) -> bytes:
     """Return the thread page's JSON, built from the database (the uncached path)."""
     site = sites.get_site(name)
@@ -404,6 +422,10 @@ def page_body(site: Site, uri: str, page: comments.ThreadPage) -> bytes:
         "count": page.count,
         "counts": {"comments": page.counts.comments, "mentions": page.counts.mentions},
         "likes": page.likes,
+        # Asked only of sites that name fediverse accounts: others' cold reads cost no query more.
+        "fediverse": fediverse.thread_summary(
+            page.thread.id if page.thread and site.fediverse_accounts else None
+        ),
         "comments": [comment_json(n.comment, site, n.replies) for n in page.nodes],
         "next": page.next_cursor,
         "notifications": bool(current_app.config["SMTP_URL"]),

@@ -432,7 +432,7 @@ def _site_options(*, for_add: bool) -> Callable[[Callable], Callable]:
     # `site add` shows and passes the defaults a new site gets (sites.DEFAULTS); `site set`
     # leaves the settings it is not given alone.
     def default(key: str) -> dict[str, Any]:
-        if not for_add:
+        if not for_add or key not in sites.DEFAULTS:
             return {"default": None}
         return {"default": sites.DEFAULTS[key], "show_default": True}
 
@@ -488,6 +488,11 @@ def _site_options(*, for_add: bool) -> Callable[[Callable], Callable]:
                 type=click.IntRange(0, 3600),
                 **default("cache_max_age"),
                 help="Seconds a CDN may keep thread and count answers (0: revalidate).",
+            ),
+            click.option(
+                "--fediverse-accounts",
+                help="Comma-separated fediverse accounts (@me@example.social) whose posts "
+                "may be linked to the site's pages.",
             ),
         ]
         for option in reversed(options):
@@ -560,12 +565,59 @@ def site_remove(name: str, yes: bool) -> None:
     )
 
 
+# --- fediverse -----------------------------------------------------------------------------
+
+
+@main.group("fediverse")
+def fediverse_group() -> None:
+    """Link pages to their fediverse posts, whose replies then show in the thread."""
+
+
+@fediverse_group.command("link")
+@click.argument("site_name", metavar="SITE")
+@click.argument("uri")
+@click.argument("post_url")
+@domain_command
+def fediverse_link(site_name: str, uri: str, post_url: str) -> None:
+    """Link the page URI (its path) of SITE to the post at POST_URL; its replies are fetched
+    by the queue (the web process or `commentsvc worker`)."""
+    from commentsvc import comments
+    from commentsvc import fediverse
+
+    site = sites.get_site(site_name)
+    post = fediverse.link_post(
+        site, comments.parse_uri(uri), post_url, by="owner", now=current_app.extensions["clock"]()
+    )
+    click.echo(f"linked {post.url} to {site.name} {uri}; its replies are fetched by the queue")
+
+
+@fediverse_group.command("list")
+@click.argument("site_name", metavar="SITE")
+@domain_command
+def fediverse_list(site_name: str) -> None:
+    """List the posts linked to SITE's pages, with what the last fetch gave."""
+    from commentsvc import fediverse
+
+    site = sites.get_site(site_name)
+    posts = fediverse.site_posts(site)
+    for uri, post in posts:
+        click.echo(
+            f"{uri}\t{post.url}\t{post.state}\tboosts={post.boosts}\tfavourites={post.favourites}"
+            f"\tnext={post.next_fetch:%Y-%m-%d %H:%M}" + (f"\t{post.reason}" if post.reason else "")
+        )
+
+
 def _echo_site(site) -> None:
     click.echo(
         f"{site.name}\t{site.url}\torigins={_origin_list(site)}\tmoderation={site.moderation}"
         f"\tlink_limit={site.link_limit}\tedit_window={site.edit_window}s"
         f"\tlinkbacks={'on' if site.linkbacks else 'off'}"
         f"\tsign_in={site.sign_in or '-'}\tanonymous={site.anonymous}"
+        + (
+            f"\tfediverse={','.join('@' + a for a in site.fediverse_accounts.split())}"
+            if site.fediverse_accounts
+            else ""
+        )
     )
 
 

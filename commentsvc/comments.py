@@ -65,6 +65,8 @@ DEFAULT_PAGE = 100
 MAX_PAGE = 200
 MAX_COUNT_URIS = 100
 PUBLISHED = "approved"
+# Kinds counted as comments (the rest are mentions): replies here, and replies on the fediverse.
+CONVERSATION_KINDS = ("comment", "fediverse")
 MAX_ID = 2**31 - 1
 MAX_CURSOR_BYTES = 200
 EPOCH = datetime(1970, 1, 1)
@@ -868,7 +870,7 @@ def _count(nodes: Iterable[Node]) -> Counts:
         c = node.comment
         if c.status != PUBLISHED:
             continue
-        if c.kind == "comment":
+        if c.kind in CONVERSATION_KINDS:
             comments += 1
         elif c.mention_type == "like":
             # Webmention likes are likes of the page, listed (for their avatars) not counted.
@@ -908,7 +910,7 @@ def count_threads(thread_ids: list[int]) -> dict[int, Counts]:
         .group_by(Comment.thread_id, Comment.kind, Comment.mention_type)
     ).all()
     for thread_id, kind, mention_type, number in grouped:
-        slot = 0 if kind == "comment" else 2 if mention_type == "like" else 1
+        slot = 0 if kind in CONVERSATION_KINDS else 2 if mention_type == "like" else 1
         totals[thread_id][slot] += number
     rows = []
     if held:

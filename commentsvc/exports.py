@@ -65,7 +65,9 @@ VERSION = 2
 _SKIP = {
     Site: {"id", "version"},
     Thread: {"id", "site_id", "version"},
-    Comment: {"thread_id"},
+    # A fediverse reply's post link is not exported (nor are the posts): linked again, a post
+    # finds its replies by their addresses.
+    Comment: {"thread_id", "fediverse_post_id"},
     Like: {"id", "thread_id"},
     DeletedCopy: {"comment_id"},
     ModerationEvent: {"id"},

@@ -23,9 +23,9 @@ from sqlalchemy.orm import relationship
 from commentsvc.db import db
 
 MODERATION_POLICIES = ("none", "links", "first-time", "all")
-KINDS = ("comment", "pingback", "trackback", "webmention")
+KINDS = ("comment", "pingback", "trackback", "webmention", "fediverse")
 STATUSES = ("pending", "approved", "spam", "deleted")
-BAN_KINDS = ("email", "address", "domain", "identity")
+BAN_KINDS = ("email", "address", "domain", "identity", "handle")
 PROVIDER_KINDS = ("oidc", "github", "wordpress", "mastodon", "indieauth")
 ANONYMOUS_POLICIES = ("on", "name-required", "off")
 
@@ -55,6 +55,8 @@ class Site(db.Model):
     version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Seconds a shared cache (a CDN) may keep a thread or counts answer; 0: revalidate always.
     cache_max_age: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The fediverse accounts (user@host, one a line) whose posts may be linked to its pages.
+    fediverse_accounts: Mapped[str] = mapped_column(Text, default="", server_default="")
     # The sign-in providers the widget offers, by name, comma-separated, in the owner's order.
     sign_in: Mapped[str] = mapped_column(Text, default="", server_default="")
     # Comments without signing in: on, name-required, or off (signed-in readers only).
@@ -140,6 +142,14 @@ class Comment(db.Model):
     author_photo: Mapped[str] = mapped_column(String(2048), default="", server_default="")
     # Webmention only: reply, like, repost or mention (from the source's microformats).
     mention_type: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    # Fediverse replies: the author's handle (user@host) and the linked post they answer.
+    handle: Mapped[str] = mapped_column(String(320), default="", server_default="")
+    fediverse_post_id: Mapped[int | None] = mapped_column(
+        ForeignKey("fediverse_posts.id", ondelete="SET NULL"), index=True
+    )
+    # Where the original is when the source is a copy (a Bridgy page's u-url), or a fediverse
+    # reply's ActivityPub id: the same reply by two roads is found by it.
+    original_url: Mapped[str | None] = mapped_column(String(2048))
     # "" for a comment written here; else the system it was imported from (wordpress, disqus,
     # isso, remark42, commento). Its `text` is Markdown either way (imports convert HTML on the
     # way in), so an owner's edit re-renders it like any comment.
@@ -344,6 +354,47 @@ class Photo(db.Model):
     data: Mapped[bytes | None] = mapped_column(LargeBinary)
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     fetched: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class FediversePost(db.Model):
+    """A fediverse post linked to a thread: its replies, boosts and favourites are fetched."""
+
+    __tablename__ = "fediverse_posts"
+    __table_args__ = (UniqueConstraint("thread_id", "url"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2048))
+    # The server asked (the URL's scheme://host) and the post's id there.
+    server: Mapped[str] = mapped_column(String(300))
+    status_id: Mapped[str] = mapped_column(String(64))
+    # pending (not fetched yet), ok, failed (kept, asked again), refused or gone (never again).
+    state: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    reason: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    account: Mapped[str] = mapped_column(String(320), default="", server_default="")
+    linked_by: Mapped[str] = mapped_column(String(16), default="owner", server_default="owner")
+    boosts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    favourites: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    posted: Mapped[datetime | None] = mapped_column(DateTime)
+    # Validators of the last answers, sent back as If-None-Match.
+    status_etag: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    context_etag: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    fetched: Mapped[datetime | None] = mapped_column(DateTime)
+    next_fetch: Mapped[datetime | None] = mapped_column(DateTime)
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    thread: Mapped[Thread] = relationship()
+
+
+class FediverseServer(db.Model):
+    """A fediverse server's recent failures: it is asked again only after a growing pause."""
+
+    __tablename__ = "fediverse_servers"
+
+    server: Mapped[str] = mapped_column(String(300), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    retry_after: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str] = mapped_column(String(500), default="", server_default="")
 
 
 class AuthProvider(db.Model):

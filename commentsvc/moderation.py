@@ -261,6 +261,8 @@ def ban_value(kind: str, value: str) -> str:
         value = value.removeprefix("www.")
     if kind == "email":
         value = spam.normal_email(value)
+    if kind == "handle":
+        value = value.removeprefix("@")
     if not value:
         raise ValidationError("Say what to ban.", field="value")
     return value
@@ -296,6 +298,7 @@ def ban_author(comment_id: int, kind: str, *, actor: str, now: datetime) -> Ban:
         "email": comment.email,
         "address": comment.remote_hash,
         "domain": urlsplit(comment.website or comment.source_url or "").hostname or "",
+        "handle": comment.handle,
         "identity": (
             f"{comment.identity.provider}:{comment.identity.subject}" if comment.identity else ""
         ),

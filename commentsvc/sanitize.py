@@ -8,6 +8,7 @@ import re
 
 import bleach
 from bleach.linkifier import LinkifyFilter
+from bs4 import BeautifulSoup
 from markdown_it import MarkdownIt
 
 ALLOWED_TAGS = frozenset(
@@ -74,6 +75,28 @@ def render_markdown(text: str) -> str:
 def clean_html(markup: str) -> str:
     """Return markup reduced to the allow-list, links given rel="nofollow ugc noopener"."""
     return _cleaner().clean(markup).strip()
+
+
+# Remote HTML (a fediverse post) is cut to this many characters before it is parsed.
+MAX_REMOTE_HTML = 20_000
+
+
+def clean_remote_html(markup: str) -> str:
+    """Return HTML from another server reduced to the allow-list: images (custom emoji) become
+    their alt text, links (mentions, hashtags) stay links."""
+    soup = BeautifulSoup(markup[:MAX_REMOTE_HTML], "html.parser")
+    # What never shows as text on the server it came from does not show here either.
+    for hidden in soup.find_all(["script", "style", "template", "noscript", "iframe", "object"]):
+        hidden.decompose()
+    for image in soup.find_all("img"):
+        alt = image.get("alt")
+        image.replace_with(alt if isinstance(alt, str) else "")
+    return clean_html(str(soup))
+
+
+def html_text(markup: str) -> str:
+    """Return the text of sanitised markup, for the rules that read words."""
+    return BeautifulSoup(markup, "html.parser").get_text(" ").strip()
 
 
 def escape(text: str) -> str:

@@ -216,6 +216,13 @@ def _cursor(value: Any, info: ValidationInfo) -> str | None:
     return value
 
 
+def _fediverse_posts(value: Any) -> list[str]:
+    # Checked for what they are (posts of the site's accounts) where they are linked; here only
+    # bounded: a few strings.
+    posts = [value] if isinstance(value, str) else list(value or [])
+    return [p for p in posts[:5] if isinstance(p, str) and len(p) <= 2000]
+
+
 def _uris(value: Any) -> list[str]:
     uris = [comments.parse_uri(u) for u in value or []]
     if not uris:
@@ -406,6 +413,13 @@ class ThreadQuery(Body):
     cursor: Annotated[str | None, rule(_cursor, with_info=True)] = Field(
         default=None, description="The `next` of the previous page."
     )
+    fediverse: Annotated[list[str], rule(_fediverse_posts)] = Field(
+        default=None,
+        validate_default=True,
+        max_length=5,
+        description="Fediverse posts the page links to (the script tag's data-fediverse, "
+        "repeated): taken only from a page of the site, for posts of its fediverse accounts.",
+    )
 
 
 class CountsQuery(Body):
@@ -500,7 +514,7 @@ Count = Annotated[int, Field(ge=0)]
 
 
 class Source(Answer):
-    """Linkbacks only: the page that links here."""
+    """Linkbacks: the page that links here; fediverse replies: the reply on its server."""
 
     REQUIRED = ()
 
@@ -523,7 +537,7 @@ class Comment(Answer):
 
     id: int
     parent: int | None
-    kind: Literal["comment", "pingback", "trackback", "webmention"]
+    kind: Literal["comment", "pingback", "trackback", "webmention", "fediverse"]
     status: Literal["published", "pending", "deleted"]
     author: str
     website: str | None
@@ -543,7 +557,13 @@ class Comment(Answer):
     text: str = Field(
         default=None, description="The Markdown source: only to the author, with X-Edit-Token."
     )
-    source: Source = Field(default=None, description="Linkbacks only: the page that links here.")
+    source: Source = Field(
+        default=None,
+        description="Linkbacks: the page that links here; fediverse replies: the original.",
+    )
+    handle: str | None = Field(
+        default=None, description="Fediverse replies only: the author's @user@server."
+    )
 
 
 class OwnComment(Comment):
@@ -559,6 +579,23 @@ class Counts(Answer):
     mentions: Count = Field(description="Linkbacks shown, Webmention likes not included.")
 
 
+class FediversePost(Answer):
+    """A fediverse post linked to the page: reply to it there."""
+
+    url: str
+    account: str | None = Field(description="The post's author, @user@server.")
+    boosts: Count
+    favourites: Count
+
+
+class Fediverse(Answer):
+    """The page's fediverse posts; their boosts and favourites show beside the page's likes."""
+
+    posts: list[FediversePost]
+    boosts: Count = Field(description="Boosts of all the page's posts.")
+    favourites: Count = Field(description="Favourites of all the page's posts.")
+
+
 class Thread(Answer):
     """A page of a thread (empty before its first comment)."""
 
@@ -568,6 +605,7 @@ class Thread(Answer):
     count: Count = Field(description="Comments and mentions shown, as /api/counts gives them.")
     counts: Counts
     likes: Count
+    fediverse: Fediverse
     comments: list[Comment]
     next: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")
     notifications: bool = Field(description="Whether the service can mail readers about replies.")

@@ -35,6 +35,7 @@ SETTINGS = {
     "owner_email": lambda v: _email(v, "owner_email"),
     "webhook_url": lambda v: fields.http_url(v, "webhook_url"),
     "cache_max_age": lambda v: fields.integer(v, "cache_max_age", minimum=0, maximum=3600),
+    "fediverse_accounts": lambda v: _fediverse_accounts(v),
     "sign_in": lambda v: _sign_in(v),
     "anonymous": lambda v: fields.choice(v, "anonymous", ANONYMOUS_POLICIES),
 }
@@ -222,6 +223,12 @@ def _settings(settings: dict[str, Any]) -> dict[str, Any]:
         if value is not None:
             values[key] = SETTINGS[key](value)
     return values
+
+
+def _fediverse_accounts(value: Any) -> str:
+    from commentsvc.fediverse import parse_accounts
+
+    return parse_accounts(value)
 
 
 def _sign_in(value: Any) -> str:

@@ -51,6 +51,7 @@ class Submission:
     address: str = ""  # the keyed hash of the client address, never the address itself
     honeypot: str = ""
     form_token: str | None = None
+    handle: str = ""  # a fediverse reply's author, user@host
     # A signed-in reader: their identity's id, and "provider:subject" as bans name it.
     identity_id: int | None = None
     identity: str = ""
@@ -149,6 +150,10 @@ def _policy(site: Site, submission: Submission) -> Decision:
         links = count_links(submission.html)
         if links >= site.link_limit:
             return Decision("pending", f"links: {links} links (limit {site.link_limit})")
+    if site.moderation == "first-time" and submission.handle:
+        if not _has_approved(site, submission.handle, Comment.handle):
+            return Decision("pending", "first-time: no approved reply from this handle yet")
+        return Decision("approved", f"policy: {site.moderation} (known handle)")
     if site.moderation == "first-time" and submission.identity_id is not None:
         # A verified reader is known by their identity, whatever email they give.
         if not _has_approved_identity(site, submission.identity_id):
@@ -162,12 +167,12 @@ def _policy(site: Site, submission: Submission) -> Decision:
     return Decision("approved", f"policy: {site.moderation}")
 
 
-def _has_approved(site: Site, email: str) -> bool:
+def _has_approved(site: Site, email: str, column=Comment.email) -> bool:
     return bool(
         db.session.scalar(
             select(
                 exists().where(
-                    Comment.email == email,
+                    column == email,
                     Comment.status == "approved",
                     Comment.thread_id.in_(select(Thread.id).where(Thread.site_id == site.id)),
                 )
@@ -197,11 +202,16 @@ def find_ban(site: Site, submission: Submission) -> Ban | None:
         candidates.append(("email", normal_email(submission.email)))
     if submission.address:
         candidates.append(("address", submission.address))
+    hosts = [fields.url_host(submission.website) if submission.website else ""]
+    if submission.handle:
+        candidates.append(("handle", submission.handle))
+        # A server ban is a domain ban on the handle's host (and the profile's).
+        hosts.append(fields.url_host("https://" + submission.handle.rpartition("@")[2]))
+    for host in filter(None, set(hosts)):
+        labels = host.split(".")
+        candidates += [("domain", ".".join(labels[i:])) for i in range(len(labels) - 1)]
     if submission.identity:
         candidates.append(("identity", submission.identity))
-    host = fields.url_host(submission.website) if submission.website else ""
-    labels = host.split(".") if host else []
-    candidates += [("domain", ".".join(labels[i:])) for i in range(len(labels) - 1)]
     if not candidates:
         return None
     matches = [(Ban.kind == kind) & (Ban.value == value) for kind, value in candidates]

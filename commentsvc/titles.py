@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from bs4 import BeautifulSoup
 from sqlalchemy import update
@@ -16,6 +17,7 @@ from commentsvc.linkbacks.fetch import FetchError
 from commentsvc.linkbacks.verify import HTML_TYPES
 from commentsvc.linkbacks.verify import decode_html
 from commentsvc.models import Thread
+from commentsvc.models import utcnow
 
 MAX_TITLE = 200
 # Only the start of a page is read for its title: the head, and the entry's heading.
@@ -30,15 +32,16 @@ def queue_title(thread: Thread) -> None:
     queue.enqueue(JOB_KIND, {"thread": thread.id})
 
 
-def fetch_title(thread_id: int, *, fetcher: Fetcher) -> str:
+def fetch_title(thread_id: int, *, fetcher: Fetcher, now: datetime | None = None) -> str:
     """Fetch the thread's page from its site and store the page's title; return it ("" if none).
+    The fediverse posts the page declares are linked on the way (when the site names accounts).
 
     A title already there (the owner's, or an import's) is kept.
 
     :raise queue.Retry: when the site's server failed or did not answer in time.
     """
     thread = db.session.get(Thread, thread_id)
-    if thread is None or thread.title:
+    if thread is None or (thread.title and not thread.site.fediverse_accounts):
         return ""
     url = fields.origin_of(thread.site.url) + thread.uri
     try:
@@ -50,6 +53,13 @@ def fetch_title(thread_id: int, *, fetcher: Fetcher) -> str:
     if fetched.content_type not in HTML_TYPES:
         return ""
     html = decode_html(fetched.body[:MAX_PAGE_BYTES], fetched.headers.get("content-type", ""))
+    if thread.site.fediverse_accounts:
+        from commentsvc import fediverse
+
+        declared = fediverse.declared_posts(html, fetched.url)
+        fediverse.link_quietly(thread.site, thread.uri, declared, by="page", now=now or utcnow())
+    if thread.title:
+        return ""
     title = page_title(html)
     if title:
         set_title(thread_id, title, replace=False)
@@ -102,4 +112,8 @@ def set_title(thread_id: int, title: str, *, replace: bool = True) -> None:
 def run_fetch_title(payload: dict) -> None:
     from flask import current_app
 
-    fetch_title(payload["thread"], fetcher=current_app.extensions["fetcher"])
+    fetch_title(
+        payload["thread"],
+        fetcher=current_app.extensions["fetcher"],
+        now=current_app.extensions["clock"](),
+    )

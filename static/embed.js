@@ -1,7 +1,8 @@
 /* commentsvc widget: one script tag gives a page its comment section.
  * <script src="https://comments.example.org/embed.js" data-site="blog" async></script>
- * Options (data-*): site, uri, lang, theme (light|dark|auto; unset: the host page's), sort, target
- * (a selector), count-only. No cookies, no third-party requests; the tokens that let a reader
+ * Options (data-*): site, uri, lang, theme (light|dark|auto; unset: the host page's), sort
+ * (oldest|newest|top), target (a selector), count-only, fediverse (the page's fediverse post
+ * URLs). No cookies, no third-party requests; the tokens that let a reader
  * edit their own comments stay in this browser's localStorage. */
 (() => {
   "use strict";
@@ -122,6 +123,12 @@
     published: "Your comment was published.",
     removed: "Your comment was deleted.",
     likedBy: "Liked by",
+    boosts: { one: "{n} boost", other: "{n} boosts" },
+    favourites: { one: "{n} favourite", other: "{n} favourites" },
+    original: "on the fediverse",
+    replyFediverse: "Reply on the fediverse",
+    yourServer: "Your server, e.g. mastodon.social",
+    open: "Open",
     loadError: "Comments could not be loaded.",
     network: "The comment service cannot be reached. Please try again.",
     unavailable: "Comments are not available on this page.",
@@ -360,12 +367,14 @@
       });
       this.mentions = el("section", { class: "mentions", hidden: true });
       this.form = new Form(this);
+      this.fediverse = el("div", { class: "fediverse", hidden: true });
       this.root.replaceChildren(
         this.status,
         el("header", { class: "header" }, [this.title, ...this.headerLinks()]),
         this.list,
         this.more,
         this.mentions,
+        this.fediverse,
         this.form.node,
         this.footer()
       );
@@ -427,11 +436,17 @@
         ["oldest", "newest", "top"].map((s) => el("option", { value: s, text: t(s), selected: s === this.sort }))
       );
       this.sortLabel = el("label", { class: "sort-label" }, [t("sort") + " ", this.sortSelect]);
-      return [el("div", { class: "page-like" }, [this.likeButton, " ", this.pageLikes]), this.sortLabel];
+      this.fediCounts = el("span", { class: "fediverse-counts" });
+      return [
+        el("div", { class: "page-like" }, [this.likeButton, " ", this.pageLikes, " ", this.fediCounts]),
+        this.sortLabel,
+      ];
     }
 
     async load(more, etag) {
       const query = new URLSearchParams({ site, uri, sort: this.sort, limit: "50" });
+      for (const post of (opt.fediverse || "").split(/\s+/).filter(Boolean).slice(0, 5))
+        query.append("fediverse", post);
       if (more && this.next) query.set("cursor", this.next);
       this.more.disabled = true;
       const { data, headers } = await api(
@@ -446,6 +461,7 @@
       this.count = data.counts.comments;
       this.mentionCount = data.counts.mentions;
       this.likes = data.likes;
+      this.fedi = data.fediverse || { posts: [], boosts: 0, favourites: 0 };
       this.next = data.next;
       if (!more) {
         this.list.replaceChildren();
@@ -459,6 +475,7 @@
       this.more.hidden = !data.next;
       this.renderCounts();
       this.renderMentions();
+      this.renderFediverse();
     }
 
     async resort(sort) {
@@ -472,13 +489,56 @@
       this.title.textContent = comments ? t("comments", { n: comments }) : t("empty");
       this.sortLabel.hidden = comments < 2;
       this.pageLikes.textContent = this.likes ? t("people", { n: this.likes }) : t("noLikes");
+      const f = this.fedi || {};
+      this.fediCounts.textContent =
+        f.boosts || f.favourites ? t("boosts", { n: f.boosts }) + " · " + t("favourites", { n: f.favourites }) : "";
       const liked = store.get("liked", []).includes(site + " " + uri);
       this.likeButton.textContent = "♥ " + t("likePage");
       this.likeButton.setAttribute("aria-pressed", String(liked));
     }
 
+    // "Reply on the fediverse": the post to open (or copy), or the reader's own server to open it on.
+    renderFediverse() {
+      const post = this.fedi.posts[0];
+      this.fediverse.hidden = !post;
+      if (!post) return;
+      const server = el("input", {
+        class: "server",
+        name: "server",
+        "aria-label": t("yourServer"),
+        placeholder: t("yourServer"),
+      });
+      const open = (e) => {
+        e.preventDefault();
+        const host = server.value
+          .trim()
+          .replace(/^https?:\/\//, "")
+          .replace(/\/.*$/, "");
+        if (/^[a-z0-9.-]+(:\d+)?$/i.test(host))
+          window.open(
+            "https://" + host + "/authorize_interaction?uri=" + encodeURIComponent(post.url),
+            "_blank",
+            "noopener"
+          );
+      };
+      this.fediverse.replaceChildren(
+        el("a", {
+          class: "button",
+          "data-action": "reply-fediverse",
+          href: safeUrl(post.url),
+          target: "_blank",
+          rel: "noopener",
+          text: t("replyFediverse"),
+        }),
+        el("form", { class: "server-form", onsubmit: open }, [
+          server,
+          el("button", { type: "submit", class: "button", text: t("open") }),
+        ])
+      );
+    }
+
     add(comment, list, depth, first, parent) {
-      if (comment.kind !== "comment") {
+      if (comment.kind !== "comment" && comment.kind !== "fediverse") {
         this.mentionList.push(comment);
         return;
       }
@@ -639,11 +699,21 @@
         c.website
           ? el("a", { class: "author", href: safeUrl(c.website), rel: "nofollow ugc", text: name })
           : el("span", { class: "author", text: name }),
+        c.handle ? el("span", { class: "handle", text: c.handle }) : null,
         c.identity
           ? el("span", { class: "verified", title: t("verified", { p: c.identity.provider }), text: "✓" })
           : null,
         c.owner ? el("span", { class: "badge", text: t("owner") }) : null,
         el("a", { class: "permalink", href: "#" + P + "comment-" + c.id }, stamp(c.created)),
+        c.kind === "fediverse" && c.source
+          ? el("a", {
+              class: "original",
+              href: safeUrl(c.source.url),
+              rel: "nofollow ugc noopener",
+              target: "_blank",
+              text: t("original"),
+            })
+          : null,
         c.modified ? el("span", { class: "edited", text: "· " + t("edited") }) : null,
         to
           ? el("a", {

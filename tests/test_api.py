@@ -42,6 +42,7 @@ def test_an_unknown_thread_is_empty(api):
         "count": 0,
         "counts": {"comments": 0, "mentions": 0},
         "likes": 0,
+        "fediverse": {"posts": [], "boosts": 0, "favourites": 0},
         "comments": [],
         "next": None,
         "notifications": False,

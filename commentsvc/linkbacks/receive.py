@@ -340,6 +340,11 @@ def store(target: Target, source: str, found: Found, *, kind: str, ctx: Context)
         comment = db.session.scalar(
             select(Comment).where(Comment.thread_id == thread.id, Comment.source_url == source)
         )
+        same = comment or _same_reply(thread.id, found.original_url)
+        if same is not None and same.kind == "fediverse":
+            # The reply is stored from the fediverse already (Bridgy sends its copy, or the
+            # original's own address): one comment, kept as the fediverse gave it.
+            return same
         created = comment is None
         if created:
             comment = Comment(
@@ -363,6 +368,7 @@ def store(target: Target, source: str, found: Found, *, kind: str, ctx: Context)
         comment.website = clip_url(found.author_url or "")
         comment.author_photo = clip_url(found.author_photo or "")
         comment.mention_type = found.mention_type if kind == "webmention" else ""
+        comment.original_url = found.original_url or None
         comment.text = excerpt
         # Text from the source is escaped, never trusted as HTML.
         comment.html = f"<p>{html.escape(excerpt)}</p>" if excerpt else ""
@@ -390,11 +396,25 @@ def store(target: Target, source: str, found: Found, *, kind: str, ctx: Context)
         return comment
 
 
+def _same_reply(thread_id: int, original_url: str) -> Comment | None:
+    if not original_url:
+        return None
+    return db.session.scalar(
+        select(Comment)
+        .where(
+            Comment.thread_id == thread_id,
+            (Comment.source_url == original_url) | (Comment.original_url == original_url),
+        )
+        .limit(1)
+    )
+
+
 def remove(target: Target, source: str, reason: str, now: datetime) -> Comment | None:
     """Delete the linkback of source from the target's thread (a 410, or the link is gone)."""
     with write_transaction():
         comment = existing_linkback(target, source)
-        if comment is None or comment.status == "deleted":
+        # A fediverse reply comes and goes with its server, not with a Webmention's source.
+        if comment is None or comment.status == "deleted" or comment.kind == "fediverse":
             return comment
         comments.set_status(comment, "deleted", actor="source", reason=reason, now=now)
         return comment

@@ -63,6 +63,9 @@ class Found:
     author_url: str = ""
     author_photo: str = ""
     mention_type: str = "mention"  # reply, like, repost or mention
+    # The h-entry's own u-url when it differs from the source: the original a copy stands for
+    # (Bridgy's copy of a fediverse reply names the reply's URL here).
+    original_url: str = ""
 
 
 def decode_html(body: bytes, content_type_header: str = "") -> str:
@@ -251,7 +254,9 @@ def _with_microformats(found: Found, soup: BeautifulSoup, url: str, target: str)
             mention_type = kind
             break
     name = _text(props.get("name", []))
+    original = clip_url(_value_url((props.get("url") or [""])[0]))
     return Found(
+        original_url=original if original and not same_url(original, url) else "",
         title=clip(name or found.title, MAX_TITLE),
         excerpt=found.excerpt,
         author=clip(author, MAX_AUTHOR),
