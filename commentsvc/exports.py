@@ -47,6 +47,7 @@ from commentsvc.models import STATUSES
 from commentsvc.models import Ban
 from commentsvc.models import Comment
 from commentsvc.models import DeletedCopy
+from commentsvc.models import Identity
 from commentsvc.models import Like
 from commentsvc.models import Mention
 from commentsvc.models import ModerationEvent
@@ -67,7 +68,9 @@ _SKIP = {
     Thread: {"id", "site_id", "version"},
     # A fediverse reply's post link is not exported (nor are the posts): linked again, a post
     # finds its replies by their addresses.
-    Comment: {"thread_id", "fediverse_post_id"},
+    Comment: {"thread_id", "fediverse_post_id", "identity_id"},
+    # A signed-in author's identity travels with each comment; its sign-out counter does not.
+    Identity: {"id", "generation", "created", "updated"},
     Like: {"id", "thread_id"},
     DeletedCopy: {"comment_id"},
     ModerationEvent: {"id"},
@@ -208,12 +211,20 @@ def _thread(thread: Thread) -> dict:
             select(DeletedCopy).where(DeletedCopy.comment_id.in_([r.id for r in rows]))
         )
     }
+    identities = {
+        i.id: i
+        for i in db.session.scalars(
+            select(Identity).where(Identity.id.in_({r.identity_id for r in rows} - {None}))
+        )
+    }
     entry["comments"] = []
     for comment in rows:
         data = _row(comment)
         data["liked_by"] = by_comment.get(comment.id, [])
         copy = copies.get(comment.id)
         data["deleted_copy"] = _row(copy) if copy is not None else None
+        identity = identities.get(comment.identity_id)
+        data["identity"] = _row(identity) if identity is not None else None
         entry["comments"].append(data)
     return entry
 
@@ -612,6 +623,8 @@ class _Restore:
         # Stored HTML was sanitised when it was written; a file may have been edited since.
         values["html"] = clean_html(values.get("html", ""))
         comment = Comment(thread_id=thread.id, **values)
+        if isinstance(raw.get("identity"), dict):
+            comment.identity_id = self.identity(session, raw["identity"], where)
         if self.keep_ids and 0 < old_id:
             comment.id = old_id
         session.add(comment)
@@ -622,6 +635,24 @@ class _Restore:
         self.report.by_kind[kind] = self.report.by_kind.get(kind, 0) + 1
         self.report.by_status[status] = self.report.by_status.get(status, 0) + 1
         return comment
+
+    def identity(self, session, raw: dict, where: str) -> int | None:
+        """Return the id of the identity a comment's author signed in as, adding it if new."""
+        try:
+            values = _values(Identity, raw)
+        except ValueError as exc:
+            self.problem(where, f"its author's identity: {exc}: the comment is kept without it")
+            return None
+        found = session.scalar(
+            select(Identity).where(
+                Identity.provider == values["provider"], Identity.subject == values["subject"]
+            )
+        )
+        if found is None:
+            found = Identity(**values)
+            session.add(found)
+            session.flush()
+        return found.id
 
     def like(self, session, thread: Thread, comment_id: int | None, raw: Any, where: str) -> None:
         try:

@@ -449,3 +449,38 @@ def test_an_export_with_any_field_replaced_is_restored_or_refused_in_words(
             assert report.dry_run
 
     check()
+
+
+def test_a_signed_in_authors_identity_survives_the_round_trip(app, client, cli, tmp_path):
+    from commentsvc.models import Identity
+
+    add_site(app, url="https://blog.example.org")
+    signed = post(client, text="Signed in", author="Ann")
+    post(client, text="Anonymous", author="Bob")
+    with app.app_context(), write_transaction() as session:
+        identity = Identity(
+            provider="oidc", subject="sub-1", name="Ann A.", url="https://ann.example.org/"
+        )
+        session.add(identity)
+        session.flush()
+        session.get(Comment, signed).identity_id = identity.id
+    one = export(cli, "--site", "blog")
+    (tmp_path / "blog.json").write_text(one, encoding="utf-8")
+    [ann, bob] = json.loads(one)["sites"][0]["threads"][0]["comments"]
+    assert ann["identity"] == {
+        "provider": "oidc",
+        "subject": "sub-1",
+        "name": "Ann A.",
+        "url": "https://ann.example.org/",
+        "photo_url": "",
+    }
+    assert bob["identity"] is None and "identity_id" not in ann
+
+    empty(app)
+    result = cli("import", "commentsvc", str(tmp_path / "blog.json"))
+    assert result.exit_code == 0, result.output
+    assert export(cli, "--site", "blog") == one
+    thread = client.get("/api/comments", query_string={"site": "blog", "uri": "/post/1"})
+    shown = {c["author"]: c.get("identity") for c in thread.get_json()["comments"]}
+    assert shown["Ann"]["provider"] == "oidc" and shown["Ann"]["name"] == "Ann A."
+    assert shown["Bob"] is None
