@@ -60,6 +60,8 @@ ENGLISH: dict[str, Any] = {
         "invalid:website": "Please give a web address starting with http:// or https://.",
     },
     "failed": "That did not work: {msg}",
+    "original": "on the fediverse",
+    "verified": "Verified by {p}",
 }
 LANGUAGES = ("en", "de", "fr", "es", "nl", "it")
 THEMES = shapes.THEMES
@@ -151,7 +153,7 @@ def thread_view(comments: list[dict]) -> ThreadView:
 
 
 def _place(comment: dict, depth: int, parent: dict | None, view: ThreadView) -> list[Item]:
-    if comment["kind"] != "comment":
+    if comment["kind"] not in ("comment", "fediverse"):  # replies from the fediverse nest
         source = comment.get("source") or {}
         if source.get("type") == "like":
             view.likers.append(comment)

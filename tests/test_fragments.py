@@ -283,3 +283,45 @@ def test_the_servers_english_is_the_widgets():
             assert json.loads(found.group(2)) == value["other"], key
     for code, words in ENGLISH["errors"].items():
         assert f"{json.dumps(words, ensure_ascii=False)}," in block, code
+
+
+def test_fediverse_replies_nest_with_their_handle_and_signed_in_authors_are_marked(
+    app, client, conversation
+):
+    from commentsvc import comments
+    from commentsvc.db import write_transaction
+    from commentsvc.models import Identity
+
+    with app.app_context(), write_transaction() as session:
+        first = session.get(Comment, conversation)
+        identity = Identity(provider="oidc", subject="s", name="Ada")
+        session.add(identity)
+        session.flush()
+        first.identity_id = identity.id
+        reply = Comment(
+            thread_id=first.thread_id,
+            parent_id=first.id,
+            root_id=comments.root_of(first),
+            kind="fediverse",
+            status="approved",
+            author="Cy <script>",
+            handle="cy@social.example",
+            source_url="https://social.example/@cy/1",
+            text="From afar",
+            html="<p>From afar</p>",
+            created=first.created,
+        )
+        session.add(reply)
+        session.flush()
+        reply_id = reply.id
+        comments.touch_thread(session, first.thread_id)
+    html = fragment(client).get_data(as_text=True)
+    tree = html5lib.parseFragment(html, treebuilder="etree", namespaceHTMLElements=False)
+    [nested] = [
+        a for a in tree.iter("article") if a.get("data-id") == str(reply_id)
+    ]  # inside the thread, not among the linkbacks
+    assert nested.get("data-kind") == "fediverse" and "p-comment" in nested.get("class")
+    assert '<span class="csvc-handle">@cy@social.example</span>' in html
+    assert 'class="csvc-original" href="https://social.example/@cy/1"' in html
+    assert "Cy &lt;script&gt;" in html and "<script>" not in html
+    assert 'class="csvc-verified" title="Verified by oidc">✓</span>' in html
