@@ -170,7 +170,7 @@ def comment_json(comment: Comment, site: Site, replies: list[Node] | None = None
         "id": comment.id,
         "parent": comment.parent_id,
         "kind": comment.kind,
-        "status": "published" if comment.status == "approved" else comment.status,
+        "status": comments.shown_status(comment.status),
         "author": comment.author,
         "website": comment.website or None,
         "avatar": None if deleted else avatar_url(comment, site),
@@ -519,8 +519,6 @@ def post_comment():
 
 def _own_comment_response(comment: Comment, site: Site, token: str, status: int):
     body = comment_json(comment, site)
-    # The author is not told that a comment went to spam: held is all they learn.
-    body["status"] = "published" if comment.status == "approved" else "pending"
     body["text"] = comment.text
     body["edit_token"] = token
     body["edit_until"] = _iso(comments.token_expiry(token))

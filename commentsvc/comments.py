@@ -73,6 +73,14 @@ EPOCH = datetime(1970, 1, 1)
 VISITOR_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
+def shown_status(status: str) -> str:
+    """Return a stored status in the words readers and the API use: published, pending or
+    deleted. Spam shows as pending: whoever wrote it learns only that it is held."""
+    if status == PUBLISHED:
+        return "published"
+    return "deleted" if status == "deleted" else "pending"
+
+
 # --- input -------------------------------------------------------------------------------------
 
 

@@ -138,9 +138,7 @@ def _own_comment(token: str | None, site: Site, uri: str) -> dict | None:
         return None
     if comment.status == "deleted":
         return None
-    data = api.comment_json(comment, site)
-    data["status"] = "published" if comment.status == "approved" else "pending"
-    return data
+    return api.comment_json(comment, site)
 
 
 def _page(

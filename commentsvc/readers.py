@@ -184,7 +184,7 @@ def export_reader(site: Site | None, email: str, now: datetime) -> dict[str, Any
                 "page": notify.comment_url(c),
                 "title": c.thread.title,
                 "parent": c.parent_id,
-                "status": "published" if c.status == comments.PUBLISHED else c.status,
+                "status": comments.shown_status(c.status),
                 "author": c.author,
                 "email": c.email,
                 "website": c.website,
