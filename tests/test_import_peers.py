@@ -697,3 +697,50 @@ def test_peer_files_with_any_values_import_or_report(app, tmp_path, commento_ite
             importers.import_records(
                 site, records, secret="s", now=datetime(2026, 1, 1), merge=True, dry_run=True
             )
+
+
+COMENTARIO_KEYS = ("parentId", "markdown", "html", "score", "isApproved", "isPending")
+COMENTARIO_KEYS += ("isDeleted", "userCreated", "authorName", "editedTime", "url")
+
+
+@settings(
+    max_examples=30,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "id": st.sampled_from(["a1", "a2", "a3"]) | JSON_VALUES,
+                "pageId": st.just("p") | JSON_VALUES,
+                "createdTime": VALID_TIME,
+            },
+            optional=dict.fromkeys(COMENTARIO_KEYS, JSON_VALUES | st.just("http://[")),
+        )
+        | JSON_VALUES,
+        max_size=4,
+    ),
+    st.lists(st.just({"id": "p", "path": "/p/"}) | JSON_VALUES, max_size=2),
+    st.lists(st.dictionaries(st.sampled_from(["id", "name", "email"]), JSON_VALUES), max_size=2),
+)
+def test_comentario_files_with_any_values_import_or_report(
+    app, tmp_path, comments_, pages, commenters
+):
+    from datetime import datetime
+
+    from commentsvc import importers
+    from commentsvc.importers import commento as commento_format
+    from commentsvc.sites import add_site as add
+
+    with app.app_context():
+        site = importers.select(importers.Site).where(importers.Site.name == "fuzz")
+        site = db.session.scalar(site) or add("fuzz", "https://fuzz.example.org")
+        path = tmp_path / "fuzz-comentario.json"
+        data = {"version": 3, "pages": pages, "comments": comments_, "commenters": commenters}
+        path.write_text(json.dumps(data))
+        records, _problems = commento_format.parse(path)
+        importers.import_records(
+            site, records, secret="s", now=datetime(2026, 1, 1), merge=True, dry_run=True
+        )

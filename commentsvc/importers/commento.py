@@ -154,8 +154,10 @@ def _parse_v3(data: dict) -> tuple[list[Record], list[Problem]]:
                     Problem(position, f"its commenter {who[:36]} is not in the export: anonymous")
                 )
         name = _str(person.get("name")) or _str(item.get("authorName"))
-        full = _str(item.get("url"))
-        parts = urlsplit(full)
+        try:
+            parts = urlsplit(_str(item.get("url")))
+        except ValueError:  # a broken address ("http://[") only loses the origin for --url-map
+            parts = urlsplit("")
         origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") else ""
         uri = path_ if path_.startswith("/") else "/" + path_
         score = item.get("score")
