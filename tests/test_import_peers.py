@@ -373,6 +373,131 @@ def test_a_dry_run_of_a_peer_counts_per_status_and_writes_nothing(app, cli, comm
     assert counts(app, Comment.kind) == {}
 
 
+# --- Comentario (version 3) -----------------------------------------------------------------
+
+MOD = "6f0c2a5e-0000-4000-8000-00000000000a"
+ANON = "00000000-0000-0000-0000-000000000000"
+PAGE_A = "9a000000-0000-4000-8000-0000000000a1"
+PAGE_B = "9a000000-0000-4000-8000-0000000000b2"
+
+
+def comentario(id_, markdown, *, page=PAGE_A, parent=None, who=MOD, day=17, **flags):
+    item = {
+        "id": f"c0000000-0000-4000-8000-0000000000{id_}",
+        "parentId": parent and f"c0000000-0000-4000-8000-0000000000{parent}",
+        "pageId": page,
+        "markdown": markdown,
+        "html": "",
+        "score": 0,
+        "isSticky": False,
+        "isApproved": True,
+        "isPending": False,
+        "isDeleted": False,
+        "createdTime": f"2024-03-{day}T12:09:47.722181123Z",
+        "userCreated": who,
+        "authorName": "",
+    }
+    item.update(flags)
+    return item
+
+
+@pytest.fixture
+def comentario_file(tmp_path):
+    data = {
+        "version": 3,
+        "pages": [
+            {"id": PAGE_A, "domainId": "d", "path": "/posts/a/", "title": "A", "isReadonly": False},
+            {"id": PAGE_B, "domainId": "d", "path": "/posts/b/", "title": "B", "isReadonly": False},
+        ],
+        "comments": [
+            comentario("01", "Hello *there* &amp; <b>bold</b>", score=3),
+            comentario("02", "A reply", parent="01", who=ANON, authorName="Guest &lt;3", day=18),
+            comentario("03", "Deeper", parent="02", day=19, editedTime="2024-03-20T00:00:00Z"),
+            comentario("04", "Held", page=PAGE_B, isApproved=False, isPending=True, day=20),
+            comentario("05", "Rejected", page=PAGE_B, isApproved=False, day=21),
+            comentario("06", "", isDeleted=True, html="", day=22),
+            comentario("07", "Orphan", parent="ff", day=23),
+            comentario("08", "Ghost", who="6f0c2a5e-0000-4000-8000-0000000000ff", day=24),
+            comentario("01", "Duplicate", day=25),
+            comentario("09", "Nowhere", page="9a000000-0000-4000-8000-0000000000ff", day=26),
+            "not an object",
+            comentario("10", "No date", createdTime=None),
+        ],
+        "commenters": [
+            {
+                "id": MOD,
+                "email": "Mod@Example.org",
+                "name": "Mo <i>D</i> \u202e",
+                "websiteUrl": "https://mo.example.org",
+                "isModerator": True,
+                "isCommenter": True,
+            }
+        ],
+    }
+    path = tmp_path / "comentario-export.json.gz"
+    path.write_bytes(gzip.compress(json.dumps(data).encode()))
+    return path
+
+
+def test_a_comentario_export_with_nasty_cases(app, cli, comentario_file):
+    add_site(app, url="https://old.example.org")
+    result = cli("import", "commento", str(comentario_file), "--site", "blog")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == (
+        "imported 8 into 2 page(s): 8 comment(s) (5 approved, 1 deleted, 1 pending, 1 spam); "
+        "0 were there already; 6 problem(s) reported above"
+    )
+    for message in (
+        "comment 9 (id c0000000-0000-4000-8000-000000000001): id c0000000-0000-4000-8000-000000000001 appears twice: skipped",
+        "comment 10 (id c0000000-0000-4000-8000-000000000009): its page is not in the export: skipped",
+        "comment 11 (id ?): it is not a comment with an id: skipped",
+        "comment 12 (id c0000000-0000-4000-8000-000000000010): it has no readable createdTime: skipped",
+        "comment 7 (id c0000000-0000-4000-8000-000000000007): its parent c0000000-0000-4000-8000-0000000000ff is not in the export",
+        "comment 8 (id c0000000-0000-4000-8000-000000000008): its commenter 6f0c2a5e-0000-4000-8000-0000000000ff is not in the export: anonymous",
+    ):
+        assert message in result.output
+    first = comment_by(app, text="Hello *there* &amp; <b>bold</b>")
+    assert first.author == "Mo <i>D</i>" and first.email == "mod@example.org"
+    assert first.website == "https://mo.example.org" and first.by_owner is True
+    assert first.likes == 3 and "<b>" not in first.html and "<em>there</em>" in first.html
+    reply = comment_by(app, text="A reply")
+    assert reply.author == "Guest &lt;3" and reply.parent_id == first.id and not reply.by_owner
+    assert comment_by(app, text="Deeper").parent_id == reply.id
+    assert comment_by(app, text="Ghost").author == "Anonymous"
+    assert comment_by(app, text="Held").status == "pending"
+    assert comment_by(app, text="Rejected").status == "spam"
+    with app.app_context():
+        assert set(db.session.scalars(select(Thread.uri))) == {"/posts/a/", "/posts/b/"}
+    check_threads(app)
+    dry = cli("import", "commento", str(comentario_file), "--site", "blog", "--dry-run")
+    assert "would import 0" in dry.output
+    again = cli("import", "commento", str(comentario_file), "--site", "blog")
+    assert "imported 0 into 0 page(s): nothing new; 8 were there already" in again.output
+
+
+def test_a_comentario_export_under_a_url_map(app, cli, comentario_file):
+    add_site(app, url="https://new.example.org")
+    result = cli(
+        "import",
+        "commento",
+        str(comentario_file),
+        "--site",
+        "blog",
+        "--dry-run",
+        "--url-map",
+        "/posts/=/blog/",
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1].startswith("would import 8 into 2 page(s)")
+    assert counts(app, Comment.kind) == {}
+    mapped = cli(
+        "import", "commento", str(comentario_file), "--site", "blog", "--url-map", "/posts/=/blog/"
+    )
+    assert mapped.exit_code == 0, mapped.output
+    with app.app_context():
+        assert set(db.session.scalars(select(Thread.uri))) == {"/blog/a/", "/blog/b/"}
+
+
 # --- Isso, run for real --------------------------------------------------------------------
 
 
@@ -572,3 +697,50 @@ def test_peer_files_with_any_values_import_or_report(app, tmp_path, commento_ite
             importers.import_records(
                 site, records, secret="s", now=datetime(2026, 1, 1), merge=True, dry_run=True
             )
+
+
+COMENTARIO_KEYS = ("parentId", "markdown", "html", "score", "isApproved", "isPending")
+COMENTARIO_KEYS += ("isDeleted", "userCreated", "authorName", "editedTime", "url")
+
+
+@settings(
+    max_examples=30,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "id": st.sampled_from(["a1", "a2", "a3"]) | JSON_VALUES,
+                "pageId": st.just("p") | JSON_VALUES,
+                "createdTime": VALID_TIME,
+            },
+            optional=dict.fromkeys(COMENTARIO_KEYS, JSON_VALUES | st.just("http://[")),
+        )
+        | JSON_VALUES,
+        max_size=4,
+    ),
+    st.lists(st.just({"id": "p", "path": "/p/"}) | JSON_VALUES, max_size=2),
+    st.lists(st.dictionaries(st.sampled_from(["id", "name", "email"]), JSON_VALUES), max_size=2),
+)
+def test_comentario_files_with_any_values_import_or_report(
+    app, tmp_path, comments_, pages, commenters
+):
+    from datetime import datetime
+
+    from commentsvc import importers
+    from commentsvc.importers import commento as commento_format
+    from commentsvc.sites import add_site as add
+
+    with app.app_context():
+        site = importers.select(importers.Site).where(importers.Site.name == "fuzz")
+        site = db.session.scalar(site) or add("fuzz", "https://fuzz.example.org")
+        path = tmp_path / "fuzz-comentario.json"
+        data = {"version": 3, "pages": pages, "comments": comments_, "commenters": commenters}
+        path.write_text(json.dumps(data))
+        records, _problems = commento_format.parse(path)
+        importers.import_records(
+            site, records, secret="s", now=datetime(2026, 1, 1), merge=True, dry_run=True
+        )
