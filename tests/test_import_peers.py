@@ -744,3 +744,12 @@ def test_comentario_files_with_any_values_import_or_report(
         importers.import_records(
             site, records, secret="s", now=datetime(2026, 1, 1), merge=True, dry_run=True
         )
+
+
+def test_a_commenters_website_is_read_as_commento_writes_it():
+    from commentsvc.importers.commento import _website
+
+    assert _website({"link": "https://mo.example.org"}) == "https://mo.example.org"
+    assert _website({"link": "undefined"}) == ""  # Commento's word for "none"
+    assert _website({"websiteUrl": "https://mo.example.org"}) == "https://mo.example.org"
+    assert _website({"link": 7}) == ""

@@ -85,7 +85,7 @@ def parse(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> tuple[list[Record],
                 status=status,
                 author=_str(person.get("name")) or ("" if deleted else "Anonymous"),
                 email=_str(person.get("email")),
-                website=_str(person.get("link")),
+                website=_website(person),
                 address="",
                 created=created,
                 body=_str(item.get("html")),
@@ -187,3 +187,10 @@ def _parse_v3(data: dict) -> tuple[list[Record], list[Problem]]:
             )
         )
     return drop_duplicates(records, problems), problems
+
+
+def _website(person: dict) -> str:
+    # Commento keeps "undefined" for a commenter without a website; some writers of version 1
+    # files name the field websiteUrl, as Comentario's own records do.
+    link = _str(person.get("link")) or _str(person.get("websiteUrl"))
+    return "" if link == "undefined" else link
