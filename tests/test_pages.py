@@ -50,9 +50,12 @@ def test_unknown_routes_answer_json_errors(client):
 
 
 def test_the_widget_fits_its_byte_budget():
+    # 18 KB: sign-in, fediverse replies, hydration, feeds and a reader's own data came in with
+    # 2.3 KB of comments in the unminified source (there is no build step). Raise it only on
+    # purpose, with a feature that earns it.
     static = ROOT_DIR / "static"
     total = sum(len(gzip.compress((static / n).read_bytes(), 9)) for n in ("embed.js", "embed.css"))
-    assert total <= 16 * 1024, f"embed.js + embed.css are {total} bytes gzipped (budget 16 KB)"
+    assert total <= 18 * 1024, f"embed.js + embed.css are {total} bytes gzipped (budget 18 KB)"
 
 
 def test_widget_files_are_served_compressed_with_etag_and_cache_control(client):
