@@ -437,8 +437,10 @@ def page_body(site: Site, uri: str, page: comments.ThreadPage) -> bytes:
 def sign_in_json(site: Site) -> dict:
     """Return what the widget offers for signing in: the providers (name, kind) and whether
     readers may comment without (on, name-required, off)."""
-    kinds = {p.name: p.kind for p in identities.list_providers()}
-    offered = [n for n in identities.site_providers(site) if n in kinds]
+    named = identities.site_providers(site)
+    # Most sites offer none: then no query is spent on the providers.
+    kinds = {p.name: p.kind for p in identities.list_providers()} if named else {}
+    offered = [n for n in named if n in kinds]
     return {
         "providers": [{"name": n, "kind": kinds[n]} for n in offered],
         "anonymous": site.anonymous,
