@@ -346,6 +346,7 @@ def fragment_body(name: str, uri: str, sort: str, lang: str, theme: str, etag: s
         page_url=fragments.page_url(site, uri),
         stylesheet=url_for("pages.embed_css", _external=True),
         nojs_url=url_for("reader.thread_page", site_name=site.name, uri=uri, _external=True),
+        extra={"sign_in": sign_in_json(site), "fediverse": _fediverse_summary(site, page)},
     )
     return html.encode()
 
@@ -422,16 +423,20 @@ def page_body(site: Site, uri: str, page: comments.ThreadPage) -> bytes:
         "count": page.count,
         "counts": {"comments": page.counts.comments, "mentions": page.counts.mentions},
         "likes": page.likes,
-        # Asked only of sites that name fediverse accounts: others' cold reads cost no query more.
-        "fediverse": fediverse.thread_summary(
-            page.thread.id if page.thread and site.fediverse_accounts else None
-        ),
+        "fediverse": _fediverse_summary(site, page),
         "comments": [comment_json(n.comment, site, n.replies) for n in page.nodes],
         "next": page.next_cursor,
         "notifications": bool(current_app.config["SMTP_URL"]),
         "sign_in": sign_in_json(site),
     }
     return jsonify(body).get_data()
+
+
+def _fediverse_summary(site: Site, page: comments.ThreadPage) -> dict:
+    # Asked only of sites that name fediverse accounts: others' cold reads cost no query more.
+    return fediverse.thread_summary(
+        page.thread.id if page.thread and site.fediverse_accounts else None
+    )
 
 
 def sign_in_json(site: Site) -> dict:

@@ -316,6 +316,8 @@
       else this.build();
       // With the page's markup, only whether anything changed since (its ETag): 304, or all.
       await this.load(false, ssr ? root.dataset.etag : null);
+      // Markup still current (304): the signed-in reader's own held comments are asked apart.
+      if (ssr && !this.fresh && me.token()) await this.loadMine();
       await this.showOwnPending();
       root.removeAttribute("aria-busy");
     }
@@ -346,11 +348,20 @@
       this.more.addEventListener("click", () => this.load(true));
       for (const node of root.querySelectorAll(`article.${P}comment`)) CommentView.adopt(this, node);
       root.querySelector("noscript")?.remove();
+      // What the JSON answer adds beyond the markup: sign-in and the fediverse posts.
+      const extra = JSON.parse(d.extra || "{}");
+      this.fedi = extra.fediverse || { posts: [], boosts: 0, favourites: 0 };
+      this.fediCounts = el("span", { class: "fediverse-counts" });
+      this.pageLikes.after(" ", this.fediCounts);
+      this.fediverse = el("div", { class: "fediverse", hidden: true });
       this.form = new Form(this);
       this.form.notifyField.hidden = !("notifications" in d);
-      root.append(this.form.node);
+      this.form.renderSignIn(extra.sign_in);
+      root.append(this.fediverse, this.form.node, this.footer());
+      this.mine.hidden = !("notifications" in d);
       root.removeAttribute("data-ssr");
       this.renderCounts();
+      this.renderFediverse();
     }
 
     build() {
@@ -458,6 +469,7 @@
       this.formToken = headers.get("X-Form-Token") || this.formToken;
       this.more.disabled = false;
       if (!data) return;
+      this.fresh = true;
       this.count = data.counts.comments;
       this.mentionCount = data.counts.mentions;
       this.likes = data.likes;

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import html5lib
 import mf2py
 import pytest
@@ -47,6 +49,10 @@ def test_the_fragment_is_the_widgets_markup(client, conversation):
     assert "<em>words</em>" in html  # the stored, sanitised HTML
     assert ">2 comments</h2>" in html
     assert 'href="http://localhost/t/blog?uri=/post/1"' in html  # the <noscript> link
+    # Sign-in and fediverse settings ride along for the widget that takes the markup over.
+    extra = json.loads(root.get("data-extra"))
+    assert extra["sign_in"] == {"providers": [], "anonymous": "on"}
+    assert extra["fediverse"]["posts"] == []
 
 
 def test_microformats_give_entries_with_authors(client, conversation):

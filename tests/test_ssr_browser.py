@@ -287,6 +287,8 @@ def test_the_widget_takes_the_fragment_over_without_rendering_again(browser, liv
         assert len(reads) == 1 and reads[0][2] == 304
         assert reads[0][3].get("if-none-match")
         assert page.locator("noscript").count() == 0
+        # What the markup leaves to the widget is there too: the feed link below the form.
+        assert page.locator(".csvc-footer a.csvc-feed").count() == 1
         # A light page on a dark-mode system: a light widget.
         assert page.get_attribute(".csvc-thread", "data-theme") == "light"
         # The taken-over buttons work: like the comment, reply to it with the widget's form.
