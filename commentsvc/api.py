@@ -29,7 +29,6 @@ from commentsvc import readers
 from commentsvc import shapes
 from commentsvc import sites
 from commentsvc import spam
-from commentsvc.comments import Guard
 from commentsvc.comments import Node
 from commentsvc.errors import Forbidden
 from commentsvc.errors import NotFound
@@ -114,12 +113,8 @@ def now() -> datetime:
     return current_app.extensions["clock"]()
 
 
-def guard() -> Guard:
-    return Guard(
-        limiter=current_app.extensions["limiter"],
-        enabled=current_app.config["GUARD"],
-        secret=current_app.config["SECRET_KEY"],
-    )
+def guard() -> spam.Guard:
+    return spam.Guard.of(current_app)
 
 
 def limits() -> dict[str, Any]:

@@ -57,7 +57,6 @@ from commentsvc.models import ModerationEvent
 from commentsvc.models import Site
 from commentsvc.models import SiteOrigin
 from commentsvc.models import Thread
-from commentsvc.ratelimit import Limiter
 from commentsvc.sanitize import render_markdown
 
 SORTS = ("oldest", "newest", "top")
@@ -138,15 +137,6 @@ def parse_website(value: Any) -> str:
 # --- posting -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Guard:
-    """What the spam guard needs: the limiter, whether it is on, and the signing secret."""
-
-    limiter: Limiter | None
-    enabled: bool
-    secret: str
-
-
 def post_comment(
     site: Site,
     uri: str,
@@ -154,7 +144,7 @@ def post_comment(
     *,
     address: str,
     now: datetime,
-    guard: Guard,
+    guard: spam.Guard,
     identity: Identity | None = None,
 ) -> tuple[Comment, str]:
     """Store a new comment under the site's rules; return it and its edit token.
@@ -167,8 +157,8 @@ def post_comment(
     :raise Conflict: for a duplicate.
     """
     data = _as_author(site, data, identity)
-    if guard.enabled and guard.limiter:
-        spam.limit_posts(guard.limiter, address)
+    if guard.limits:
+        spam.limit_posts(guard.limits, address)
     html = render_markdown(data.text)
     submission = spam.Submission(
         text=data.text,
@@ -405,7 +395,7 @@ def edit_comment(
     *,
     address: str,
     now: datetime,
-    guard: Guard,
+    guard: spam.Guard,
     identity: Identity | None = None,
 ) -> tuple[Comment, str]:
     """Change one's own comment inside the edit window; rendered and moderated like a post.
@@ -415,8 +405,8 @@ def edit_comment(
 
     :raise RateLimited: when the address renders too often (guard on).
     """
-    if guard.enabled and guard.limiter:
-        spam.limit_renders(guard.limiter, address)
+    if guard.limits:
+        spam.limit_renders(guard.limits, address)
     with write_transaction():
         comment, site = _own_for_change(
             comment_id, token, now=now, secret=guard.secret, identity=identity
@@ -1013,7 +1003,7 @@ def like_comment(
     visitor: str,
     *,
     now: datetime,
-    guard: Guard,
+    guard: spam.Guard,
     address: str = "",
     like: bool = True,
 ) -> int:
@@ -1040,7 +1030,7 @@ def like_page(
     visitor: str,
     *,
     now: datetime,
-    guard: Guard,
+    guard: spam.Guard,
     address: str = "",
     like: bool = True,
 ) -> int:
@@ -1057,9 +1047,9 @@ def like_page(
         return thread.likes
 
 
-def _limit_likes(guard: Guard, who: str) -> None:
-    if guard.enabled and guard.limiter:
-        spam.limit_likes(guard.limiter, who)
+def _limit_likes(guard: spam.Guard, who: str) -> None:
+    if guard.limits:
+        spam.limit_likes(guard.limits, who)
 
 
 def _count_like(session, liked: Comment | Thread, thread_id: int, delta: int) -> None:
@@ -1107,12 +1097,12 @@ def _toggle_like(session, target, thread_id, comment_id, visitor, address, like,
     return 1 if added else 0
 
 
-def preview(text: Any, *, max_length: int, address: str, guard: Guard) -> str:
+def preview(text: Any, *, max_length: int, address: str, guard: spam.Guard) -> str:
     """Return the HTML a comment text would be stored as.
 
     :raise RateLimited: when the address renders too often (guard on).
     """
     text = fields.text_field(text, "text", max_length=max_length, required=True, multiline=True)
-    if guard.enabled and guard.limiter:
-        spam.limit_renders(guard.limiter, address)
+    if guard.limits:
+        spam.limit_renders(guard.limits, address)
     return render_markdown(text)

@@ -40,6 +40,30 @@ DUPLICATE_WINDOW = timedelta(days=1)
 
 
 @dataclass(frozen=True)
+class Guard:
+    """The guard's edges, one bundle for comments, likes and linkbacks: the shared limiter,
+    whether the guard is on (off in tests and benchmarks), and the app's signing secret."""
+
+    limiter: Limiter | None
+    enabled: bool
+    secret: str
+
+    @classmethod
+    def of(cls, app) -> Guard:
+        """Return the guard of a Flask app (its limiter, GUARD setting and SECRET_KEY)."""
+        return cls(
+            limiter=app.extensions.get("limiter"),
+            enabled=app.config["GUARD"],
+            secret=app.config["SECRET_KEY"],
+        )
+
+    @property
+    def limits(self) -> Limiter | None:
+        """The limiter when the guard is on; None when nothing is to be limited."""
+        return self.limiter if self.enabled else None
+
+
+@dataclass(frozen=True)
 class Submission:
     """What the moderation rules look at in a new comment."""
 

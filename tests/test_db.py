@@ -44,11 +44,12 @@ PER_PROCESS = 40
 
 def _write_comments(url: str, instance: str, worker: int) -> None:
     from commentsvc import comments
+    from commentsvc import spam
     from commentsvc.models import utcnow
     from commentsvc.sites import get_site
 
     app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": instance, "SECRET_KEY": "x"})
-    guard = comments.Guard(limiter=None, enabled=False, secret="x")
+    guard = spam.Guard(limiter=None, enabled=False, secret="x")
     with app.app_context():
         site = get_site("blog")
         for n in range(PER_PROCESS):

@@ -11,6 +11,7 @@ import pytest
 from commentsvc import comments
 from commentsvc import feeds
 from commentsvc import sites
+from commentsvc import spam
 from commentsvc.db import db
 from commentsvc.db import write_transaction
 from commentsvc.models import Comment
@@ -22,7 +23,7 @@ from tests.safety import unsafe_parts
 from tests.safety import xss_vectors
 
 ATOM = "{http://www.w3.org/2005/Atom}"
-GUARD = comments.Guard(limiter=None, enabled=False, secret="test-secret-key")
+GUARD = spam.Guard(limiter=None, enabled=False, secret="test-secret-key")
 
 
 def post(app, text, *, parent=None, uri="/post/1", now, author=None, website=""):

@@ -346,6 +346,7 @@ def test_fetches_per_source_host_are_limited_and_failures_are_remembered(app, ou
     from commentsvc.linkbacks.receive import Context
     from commentsvc.linkbacks.receive import receive_pingback
     from commentsvc.models import utcnow
+    from commentsvc.spam import Guard
 
     per_minute = int(SOURCE_HOST_LIMITS[0].split()[0])
     target = ours.url + "/post/1"
@@ -353,8 +354,7 @@ def test_fetches_per_source_host_are_limited_and_failures_are_remembered(app, ou
     def ping(source, client):
         ctx = Context(
             fetcher=app.extensions["fetcher"],
-            limiter=app.extensions["limiter"],
-            guard=True,
+            guard=Guard(limiter=app.extensions["limiter"], enabled=True, secret="x"),
             now=utcnow(),
             address=f"client-{client}",
         )

@@ -13,6 +13,7 @@ from commentsvc import api as api_module
 from commentsvc import comments
 from commentsvc import moderation
 from commentsvc import sites
+from commentsvc import spam
 from commentsvc.answers import Answers
 from commentsvc.db import db
 from commentsvc.db import write_transaction
@@ -21,7 +22,7 @@ from commentsvc.models import Thread
 from commentsvc.models import utcnow
 from tests.conftest import REDIS_URL
 
-GUARD = comments.Guard(limiter=None, enabled=False, secret="test-secret-key")
+GUARD = spam.Guard(limiter=None, enabled=False, secret="test-secret-key")
 
 
 class Queries:
@@ -154,7 +155,7 @@ def test_linkbacks_stored_and_removed_bump_the_version(app, api):
     with app.app_context():
         site = sites.get_site("blog")
         target = receive.Target(site, "/post/1", comments.get_thread(site, "/post/1"))
-        ctx = receive.Context(fetcher=None, limiter=None, guard=False, now=utcnow())
+        ctx = receive.Context(fetcher=None, guard=GUARD, now=utcnow())
         found = Found(title="Theirs", excerpt="words")
         receive.store(target, "https://other.example/a", found, kind="webmention", ctx=ctx)
         stored = db.session.scalar(select(Thread.version))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app
 
 from commentsvc import queue
+from commentsvc import spam
 from commentsvc.linkbacks.receive import Context
 from commentsvc.linkbacks.receive import Gate
 from commentsvc.linkbacks.receive import own_hosts
@@ -17,12 +18,10 @@ def app_context(*, address: str = "", requested_by: str = "", host: str = "") ->
     config = current_app.config
     return Context(
         fetcher=current_app.extensions["fetcher"],
-        limiter=current_app.extensions["limiter"],
-        guard=config["GUARD"],
+        guard=spam.Guard.of(current_app),
         now=current_app.extensions["clock"](),
         address=address,
         requested_by=requested_by,
-        secret=current_app.config["SECRET_KEY"],
         gate=current_app.extensions.setdefault("linkback_gate", Gate()),
         own_hosts=own_hosts(config["PUBLIC_URL"], host),
         own_pages_allowed=("/demo/",) if config.get("DEMO") else (),

@@ -58,7 +58,6 @@ from commentsvc.models import Comment
 from commentsvc.models import Mention
 from commentsvc.models import Site
 from commentsvc.models import Thread
-from commentsvc.ratelimit import Limiter
 from commentsvc.sites import list_sites
 from commentsvc.sites import thread_uri
 
@@ -128,12 +127,10 @@ class Context:
     """The edges a linkback needs: the fetcher, the limiter, the clock, who asked."""
 
     fetcher: Fetcher
-    limiter: Limiter | None
-    guard: bool
+    guard: spam.Guard  # the limiter (also the memory of failed checks) and the secret
     now: datetime
     address: str = ""  # the keyed hash of the client's address
     requested_by: str = ""  # "client <keyed hash of its address>", named in the fetch's User-Agent
-    secret: str = ""  # the app's secret key, which names stored author photos
     gate: Gate | None = None
     # The service's own hosts (host[:port]): its pages are never a linkback's source, except
     # those under own_pages_allowed (the demo blog's pages, when the demo is on).
@@ -225,10 +222,10 @@ def resolve_target(target: str) -> Target:
 
 def limit_client(ctx: Context) -> None:
     """Refuse a flood of linkbacks from one client (429, 0x31)."""
-    if not (ctx.guard and ctx.limiter):
+    if not ctx.guard.limits:
         return
     for limit in CLIENT_LIMITS:
-        if ctx.limiter.hit(limit, "linkback-client", ctx.address):
+        if ctx.guard.limits.hit(limit, "linkback-client", ctx.address):
             raise RateLimited("Too many linkbacks from your address; try later.", retry_after=60)
 
 
@@ -258,16 +255,18 @@ def verify(source: str, target: Target, target_url: str, ctx: Context, *, media:
     try:
         return _verify(source, target, target_url, ctx, media=media)
     except ServiceError as error:
-        if ctx.limiter and error.fault in VERIFY_FAILURES:
-            ctx.limiter.hit(FAILURE_MEMORY, "linkback-failed", str(error.fault), source, target_url)
+        memory = ctx.guard.limiter
+        if memory and error.fault in VERIFY_FAILURES:
+            memory.hit(FAILURE_MEMORY, "linkback-failed", str(error.fault), source, target_url)
         raise
 
 
 def _refuse_recent_failure(source: str, target_url: str, ctx: Context) -> None:
-    if not ctx.limiter:
+    memory = ctx.guard.limiter
+    if not memory:
         return
     for fault, error in VERIFY_FAILURES.items():
-        if ctx.limiter.seen(FAILURE_MEMORY, "linkback-failed", str(fault), source, target_url):
+        if memory.seen(FAILURE_MEMORY, "linkback-failed", str(fault), source, target_url):
             raise error(
                 "This source was checked a moment ago and did not verify; "
                 "try again in a few minutes.",
@@ -277,9 +276,9 @@ def _refuse_recent_failure(source: str, target_url: str, ctx: Context) -> None:
 
 def _verify(source: str, target: Target, target_url: str, ctx: Context, *, media: bool) -> Found:
     host = url_host(source)
-    if ctx.guard and ctx.limiter:
+    if ctx.guard.limits:
         for limit in SOURCE_HOST_LIMITS:
-            if ctx.limiter.hit(limit, "linkback-host", host):
+            if ctx.guard.limits.hit(limit, "linkback-host", host):
                 raise RateLimited(f"Too many linkbacks from {host}; try later.", retry_after=60)
     fetched = fetch_source(source, ctx)
     found = find_link(fetched, target_url, media=media)
@@ -390,7 +389,7 @@ def store(target: Target, source: str, found: Found, *, kind: str, ctx: Context)
                 # Held again: the owner hears of it as of a new one, to moderate it.
                 notify.on_comment(comment, "new", ctx.now)
         if comment.status != "spam":  # spam shows no photo: nothing to fetch and keep for it
-            photos.request_photo(ctx.secret, comment.author_photo, now=ctx.now)
+            photos.request_photo(ctx.guard.secret, comment.author_photo, now=ctx.now)
         db.session.flush()
         comments.touch_thread(db.session, thread.id)
         return comment
