@@ -5,6 +5,7 @@ Flask app, all under gunicorn with the same workers, driven in turn on 127.0.0.1
     .venv/bin/python -m bench.run --seconds 10 --postgres postgresql+psycopg://.../db
     .venv/bin/python -m bench.run --postgres ''          # SQLite only
     .venv/bin/python -m bench.run --no-isso      # without installing Isso
+    .venv/bin/python -m bench.run --no-isso --postgres '' --big 0 --cases post,counts
 
 commentsvc runs on SQLite and on the PostgreSQL at 127.0.0.1:5432 (database commentsvc_bench,
 created if missing, its schema dropped at each run; left out with a note when no server answers).
@@ -457,10 +458,15 @@ def _python_client(request: dict, seconds: float, connections: int) -> dict:
     }
 
 
-def measure(service, seconds: float, connections: int, log: Callable[[str], None]) -> dict:
-    """Drive every case the service has; check that no POST was lost."""
+def measure(
+    service, seconds: float, connections: int, log: Callable[[str], None], only: set[str]
+) -> dict:
+    """Drive every case the service has (those in only, when given); check that no POST was
+    lost."""
     results = {"memory_mb": 0.0, "cases": {}}
     for case, request in service.requests().items():
+        if only and case not in only and not service.name.startswith("constant"):
+            continue
         before = service.stored(POSTS) if case == "post" else 0
         result = drive(request, seconds, connections)
         if case == "post":
@@ -523,7 +529,13 @@ def main() -> None:
     )
     parser.add_argument("--big", type=int, default=10_000, help="comments in the big thread")
     parser.add_argument("--isso", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--cases", default="", help=f"only these cases, comma-separated: {', '.join(CASES)}"
+    )
     args = parser.parse_args()
+    only = set(filter(None, args.cases.split(",")))
+    if only - set(CASES):
+        parser.error(f"--cases: unknown {', '.join(sorted(only - set(CASES)))}")
     CASES["big_page"] = f"GET first page (50) of a {args.big:,}-comment thread"
     # Stopped from outside, still stop the servers started (the finally clauses below).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
@@ -545,7 +557,7 @@ def main() -> None:
             log(f"seeding {name}")
             seed(service, big=args.big)
             body = body or requests.get(service.requests()["thread"]["url"], timeout=30).content
-            results[name] = measure(service, args.seconds, args.connections, log)
+            results[name] = measure(service, args.seconds, args.connections, log, only)
         finally:
             service.stop()
     if args.isso:
@@ -557,14 +569,14 @@ def main() -> None:
             try:
                 log("seeding Isso")
                 seed(service, big=0)
-                results[service.name] = measure(service, args.seconds, args.connections, log)
+                results[service.name] = measure(service, args.seconds, args.connections, log, only)
             except requests.RequestException as error:
                 log(f"Isso left out: {error}")
             finally:
                 service.stop()
     constant = Constant(args.workers, body)
     try:
-        results[constant.name] = measure(constant, args.seconds, args.connections, log)
+        results[constant.name] = measure(constant, args.seconds, args.connections, log, only)
     finally:
         constant.stop()
     report = {

@@ -16,6 +16,7 @@ from flask import jsonify
 from flask import render_template
 from flask import request
 from flask import url_for
+from werkzeug.http import quote_etag
 from werkzeug.wrappers import Request
 
 from commentsvc import avatars
@@ -355,9 +356,10 @@ class ConditionalReads:
     """WSGI middleware: a thread GET whose If-None-Match still matches is answered 304 here,
     after its one lookup and before Flask builds a request (most of a 304's cost otherwise).
 
-    The answer is the one the view gives (the same helpers set the same headers; a test
-    compares them). Anything else, a failed lookup included, goes on to Flask, which answers
-    it as always; a lookup that found a changed thread is handed on, not run twice.
+    The answer is the one the view gives, header for header (the same helpers make the ETag
+    and Cache-Control; tests/test_reads.py compares the two answers). Anything else, a failed
+    lookup included, goes on to Flask, which answers it as always; a lookup that found a
+    changed thread is handed on, not run twice.
     """
 
     def __init__(self, app, wsgi_app):
@@ -371,12 +373,15 @@ class ConditionalReads:
             and environ.get("REQUEST_METHOD") == "GET"
             and "HTTP_IF_NONE_MATCH" in environ
         ):
-            response = self._not_modified(environ)
-            if response is not None:
-                return response(environ, start_response)
+            headers = self._not_modified(environ)
+            if headers is not None:
+                start_response("304 NOT MODIFIED", headers)
+                return [b""]
         return self.wsgi_app(environ, start_response)
 
-    def _not_modified(self, environ) -> Response | None:
+    def _not_modified(self, environ) -> list[tuple[str, str]] | None:
+        # The headers are written out here rather than through a Response object: building
+        # one cost as much as the lookup.
         req = Request(environ)
         try:
             with self.app.app_context():
@@ -384,9 +389,17 @@ class ConditionalReads:
                 if not _etag_matches(req, read.key):
                     environ[THREAD_READ] = read
                     return None
-                response = not_modified(req, read.key, read.state)
-                response.headers["X-Form-Token"] = form_token(read)
-                return cors_headers(req, response, read.state.origin_known)
+                headers = [
+                    ("ETag", quote_etag(_etag(req, read.key))),
+                    ("Vary", "Accept-Encoding, Origin"),
+                    ("Cache-Control", _cache_control(read.state)),
+                    ("X-Form-Token", form_token(read)),
+                ]
+                origin = req.headers.get("Origin")
+                if origin and read.state.origin_known:
+                    headers.append(("Access-Control-Allow-Origin", origin))
+                    headers.append(("Access-Control-Expose-Headers", CORS_EXPOSE))
+                return headers
         except Exception:  # noqa: BLE001 - Flask answers it, errors included, as it always does
             return None
 
@@ -470,8 +483,13 @@ def _gzip_ok(req: Request) -> bool:
 def not_modified(req: Request, key: str, state: comments.ReadState) -> Response:
     """Return the 304 for a kept answer's key."""
     response = Response(status=304)
-    response.set_etag(key + ":gzip" if _gzip_ok(req) else key)
+    response.set_etag(_etag(req, key))
     return _cache_headers(response, state)
+
+
+def _etag(req: Request, key: str) -> str:
+    """Return the ETag of a kept answer: its key, marked when the client takes it gzipped."""
+    return key + ":gzip" if _gzip_ok(req) else key
 
 
 def cached_answer(
@@ -493,11 +511,13 @@ def cached_answer(
 
 def _cache_headers(response: Response, state: comments.ReadState) -> Response:
     response.vary.add("Accept-Encoding")
-    if state.cache_max_age:
-        response.headers["Cache-Control"] = f"public, max-age={state.cache_max_age}"
-    else:
-        response.headers["Cache-Control"] = "no-cache"
+    response.headers["Cache-Control"] = _cache_control(state)
     return response
+
+
+def _cache_control(state: comments.ReadState) -> str:
+    # Revalidated on every read by default; a site behind a CDN may let it keep answers a while.
+    return f"public, max-age={state.cache_max_age}" if state.cache_max_age else "no-cache"
 
 
 @bp.post("/comments")

@@ -41,7 +41,6 @@ from commentsvc import tokens
 from commentsvc.db import db
 from commentsvc.db import fast_read
 from commentsvc.db import insert_ignore
-from commentsvc.db import single_read
 from commentsvc.db import write_transaction
 from commentsvc.errors import Conflict
 from commentsvc.errors import Forbidden
@@ -62,6 +61,7 @@ from commentsvc.sanitize import render_markdown
 SORTS = ("oldest", "newest", "top")
 DEFAULT_PAGE = 100
 MAX_PAGE = 200
+MAX_URI = 1000  # a page's path, as the threads' uri column holds it
 MAX_COUNT_URIS = 100
 PUBLISHED = "approved"
 # Kinds counted as comments (the rest are mentions): replies here, and replies on the fediverse.
@@ -98,9 +98,14 @@ class CommentInput:
     form_token: str | None = None
 
 
+_PLAIN_PATH = re.compile(rf"/[\x21-\x7e]{{0,{MAX_URI - 1}}}", re.ASCII)
+
+
 def parse_uri(value: Any) -> str:
     """Validate a thread's uri: the page's path, starting with '/'."""
-    uri = fields.text_field(value, "uri", max_length=1000, required=True)
+    if isinstance(value, str) and _PLAIN_PATH.fullmatch(value):
+        return value  # printable ASCII without spaces: what the rules below give back unchanged
+    uri = fields.text_field(value, "uri", max_length=MAX_URI, required=True)
     # A uri is a key: taken exactly as sent or refused, never trimmed into another page's key.
     if uri != value or not uri.startswith("/") or any(ch.isspace() for ch in uri):
         raise ValidationError("uri must be the page's path, starting with '/'.", field="uri")
@@ -234,12 +239,15 @@ def touch_thread(session, thread_id: int) -> None:
     Every write a thread read could show calls this; the version is bumped in SQL, never read
     and written back, so that two writers at once both count.
     """
-    session.execute(
-        update(Thread)
-        .where(Thread.id == thread_id)
-        .values(version=Thread.version + 1)
-        .execution_options(synchronize_session=False)
-    )
+    session.execute(_BUMP_VERSION, {"bumped": thread_id})
+
+
+_BUMP_VERSION = (
+    update(Thread)
+    .where(Thread.id == bindparam("bumped"))
+    .values(version=Thread.version + 1)
+    .execution_options(synchronize_session=False)
+)
 
 
 def root_of(parent: Comment | None) -> int | None:
@@ -254,20 +262,25 @@ def get_or_create_thread(site: Site, uri: str, *, now: datetime, title: str = ""
     owner, as an import gives) gets its page's title, fetched in the background."""
     session = db.session()
     title = titles.clean_title(title)
-    lookup = select(Thread).where(Thread.site_id == site.id, Thread.uri == uri)
-    thread = session.scalar(lookup)
+    key = {"site_id": site.id, "uri": uri}
+    thread = session.scalar(_THREAD_AT, key)
     created = False
     if thread is None:
         # ON CONFLICT DO NOTHING: two first comments at once on PostgreSQL both find the thread.
         created = insert_ignore(
             session, Thread, site_id=site.id, uri=uri, title=title, likes=0, created=now
         )
-        thread = session.scalar(lookup)
+        thread = session.scalar(_THREAD_AT, key)
     if title and not thread.title:
         thread.title = title
     if created and not thread.title:
         titles.queue_title(thread)
     return thread
+
+
+_THREAD_AT = select(Thread).where(
+    Thread.site_id == bindparam("site_id"), Thread.uri == bindparam("uri")
+)
 
 
 def find_comment(comment_id: int) -> Comment | None:
@@ -665,14 +678,14 @@ class ReadState:
     origin_known: bool
 
 
-def _read_state_query(with_origin: bool, one_uri: bool):
+def _read_state_query(with_origin: bool, slots: int):
     known = (
         exists().where(SiteOrigin.origin == bindparam("origin")) if with_origin else literal(False)
     )
     uri_matches = (
-        Thread.uri == bindparam("uri")
-        if one_uri
-        else Thread.uri.in_(bindparam("uris", expanding=True))
+        Thread.uri == bindparam("u0")
+        if slots == 1
+        else Thread.uri.in_([bindparam(f"u{n}") for n in range(slots)])
     )
     return (
         select(
@@ -689,30 +702,31 @@ def _read_state_query(with_origin: bool, one_uri: bool):
     )
 
 
-# Built once: the hot path runs them with new values, from SQLAlchemy's compiled cache.
+# Built once: the hot path runs them with new values, compiled once (db.fast_read). A list of
+# uris goes in a fixed number of slots (the smallest that holds it; the rest repeat the first):
+# a statement without expanding parameters, as fast_read needs.
+_URI_SLOTS = (1, 10, 25, 50, MAX_COUNT_URIS)
 _READ_STATE = {
-    (origin, one): _read_state_query(origin, one)
+    (origin, slots): _read_state_query(origin, slots)
     for origin in (True, False)
-    for one in (True, False)
+    for slots in _URI_SLOTS
 }
 
 
 def read_state(site_name: str, uris: list[str], origin: str | None = None) -> ReadState | None:
     """Return the site's and the threads' versions (and whether origin is any site's) in one
     query, or None when there is no such site."""
-    one = len(uris) == 1
-    params = {"name": site_name, "uri": uris[0]} if one else {"name": site_name, "uris": uris}
+    if not 1 <= len(uris) <= MAX_COUNT_URIS:
+        raise ValueError(f"read_state takes 1 to {MAX_COUNT_URIS} uris, not {len(uris)}")
+    slots = next(n for n in _URI_SLOTS if n >= len(uris))
+    params = {"name": site_name, **{f"u{n}": uris[n % len(uris)] for n in range(slots)}}
     # As sites.site_for_origin compares it; a header no origin can be (NUL, controls) is none.
     if origin is not None:
         printable = fields.is_printable_ascii(origin, max_length=300)
         origin = fields.normal_origin(origin) if printable else None
     if origin:
         params["origin"] = origin
-    if one:
-        rows = fast_read(_READ_STATE[bool(origin), one], params)
-    else:
-        with single_read() as connection:
-            rows = connection.execute(_READ_STATE[bool(origin), one], params).all()
+    rows = fast_read(_READ_STATE[bool(origin), slots], params)
     if not rows:
         return None
     first = rows[0]

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import contextvars
+import fcntl
+import itertools
+import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -120,7 +124,7 @@ def write_transaction(
         raise UnsavedChanges(f"changes made outside a write transaction: {described}")
     if session.in_transaction():
         # A read snapshot from earlier in the request cannot be upgraded safely; end it.
-        session.commit()
+        _end_read(session)
     with writer_turn(session.get_bind()):
         token = _immediate.set(True)
         try:
@@ -141,29 +145,89 @@ def write_transaction(
             session.info.pop(_WRITING, None)
 
 
+def _end_read(session: Session) -> None:
+    """End the session's read transaction (it holds no changes): what it loaded is read again
+    when next used, but for the rows of classes marked `kept_through_request` (a site, the
+    signed-in identity), taken as the request found them at its start: reloading them under the
+    write lock cost a query on every write for nothing the request had not already used."""
+    expire = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
+    for instance in list(session.identity_map.values()):
+        if not getattr(instance, "kept_through_request", False):
+            session.expire(instance)
+
+
 _writers: dict[str, threading.RLock] = {}
+_writer_files: dict[tuple[str, int], int] = {}
+_turns = threading.local()
+# A writer of another process waiting for the file lock looks again this often (seconds): SQLite's
+# own busy handler sleeps up to 100 ms between looks, most of a write's turn wasted.
+_TURN_POLL = (0.0002, 0.0005, 0.001, 0.002)
 
 
 @contextmanager
 def writer_turn(engine: Engine) -> Iterator[None]:
-    """Let one thread of this process at a time write to a SQLite database (nothing elsewhere).
+    """Let one writer at a time, of every process on this machine, write to a SQLite database
+    file (nothing elsewhere).
 
     SQLite has one write lock; a writer that finds it taken sleeps in steps of up to 100 ms
-    (its busy handler), so eight threads of two workers queueing there wait far longer than
-    the writes take. Queued here, they wake as soon as the one before has committed, and only
-    the other processes' writers meet SQLite's lock. The wait is bounded as SQLite's is.
+    (its busy handler), so the threads of several workers queueing there wait far longer than
+    the writes take. Queued here, a thread's turn comes as soon as the one before has
+    committed: behind a lock among this process's threads, then behind an flock on a file
+    beside the database among processes (gunicorn's workers, the CLI, a second `serve`). The
+    wait is bounded as SQLite's is; a writer that does not come through here (a migration)
+    still meets SQLite's own lock.
     """
     if engine.dialect.name != "sqlite":
         yield
         return
     lock = _writers.setdefault(str(engine.url), threading.RLock())
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
     if not lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
-        error = engine.dialect.loaded_dbapi.OperationalError("database is locked")
-        raise OperationalError("BEGIN IMMEDIATE", None, error)
+        _locked(engine)
+    depth = getattr(_turns, "depth", 0)
+    locked_file = None
     try:
+        if depth == 0:
+            locked_file = _lock_writer_file(engine, deadline)
+        _turns.depth = depth + 1
         yield
     finally:
+        _turns.depth = depth
+        if locked_file is not None:
+            fcntl.flock(locked_file, fcntl.LOCK_UN)
         lock.release()
+
+
+def _lock_writer_file(engine: Engine, deadline: float) -> int | None:
+    """Take the flock of the database's writer file (None for a database in memory)."""
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    # Per process: an flock belongs to the open file, which a forked child would share.
+    key = (database, os.getpid())
+    descriptor = _writer_files.get(key)
+    if descriptor is None:
+        descriptor = os.open(f"{database}-writer", os.O_RDWR | os.O_CREAT, 0o600)
+        _writer_files[key] = descriptor
+    for pause in itertools.chain(_TURN_POLL, itertools.repeat(_TURN_POLL[-1])):
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return descriptor
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                _locked(engine)
+            time.sleep(pause)
+    return None  # not reached: the loop above returns or raises
+
+
+def _locked(engine: Engine) -> None:
+    error = engine.dialect.loaded_dbapi.OperationalError("database is locked")
+    raise OperationalError("BEGIN IMMEDIATE", None, error)
 
 
 @contextmanager

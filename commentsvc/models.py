@@ -37,6 +37,8 @@ def utcnow() -> datetime:
 
 class Site(db.Model):
     __tablename__ = "sites"
+    # A write transaction keeps the site as the request read it (db.write_transaction).
+    kept_through_request = True
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
@@ -431,6 +433,7 @@ class Identity(db.Model):
     """A reader as a provider vouches for them: (provider, stable subject), name, profile."""
 
     __tablename__ = "identities"
+    kept_through_request = True  # as Site's
     __table_args__ = (UniqueConstraint("provider", "subject"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)

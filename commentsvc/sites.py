@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import select
@@ -69,7 +70,11 @@ def find_site(name: str) -> Site | None:
     # A name that no site can have (NUL, any case, any length) is not looked up at all.
     if not isinstance(name, str) or not fields.is_name(name):
         return None
-    return db.session.scalar(select(Site).where(Site.name == name))
+    return db.session.scalar(_SITE_NAMED, {"name": name})
+
+
+# Built once: every write looks its site up, and building a statement costs more than running it.
+_SITE_NAMED = select(Site).where(Site.name == bindparam("name"))
 
 
 def list_sites() -> list[Site]:

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 
+from sqlalchemy import bindparam
 from sqlalchemy import exists
 from sqlalchemy import or_
 from sqlalchemy import select
+from sqlalchemy import tuple_
 
 from commentsvc import fields
 from commentsvc import tokens
@@ -129,19 +131,27 @@ def refuse_duplicate(thread: Thread | None, submission: Submission, now: datetim
     """
     if thread is None or not submission.address:
         return
-    duplicate = db.session.scalar(
-        select(
-            exists().where(
-                Comment.thread_id == thread.id,
-                Comment.text == submission.text,
-                Comment.status != "deleted",
-                Comment.created > now - DUPLICATE_WINDOW,
-                Comment.remote_hash == submission.address,
-            )
-        )
-    )
-    if duplicate:
+    values = {
+        "thread_id": thread.id,
+        "text": submission.text,
+        "since": now - DUPLICATE_WINDOW,
+        "address": submission.address,
+    }
+    if db.session.scalar(_DUPLICATE, values):
         raise Conflict("You have posted this comment already.", field="text", code="duplicate")
+
+
+# Built once (as the other statements of every post below): building one costs more than
+# running it.
+_DUPLICATE = select(
+    exists().where(
+        Comment.thread_id == bindparam("thread_id"),
+        Comment.remote_hash == bindparam("address"),
+        Comment.created > bindparam("since"),
+        Comment.text == bindparam("text"),
+        Comment.status != "deleted",
+    )
+)
 
 
 def assess(
@@ -238,12 +248,17 @@ def find_ban(site: Site, submission: Submission) -> Ban | None:
         candidates.append(("identity", submission.identity))
     if not candidates:
         return None
-    matches = [(Ban.kind == kind) & (Ban.value == value) for kind, value in candidates]
-    return db.session.scalar(
-        select(Ban)
-        .where(or_(Ban.site_id.is_(None), Ban.site_id == site.id), or_(*matches))
-        .limit(1)
+    return db.session.scalar(_BAN_OF, {"site_id": site.id, "candidates": candidates})
+
+
+_BAN_OF = (
+    select(Ban)
+    .where(
+        or_(Ban.site_id.is_(None), Ban.site_id == bindparam("site_id")),
+        tuple_(Ban.kind, Ban.value).in_(bindparam("candidates", expanding=True)),
     )
+    .limit(1)
+)
 
 
 def normal_email(email: str) -> str:

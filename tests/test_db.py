@@ -87,6 +87,49 @@ def test_four_processes_writing_at_once_lose_nothing(app, database_url, tmp_path
         assert db.session.scalar(select(Thread.likes)) == 4 * PER_PROCESS
 
 
+@pytest.mark.skipif(ON_POSTGRES, reason="SQLite's writers queue on a file lock")
+def test_a_writer_of_another_process_waits_its_turn_then_writes(app, app_ctx, monkeypatch):
+    import fcntl
+    import os
+    import threading
+    import time
+
+    from sqlalchemy.exc import OperationalError
+
+    from commentsvc import db as db_module
+
+    # Another process's writer, as the kernel sees it: the same file locked through another
+    # open file.
+    lock_file = os.open(f"{db.engine.url.database}-writer", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(lock_file, fcntl.LOCK_EX)
+    done = []
+
+    def write():
+        with app.app_context(), write_transaction() as session:
+            session.add(Site(name="waited", url="https://waited.example"))
+        done.append(True)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    time.sleep(0.3)
+    assert not done, "wrote while another process held the writers' turn"
+    fcntl.flock(lock_file, fcntl.LOCK_UN)
+    writer.join(timeout=10)
+    assert done, "its turn never came"
+    assert db.session.scalar(select(Site.name)) == "waited"
+
+    # A turn that never comes ends as SQLite's busy timeout does: "database is locked".
+    fcntl.flock(lock_file, fcntl.LOCK_EX)
+    monkeypatch.setattr(db_module, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    try:
+        with pytest.raises(OperationalError, match="database is locked"), write_transaction():
+            pass
+    finally:
+        os.close(lock_file)
+    with write_transaction() as session:  # and the next writer is not left locked out
+        session.add(Site(name="after", url="https://after.example"))
+
+
 @pytest.mark.skipif(ON_POSTGRES, reason="a fresh database file per run")
 def test_linkback_urls_are_normalised_by_migration(tmp_path):
     """Linkbacks stored before URLs had one spelling match the pings that come now."""

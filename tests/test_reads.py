@@ -421,6 +421,43 @@ def test_counts_from_the_database_are_what_threads_show(app, api, client):
             assert answer["counts"][uri] == counts.total
 
 
+@pytest.mark.parametrize("many", [2, 10, 11, 26, 51, 100])
+def test_counts_of_any_number_of_uris_come_from_one_lookup(app, api, client, queries, many):
+    # The uris go into a fixed number of slots (1, 10, 25, 50, 100): every size is answered
+    # alike, the slots left over repeating a uri asked for.
+    for n in range(0, many, 3):
+        post(app, f"On page {n}.", uri=f"/p/{n}")
+    uris = [f"/p/{n}" for n in range(many)]
+    answers = []
+    cost = queries.count(
+        lambda: answers.append(
+            client.get("/api/counts", query_string={"site": "blog", "uri": uris})
+        )
+    )
+    assert answers[0].status_code == 200
+    assert answers[0].get_json()["comments"] == {u: int(n % 3 == 0) for n, u in enumerate(uris)}
+    again = queries.count(
+        lambda: client.get("/api/counts", query_string={"site": "blog", "uri": uris})
+    )
+    # Cold: the lookup, the site, the counts; warm: the lookup alone, whatever the size.
+    assert cost <= 5 and again == 1, queries.statements
+    too_many = {"site": "blog", "uri": [*uris, *(f"/q/{n}" for n in range(101 - many))]}
+    refused = client.get("/api/counts", query_string=too_many)
+    assert refused.status_code == 400 and refused.get_json()["error"]["code"] == "too_long"
+
+
+def test_a_post_costs_a_fixed_few_statements_and_no_second_look_at_its_site(
+    app, api, client, queries
+):
+    api.post(expect=201, text="First, which makes the thread.")
+    cost = queries.count(lambda: api.post(expect=201, text="Second."))
+    site_reads = [s for s in queries.statements if "FROM sites" in s]
+    # The site is looked up once (the write transaction does not read it again); then the
+    # thread, the duplicate check, the bans, the insert, the version, the moderation log.
+    assert len(site_reads) == 1, queries.statements
+    assert cost <= 8, queries.statements
+
+
 def test_the_migration_gives_every_reply_its_root(app, api):
     import importlib.util
 
