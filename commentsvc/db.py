@@ -162,7 +162,6 @@ def _end_read(session: Session) -> None:
 
 
 _writers: dict[str, threading.RLock] = {}
-_writer_files: dict[tuple[str, int], int] = {}
 _turns = threading.local()
 # A writer of another process waiting for the file lock looks again this often (seconds): SQLite's
 # own busy handler sleeps up to 100 ms between looks, most of a write's turn wasted.
@@ -185,43 +184,47 @@ def writer_turn(engine: Engine) -> Iterator[None]:
     if engine.dialect.name != "sqlite":
         yield
         return
-    lock = _writers.setdefault(str(engine.url), threading.RLock())
+    url = str(engine.url)
+    lock = _writers.setdefault(url, threading.RLock())
     deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
     if not lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
         _locked(engine)
-    depth = getattr(_turns, "depth", 0)
+    # The thread's turns by database: a turn taken inside its own turn holds the file already.
+    depths = _turns.__dict__.setdefault("depths", {})
+    depth = depths.get(url, 0)
     locked_file = None
     try:
         if depth == 0:
             locked_file = _lock_writer_file(engine, deadline)
-        _turns.depth = depth + 1
+        depths[url] = depth + 1
         yield
     finally:
-        _turns.depth = depth
+        depths[url] = depth
         if locked_file is not None:
-            fcntl.flock(locked_file, fcntl.LOCK_UN)
+            os.close(locked_file)  # which ends the flock
         lock.release()
 
 
 def _lock_writer_file(engine: Engine, deadline: float) -> int | None:
-    """Take the flock of the database's writer file (None for a database in memory)."""
+    """Open and flock the database's writer file; return the open file (None for a database in
+    memory). Closing it ends the turn: opened per turn, nothing is held between writes, and a
+    worker that dies lets the next in at once."""
     database = engine.url.database
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
-    # Per process: an flock belongs to the open file, which a forked child would share.
-    key = (database, os.getpid())
-    descriptor = _writer_files.get(key)
-    if descriptor is None:
-        descriptor = os.open(f"{database}-writer", os.O_RDWR | os.O_CREAT, 0o600)
-        _writer_files[key] = descriptor
-    for pause in itertools.chain(_TURN_POLL, itertools.repeat(_TURN_POLL[-1])):
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return descriptor
-        except BlockingIOError:
-            if time.monotonic() > deadline:
-                _locked(engine)
-            time.sleep(pause)
+    descriptor = os.open(f"{database}-writer", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        for pause in itertools.chain(_TURN_POLL, itertools.repeat(_TURN_POLL[-1])):
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return descriptor
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    _locked(engine)
+                time.sleep(pause)
+    except BaseException:
+        os.close(descriptor)
+        raise
     return None  # not reached: the loop above returns or raises
 
 
