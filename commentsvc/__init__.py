@@ -133,7 +133,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(reader.bp)
     register_error_handlers(app)
     # Outermost first: the proxy's headers are read before a 304 is answered ahead of Flask.
-    app.wsgi_app = api.ConditionalReads(app, app.wsgi_app)
+    app.wsgi_app = api.EarlyReads(app, app.wsgi_app)
     if settings["PROXY_COUNT"]:
         count = settings["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)

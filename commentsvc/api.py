@@ -246,7 +246,7 @@ def _iso(moment: datetime) -> str:
 @bp.get("/comments")
 def get_comments():
     """The thread of (site, uri): published comments, replies nested."""
-    read = request.environ.get(THREAD_READ) or thread_read(request)
+    read = request.environ.get(EARLY_READ) or thread_read(request)
     g.origin_known = read.state.origin_known
     if read.fediverse:
         _link_fediverse(read.name, read.uri, list(read.fediverse))
@@ -259,7 +259,8 @@ def get_comments():
     return response
 
 
-THREAD_READ = "commentsvc.thread_read"
+# A read looked up by EarlyReads and handed on to the view, which then does not look again.
+EARLY_READ = "commentsvc.early_read"
 
 
 @dataclass(frozen=True)
@@ -352,56 +353,84 @@ def form_token(read: ThreadRead) -> str:
     return spam.make_form_token(current_app.config["SECRET_KEY"], read.name, read.uri, now())
 
 
-class ConditionalReads:
-    """WSGI middleware: a thread GET whose If-None-Match still matches is answered 304 here,
-    after its one lookup and before Flask builds a request (most of a 304's cost otherwise).
+class EarlyReads:
+    """WSGI middleware: a thread or counts GET is answered here, after its one lookup and
+    before Flask builds a request (most of a read's cost otherwise), when its If-None-Match
+    still matches (304) or when this process keeps the finished answer (200, from memory).
 
-    The answer is the one the view gives, header for header (the same helpers make the ETag
-    and Cache-Control; tests/test_reads.py compares the two answers). Anything else, a failed
-    lookup included, goes on to Flask, which answers it as always; a lookup that found a
-    changed thread is handed on, not run twice.
+    The answer is the one the view gives, header for header and byte for byte (the same helpers
+    make the key, ETag, Cache-Control and gzip; tests/test_reads.py compares the two answers).
+    Anything else (a miss, a read that links fediverse posts, bad input, a failed lookup) goes
+    on to Flask, which answers it as always; a lookup made here is handed on, not run twice.
     """
 
     def __init__(self, app, wsgi_app):
         self.app = app
         self.wsgi_app = wsgi_app
-        self.path = "/api/comments"
+        self.reads = {"/api/comments": self._thread, "/api/counts": self._counts}
 
     def __call__(self, environ, start_response):
-        if (
-            environ.get("PATH_INFO") == self.path
-            and environ.get("REQUEST_METHOD") == "GET"
-            and "HTTP_IF_NONE_MATCH" in environ
-        ):
-            headers = self._not_modified(environ)
-            if headers is not None:
-                start_response("304 NOT MODIFIED", headers)
-                return [b""]
+        read = self.reads.get(environ.get("PATH_INFO"))
+        if read is not None and environ.get("REQUEST_METHOD") == "GET":
+            early = self._answer(environ, read)
+            if early is not None:
+                status, headers, body = early
+                start_response(status, headers)
+                return [body]
         return self.wsgi_app(environ, start_response)
 
-    def _not_modified(self, environ) -> list[tuple[str, str]] | None:
+    @staticmethod
+    def _thread(req: Request) -> tuple[ThreadRead, list[tuple[str, str]], bool]:
+        read = thread_read(req)
+        # A read that links fediverse posts (data-fediverse) has work for the view to do.
+        return read, [("X-Form-Token", form_token(read))], not read.fediverse
+
+    @staticmethod
+    def _counts(req: Request) -> tuple[CountsRead, list[tuple[str, str]], bool]:
+        return counts_read(req), [], True
+
+    def _answer(self, environ, look_up) -> tuple[str, list[tuple[str, str]], bytes] | None:
         # The headers are written out here rather than through a Response object: building
         # one cost as much as the lookup.
         req = Request(environ)
         try:
             with self.app.app_context():
-                read = thread_read(req)
-                if not _etag_matches(req, read.key):
-                    environ[THREAD_READ] = read
+                read, own_headers, kept_will_do = look_up(req)
+                if _etag_matches(req, read.key):
+                    headers = _early_headers(req, read.state, _etag(req, read.key))
+                    return "304 NOT MODIFIED", headers + own_headers, b""
+                cache = answers()
+                body = cache.memory.get(read.key) if kept_will_do else None
+                if body is None:
+                    environ[EARLY_READ] = read
                     return None
+                packed = cache.gzipped(read.key, body) if _gzip_ok(req) else None
+                etag = read.key + ":gzip" if packed else read.key
                 headers = [
-                    ("ETag", quote_etag(_etag(req, read.key))),
-                    ("Vary", "Accept-Encoding, Origin"),
-                    ("Cache-Control", _cache_control(read.state)),
-                    ("X-Form-Token", form_token(read)),
+                    ("Content-Type", "application/json"),
+                    ("Content-Length", str(len(packed or body))),
+                    *_early_headers(req, read.state, etag),
+                    *own_headers,
                 ]
-                origin = req.headers.get("Origin")
-                if origin and read.state.origin_known:
-                    headers.append(("Access-Control-Allow-Origin", origin))
-                    headers.append(("Access-Control-Expose-Headers", CORS_EXPOSE))
-                return headers
+                if packed:
+                    headers.append(("Content-Encoding", "gzip"))
+                return "200 OK", headers, packed or body
         except Exception:  # noqa: BLE001 - Flask answers it, errors included, as it always does
             return None
+
+
+def _early_headers(req: Request, state: comments.ReadState, etag: str) -> list[tuple[str, str]]:
+    """Return the headers cached_answer and the API's after_request give a read."""
+    headers = [
+        ("ETag", quote_etag(etag)),
+        ("Vary", "Accept-Encoding, Origin"),
+        ("Cache-Control", _cache_control(state)),
+    ]
+    origin = req.headers.get("Origin")
+    if origin and state.origin_known:
+        headers.append(("Access-Control-Allow-Origin", origin))
+        headers.append(("Access-Control-Expose-Headers", CORS_EXPOSE))
+    return headers
 
 
 def _link_fediverse(name: str, uri: str, urls: list[str]) -> None:
@@ -711,16 +740,31 @@ def get_origin():
 @bp.get("/counts")
 def get_counts():
     """Published comments and linkbacks of many pages, in one request."""
+    read = request.environ.get(EARLY_READ) or counts_read(request)
+    g.origin_known = read.state.origin_known
+    return cached_answer(read.key, lambda: counts_body(read.name, read.uris), read.state)
+
+
+@dataclass(frozen=True)
+class CountsRead:
+    """A counts GET, parsed and looked up (one query): what its answer is keyed by."""
+
+    name: str
+    uris: list[str]
+    state: comments.ReadState
+    key: str
+
+
+def counts_read(req: Request) -> CountsRead:
+    """Parse a counts GET and look its versions up; 400 naming the field for bad input."""
     query = shapes.parse(
-        shapes.CountsQuery,
-        {"site": request.args.get("site"), "uri": request.args.getlist("uri")},
+        shapes.CountsQuery, {"site": req.args.get("site"), "uri": req.args.getlist("uri")}
     )
     name, uris = query.site, query.uri
-    state = _read_state(name, uris, request.headers.get("Origin"))
-    g.origin_known = state.origin_known
+    state = _read_state(name, uris, req.headers.get("Origin"))
     versions = [state.threads.get(uri, (0, 0)) for uri in uris]
     key = answers().key("counts", state.site_id, state.site_version, uris, versions)
-    return cached_answer(key, lambda: counts_body(name, uris), state)
+    return CountsRead(name, uris, state, key)
 
 
 def counts_body(name: str, uris: list[str]) -> bytes:

@@ -222,34 +222,58 @@ def test_a_matching_etag_is_answered_304_after_one_query(app, api, client, queri
     assert after.status_code == 200 and after.headers["ETag"] != etag
 
 
-def test_the_early_304_is_the_one_flask_gives(app, api, client, cli):
-    api.post(expect=201, text="First.")
+@pytest.mark.parametrize(
+    ("url", "view_name"),
+    [
+        ("/api/comments?site=blog&uri=/post/1", "api.get_comments"),
+        (
+            "/api/counts?site=blog&" + "&".join(f"uri=/post/{n}" for n in range(60)),
+            "api.get_counts",
+        ),
+    ],
+)
+def test_the_early_answers_are_the_ones_flask_gives(app, api, client, cli, url, view_name):
+    for n in range(30):  # past the size below which answers are not gzipped
+        api.post(expect=201, text=f"Comment {n}, long enough to be worth compressing.")
     moment = utcnow()
     app.extensions["clock"] = lambda: moment
-    url = "/api/comments?site=blog&uri=/post/1"
     views = []
-    view = app.view_functions["api.get_comments"]
-    app.view_functions["api.get_comments"] = lambda: views.append(1) or view()
+    view = app.view_functions[view_name]
+    app.view_functions[view_name] = lambda: views.append(1) or view()
     origins = ({}, {"Origin": "https://blog.example.org"}, {"Origin": "https://evil.example"})
+    encodings = set()
     for max_age in ("0", "30"):
         assert cli("site", "set", "blog", "--cache-max-age", max_age).exit_code == 0
         for headers in ({}, {"Accept-Encoding": "gzip"}, *origins):
-            conditional = {
-                **headers,
-                "If-None-Match": client.get(url, headers=headers).headers["ETag"],
-            }
-            views.clear()
-            early = client.get(url, headers=conditional)
-            assert views == [], "answered by Flask, not ahead of it"
-            middleware = app.wsgi_app
-            app.wsgi_app = middleware.wsgi_app
-            try:
-                late = client.get(url, headers=conditional)
-            finally:
-                app.wsgi_app = middleware
-            assert views == [1]
-            assert early.status_code == late.status_code == 304
-            assert sorted(early.headers.items()) == sorted(late.headers.items()), headers
+            etag = client.get(url, headers=headers).headers["ETag"]  # the answer is kept now
+            for asked in (headers, {**headers, "If-None-Match": etag}):
+                views.clear()
+                early = client.get(url, headers=asked)
+                assert views == [], "answered by Flask, not ahead of it"
+                middleware = app.wsgi_app
+                app.wsgi_app = middleware.wsgi_app
+                try:
+                    late = client.get(url, headers=asked)
+                finally:
+                    app.wsgi_app = middleware
+                assert views == [1]
+                assert early.status_code == late.status_code == (304 if etag in str(asked) else 200)
+                assert sorted(early.headers.items()) == sorted(late.headers.items()), asked
+                assert early.get_data() == late.get_data()
+                encodings.add(early.headers.get("Content-Encoding"))
+    assert "gzip" in encodings, "no gzipped answer was compared"
+
+
+def test_a_read_that_links_fediverse_posts_goes_through_flask(app, api, client):
+    api.post(expect=201, text="First.")
+    url = "/api/comments?site=blog&uri=/post/1"
+    client.get(url)
+    views = []
+    view = app.view_functions["api.get_comments"]
+    app.view_functions["api.get_comments"] = lambda: views.append(1) or view()
+    assert client.get(url).status_code == 200 and views == []
+    answer = client.get(url + "&fediverse=https://social.example/@blog/1")
+    assert answer.status_code == 200 and views == [1]
 
 
 def test_a_conditional_read_that_does_not_match_costs_one_lookup(app, api, client, queries):
