@@ -212,7 +212,12 @@ def _lock_writer_file(engine: Engine, deadline: float) -> int | None:
     database = engine.url.database
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
-    descriptor = os.open(f"{database}-writer", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        # Read-only is enough to flock, so a file another user made (the CLI run as root, say)
+        # still serves; where it cannot be had at all, SQLite's own lock is the queue.
+        descriptor = os.open(f"{database}-writer", os.O_RDONLY | os.O_CREAT, 0o644)
+    except OSError:
+        return None
     try:
         for pause in itertools.chain(_TURN_POLL, itertools.repeat(_TURN_POLL[-1])):
             try:

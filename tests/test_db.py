@@ -130,6 +130,22 @@ def test_a_writer_of_another_process_waits_its_turn_then_writes(app, app_ctx, mo
         session.add(Site(name="after", url="https://after.example"))
 
 
+@pytest.mark.skipif(ON_POSTGRES, reason="SQLite's writers queue on a file lock")
+def test_a_writer_file_that_cannot_be_opened_leaves_the_queue_to_sqlite(app, app_ctx):
+    import os
+
+    path = f"{db.engine.url.database}-writer"
+    if os.path.exists(path):
+        os.remove(path)
+    os.symlink("/nonexistent-directory/writer", path)  # what no open() can make or take
+    try:
+        with write_transaction() as session:
+            session.add(Site(name="still", url="https://still.example"))
+    finally:
+        os.remove(path)
+    assert db.session.scalar(select(Site.name)) == "still"
+
+
 @pytest.mark.skipif(ON_POSTGRES, reason="a fresh database file per run")
 def test_linkback_urls_are_normalised_by_migration(tmp_path):
     """Linkbacks stored before URLs had one spelling match the pings that come now."""
