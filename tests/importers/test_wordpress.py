@@ -15,17 +15,13 @@ from commentsvc.models import Comment
 from commentsvc.models import ModerationEvent
 from commentsvc.models import Thread
 from tests.conftest import add_site
+from tests.importers.imports import counts
 from tests.safety import SHARED
 from tests.safety import needs_shared
 from tests.safety import unsafe_parts
 
 WXR = SHARED / "data" / "wordpress" / "themeunittestdata.wordpress.xml"
 needs_shared_export = needs_shared(WXR)
-
-
-def counts(app, column):
-    with app.app_context():
-        return dict(db.session.execute(select(column, func.count()).group_by(column)).all())
 
 
 @needs_shared_export
