@@ -35,3 +35,33 @@ def test_same_url_and_host_of_compare_the_normal_spelling():
     assert not same_url("nonsense", "nonsense")  # invalid URLs never name the same page
     assert host_of("https://Example.org:8443/x") == "example.org:8443"
     assert host_of("no host") == ""
+
+
+TARGET = "https://blog.example.org/p/1"
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "https://blog.example.org/p/1",
+        "HTTPS://BLOG.example.org/p/1",
+        "https://blog.example.org/p/1#comments",
+        "https://blog.example.org/p/1?",
+        "https://blog.example.org:443/p/1",
+        "https://blog.example.org./p/1",
+        "https://user:pw@blog.example.org/p/1",
+        " https://blog.example.org/p/1 ",
+    ],
+)
+def test_one_spelling_of_each_url(spelling):
+    assert normalise_url(spelling) == TARGET
+
+
+def test_idna_hosts_are_stored_in_ascii():
+    assert normalise_url("http://BÜCHER.example/a") == "http://xn--bcher-kva.example/a"
+    assert normalise_url("http://xn--bcher-kva.example/a") == "http://xn--bcher-kva.example/a"
+    assert normalise_url("http://example.org") == "http://example.org/"
+    assert normalise_url("http://example.org:8080/a?b=1") == "http://example.org:8080/a?b=1"
+    for bad in ("http:///nohost", "http://example.org:99999/", "http://xn--/"):
+        with pytest.raises(ValueError):
+            normalise_url(bad)
