@@ -21,3 +21,15 @@ def test_an_identicon_is_the_same_svg_for_a_key_and_another_for_another_key():
 def test_the_grid_is_mirrored_left_to_right():
     svg = identicon_svg("ffffffffffff")  # every bit set: every cell drawn, once
     assert svg.count('<rect x="') == 25
+
+
+def test_an_image_icon_avatar_is_served(api, client):
+    avatar = api.post(expect=201, email="a@example.org").get_json()["avatar"]
+    with client.get(avatar) as response:
+        assert response.status_code == 200
+        assert response.mimetype == "image/svg+xml"
+    with client.get("/api/avatar/not-hex.svg") as response:
+        assert response.status_code == 404
+
+
+# --- sort and cursor ---------------------------------------------------------------------------
