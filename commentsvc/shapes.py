@@ -600,6 +600,9 @@ class SiteSettings(Body):
 
     REQUIRED = ()
 
+    # The name is the site's key, never changed; declared here so that a new site's is checked
+    # first, as NewSite requires it.
+    name: Annotated[str, rule(fields.name_field)] = _given()
     url: Annotated[str, rule(_site_url)] = _given(format="uri")
     origins: Annotated[list[str], rule(_some_origins)] = _given()
     moderation: Annotated[str, rule(_one_of("moderation", MODERATION_POLICIES))] = _given(
