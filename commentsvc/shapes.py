@@ -596,7 +596,7 @@ def _given(default: Any = None, **schema: Any) -> Any:
 
 class SiteSettings(Body):
     """What `sites.update_site` changes: only the settings given (None: not given), each
-    checked alike whether it comes from the admin form, the CLI or a restore."""
+    checked alike whether it comes from the admin form or the CLI."""
 
     REQUIRED = ()
 
