@@ -263,14 +263,23 @@ ROUTES: tuple[Route, ...] = (
                 "An XML-RPC methodResponse (a string, a list, or a fault).", media=("text/xml",)
             ),
             413: Answer("The call is larger than 16 KiB (an XML-RPC fault).", media=("text/xml",)),
+            415: Answer("The call came compressed (an XML-RPC fault).", media=("text/xml",)),
+            503: Answer(
+                "The database does not answer; `Retry-After` says when to retry (an XML-RPC "
+                "fault, -32500).",
+                media=("text/xml",),
+                headers={"Retry-After": ""},
+            ),
         },
-        (415,),
         body_media="text/xml",
+        database=False,  # its 503 is a fault, listed above, not the JSON error
         description="Faults: 0x10 source missing, 0x11 no link to the target, 0x20 target "
         "missing, 0x21 target unusable, 0x30 already registered, 0x31 access denied (banned, too "
         "many pings, too many at once, or a page of this service), 0x32 upstream error, 0 other; "
         "-32700 not well-formed XML, -32600 no methodCall, -32601 no such method, -32602 wrong "
-        "parameters. No DOCTYPE, no Content-Encoding, at most 16 KiB.",
+        "parameters; every error answer of another HTTP status is a fault too: -32300 for what "
+        "the client sent, -32500 for the service's own trouble. No DOCTYPE, no "
+        "Content-Encoding, at most 16 KiB.",
     ),
     Route(
         "/api/data-requests",
