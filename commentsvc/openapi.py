@@ -86,20 +86,24 @@ class Route:
     database: bool = True
 
 
+def revalidated(answer: Answer) -> dict[int, Answer]:
+    """Return the answers of a read with an ETag: the answer, or 304 for an ETag still good."""
+    return {200: answer, 304: Answer("Not modified since the ETag sent.")}
+
+
 ROUTES: tuple[Route, ...] = (
     Route(
         "/api/comments",
         "get",
         "getThread",
         "A page's thread: published comments with nested replies.",
-        {
-            200: Answer(
+        revalidated(
+            Answer(
                 "The thread (empty before its first comment).",
                 shapes.Thread,
                 headers={"ETag": "", "X-Form-Token": "Send back as form_token when posting."},
-            ),
-            304: Answer("Not modified since the ETag sent."),
-        },
+            )
+        ),
         (400, 414),
         query=shapes.ThreadQuery,
     ),
@@ -299,14 +303,13 @@ ROUTES: tuple[Route, ...] = (
         "getThreadFragment",
         "A thread's first page as the widget's HTML markup (microformats, schema.org), for"
         " pages that include it or are built ahead of time.",
-        {
-            200: Answer(
+        revalidated(
+            Answer(
                 "The thread's markup; the widget takes it over without rendering it again.",
                 media=("text/html",),
                 headers={"ETag": ""},
-            ),
-            304: Answer("Not modified since the ETag sent."),
-        },
+            )
+        ),
         (400, 414),
         query=shapes.FragmentQuery,
     ),
@@ -315,14 +318,13 @@ ROUTES: tuple[Route, ...] = (
         "get",
         "getFeed",
         "The Atom feed of a site's latest published comments, or of one thread's.",
-        {
-            200: Answer(
+        revalidated(
+            Answer(
                 "An Atom feed (RFC 4287), newest 50 entries.",
                 media=("application/atom+xml",),
                 headers={"ETag": ""},
-            ),
-            304: Answer("Not modified since the ETag sent."),
-        },
+            )
+        ),
         (400,),
         query=shapes.FeedQuery,
     ),
