@@ -383,7 +383,8 @@ class EarlyReads:
     @staticmethod
     def _thread(req: Request) -> tuple[ThreadRead, list[tuple[str, str]], bool]:
         read = thread_read(req)
-        # A read that links fediverse posts (data-fediverse) has work for the view to do.
+        # A read that links fediverse posts (data-fediverse) has work for the view to do, a 304
+        # included: a page's markup hands the widget its ETag, and the posts were never linked.
         return read, [("X-Form-Token", form_token(read))], not read.fediverse
 
     @staticmethod
@@ -397,11 +398,14 @@ class EarlyReads:
         try:
             with self.app.app_context():
                 read, own_headers, kept_will_do = look_up(req)
+                if not kept_will_do:  # the view has work to do, whatever it answers (a 304)
+                    environ[EARLY_READ] = read
+                    return None
                 if _etag_matches(req, read.key):
                     headers = _early_headers(req, read.state, _etag(req, read.key))
                     return "304 NOT MODIFIED", headers + own_headers, b""
                 cache = answers()
-                body = cache.memory.get(read.key) if kept_will_do else None
+                body = cache.memory.get(read.key)
                 gzip_ok = body is not None and _gzip_ok(req)
                 packed = cache.gzipped(read.key, body) if gzip_ok else None
                 if body is None or (packed is None and _compressed_by_flask(req, body)):

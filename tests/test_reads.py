@@ -296,6 +296,10 @@ def test_a_read_that_links_fediverse_posts_goes_through_flask(app, api, client):
     assert client.get(url).status_code == 200 and views == []
     answer = client.get(url + "&fediverse=https://social.example/@blog/1")
     assert answer.status_code == 200 and views == [1]
+    # A 304 too (the widget hydrating a page's markup asks with its ETag): the view links.
+    etag = {"If-None-Match": answer.headers["ETag"]}
+    again = client.get(url + "&fediverse=https://social.example/@blog/1", headers=etag)
+    assert again.status_code == 304 and views == [1, 1]
 
 
 def test_a_conditional_read_that_does_not_match_costs_one_lookup(app, api, client, queries):
