@@ -468,6 +468,36 @@ def test_oauth2_kinds_against_stand_ins(app, cli, kind, token_path, user_path, u
         blog.close()
 
 
+@pytest.mark.parametrize(
+    ("kind", "token_path", "user_path", "user", "who"),
+    [
+        ("github", "/login/oauth/access_token", "/api/v3/user", {"id": "42"}, "GitHub"),
+        ("wordpress", "/oauth2/token", "/rest/v1.1/me", {"display_name": "W"}, "WordPress.com"),
+    ],
+)
+def test_an_oauth2_answer_that_names_no_account_is_refused(
+    app, cli, kind, token_path, user_path, user, who
+):
+    blog = Blog()
+    try:
+        cli("auth", "add", "gh", "--kind", kind, "--issuer", blog.url, "--client-id", "cid",
+            input="csecret\n")  # fmt: skip
+        add_site(app, sign_in="gh")
+        json_type = {"Content-Type": "application/json"}
+        blog.page(token_path, json.dumps({"access_token": "tok", "token_type": "bearer"}),
+                  headers=json_type)  # fmt: skip
+        blog.page(user_path, json.dumps(user), headers=json_type)
+        client = app.test_client()
+        state = parse_qs(urlsplit(start(client, provider="gh").headers["Location"]).query)["state"]
+        answer = client.get(f"/auth/gh/callback?code=the-code&state={state[0]}")
+        assert answer.status_code == 502
+        error = popup_result(answer)["message"]["error"]
+        assert error["code"] == "provider_error"
+        assert error["message"] == f"{who}'s answer names no account."
+    finally:
+        blog.close()
+
+
 def test_the_owner_linked_to_an_identity_replies_as_the_owner(app, cli, oidc):
     cli("admin", "add", "owner", input="a long enough password\n")
     cli("site", "set", "blog", "--moderation", "all")
