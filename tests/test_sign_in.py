@@ -611,3 +611,26 @@ def test_indieauth_discovers_the_readers_server_and_checks_me(app, cli):
         assert "another site" in popup_result(refused)["message"]["error"]["message"]
     finally:
         blog.close()
+
+
+def test_removing_a_provider_keeps_what_another_process_offered_since(app, site):
+    # The request's site is kept through a write (db._end_read): the removal must still edit
+    # the sign-in list as it is under the lock, not as this session first read it.
+    from commentsvc import identities
+    from commentsvc import sites
+
+    def elsewhere(action):
+        worker = threading.Thread(target=lambda: app.app_context().push() or action())
+        worker.start()
+        worker.join()
+
+    with app.app_context():
+        for name in ("github", "gitlab", "forgejo"):
+            identities.add_provider(name, "github", client_id="id", secret="s", key="k" * 32)
+        sites.update_site("blog", sign_in="github,gitlab")
+        kept = sites.get_site("blog")  # as a request holds its site
+        assert kept.sign_in == "github,gitlab"
+        elsewhere(lambda: sites.update_site("blog", sign_in="github,gitlab,forgejo"))
+        identities.remove_provider("github")
+    with app.app_context():
+        assert sites.get_site("blog").sign_in == "gitlab,forgejo"
