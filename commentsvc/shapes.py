@@ -243,7 +243,9 @@ def _origin_site(value: Any) -> str:
     return value
 
 
-URI_PATTERN = "^/"
+# What comments.parse_uri takes: a path, with no whitespace and no control or bidi-control
+# character (that it be in Unicode's NFC, as the service also asks, no pattern can say).
+URI_PATTERN = r"^/[^\s\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*$"
 Uri = Annotated[str, rule(comments.parse_uri)]
 OptionalText = str | None
 

@@ -16,6 +16,7 @@ from commentsvc import fields
 from commentsvc import shapes
 from commentsvc.db import db
 from commentsvc.db import write_transaction
+from commentsvc.db import writing
 from commentsvc.errors import NotFound
 from commentsvc.errors import ValidationError
 from commentsvc.models import Comment
@@ -52,11 +53,19 @@ def find_site(name: str) -> Site | None:
     # A name that no site can have (NUL, any case, any length) is not looked up at all.
     if not isinstance(name, str) or not fields.is_name(name):
         return None
-    return db.session.scalar(_SITE_NAMED, {"name": name})
+    if not writing():
+        return db.session.scalar(_SITE_NAMED, {"name": name})
+    # Under the write lock, as it is now: a site the request read before is kept through its
+    # write (db._end_read), and a change made from it must not rest on what it read then.
+    site = db.session.scalar(_SITE_NAMED_FRESH, {"name": name})
+    if site is not None:
+        db.session.expire(site, ["origins"])
+    return site
 
 
 # Built once: every write looks its site up, and building a statement costs more than running it.
 _SITE_NAMED = select(Site).where(Site.name == bindparam("name"))
+_SITE_NAMED_FRESH = _SITE_NAMED.execution_options(populate_existing=True)
 
 
 def list_sites() -> list[Site]:

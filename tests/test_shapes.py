@@ -1,8 +1,15 @@
 """The API's shapes: one declaration validates requests, describes answers, makes the document."""
 
+import re
+import unicodedata
+
 import pytest
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
+from commentsvc import comments
 from commentsvc import create_app
 from commentsvc import openapi
 from commentsvc import shapes
@@ -163,6 +170,22 @@ def test_every_json_body_route_documents_its_413(api, client):
         response = getattr(client, method)(path, data=big, content_type="application/json")
         assert response.status_code == 413, path
         documented(document, method, template, response)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(st.characters(blacklist_categories=("Cs",)), max_size=40).map(
+        lambda rest: unicodedata.normalize("NFC", "/" + rest)
+    )
+)
+def test_the_documented_uri_pattern_is_the_servers_rule(uri):
+    # The document's pattern and comments.parse_uri agree: what one takes, the other takes
+    # (for text in NFC, which the service also asks and no pattern can say).
+    try:
+        accepted = comments.parse_uri(uri) == uri
+    except ValidationError:
+        accepted = False
+    assert accepted == bool(re.match(shapes.URI_PATTERN, uri)), repr(uri)
 
 
 # A site's settings: one shape for sites.add_site/update_site, the admin form and the CLI.
