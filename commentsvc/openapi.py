@@ -86,20 +86,24 @@ class Route:
     database: bool = True
 
 
+def revalidated(answer: Answer) -> dict[int, Answer]:
+    """Return the answers of a read with an ETag: the answer, or 304 for an ETag still good."""
+    return {200: answer, 304: Answer("Not modified since the ETag sent.")}
+
+
 ROUTES: tuple[Route, ...] = (
     Route(
         "/api/comments",
         "get",
         "getThread",
         "A page's thread: published comments with nested replies.",
-        {
-            200: Answer(
+        revalidated(
+            Answer(
                 "The thread (empty before its first comment).",
                 shapes.Thread,
                 headers={"ETag": "", "X-Form-Token": "Send back as form_token when posting."},
-            ),
-            304: Answer("Not modified since the ETag sent."),
-        },
+            )
+        ),
         (400, 414),
         query=shapes.ThreadQuery,
     ),
@@ -263,14 +267,23 @@ ROUTES: tuple[Route, ...] = (
                 "An XML-RPC methodResponse (a string, a list, or a fault).", media=("text/xml",)
             ),
             413: Answer("The call is larger than 16 KiB (an XML-RPC fault).", media=("text/xml",)),
+            415: Answer("The call came compressed (an XML-RPC fault).", media=("text/xml",)),
+            503: Answer(
+                "The database does not answer; `Retry-After` says when to retry (an XML-RPC "
+                "fault, -32500).",
+                media=("text/xml",),
+                headers={"Retry-After": ""},
+            ),
         },
-        (415,),
         body_media="text/xml",
+        database=False,  # its 503 is a fault, listed above, not the JSON error
         description="Faults: 0x10 source missing, 0x11 no link to the target, 0x20 target "
         "missing, 0x21 target unusable, 0x30 already registered, 0x31 access denied (banned, too "
         "many pings, too many at once, or a page of this service), 0x32 upstream error, 0 other; "
         "-32700 not well-formed XML, -32600 no methodCall, -32601 no such method, -32602 wrong "
-        "parameters. No DOCTYPE, no Content-Encoding, at most 16 KiB.",
+        "parameters; every error answer of another HTTP status is a fault too: -32300 for what "
+        "the client sent, -32500 for the service's own trouble. No DOCTYPE, no "
+        "Content-Encoding, at most 16 KiB.",
     ),
     Route(
         "/api/data-requests",
@@ -290,14 +303,13 @@ ROUTES: tuple[Route, ...] = (
         "getThreadFragment",
         "A thread's first page as the widget's HTML markup (microformats, schema.org), for"
         " pages that include it or are built ahead of time.",
-        {
-            200: Answer(
+        revalidated(
+            Answer(
                 "The thread's markup; the widget takes it over without rendering it again.",
                 media=("text/html",),
                 headers={"ETag": ""},
-            ),
-            304: Answer("Not modified since the ETag sent."),
-        },
+            )
+        ),
         (400, 414),
         query=shapes.FragmentQuery,
     ),
@@ -306,14 +318,13 @@ ROUTES: tuple[Route, ...] = (
         "get",
         "getFeed",
         "The Atom feed of a site's latest published comments, or of one thread's.",
-        {
-            200: Answer(
+        revalidated(
+            Answer(
                 "An Atom feed (RFC 4287), newest 50 entries.",
                 media=("application/atom+xml",),
                 headers={"ETag": ""},
-            ),
-            304: Answer("Not modified since the ETag sent."),
-        },
+            )
+        ),
         (400,),
         query=shapes.FeedQuery,
     ),

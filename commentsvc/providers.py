@@ -329,14 +329,25 @@ class GitHub(Client):
         _authorize, token_url, user_url = self._endpoints()
         access = self._access_token(self._token(token_url, code, flow.verifier, basic=False))
         user = self._get_json(user_url, {"Authorization": f"Bearer {access}"})
-        if type(user.get("id")) is not int:
-            raise ProviderError("GitHub's answer names no account.")
-        return Profile(
-            subject=str(user["id"]),
-            name=_first_text(user, "name", "login") or "",
-            url=_first_text(user, "html_url") or "",
-            photo=_first_text(user, "avatar_url") or "",
+        return _numbered_account(
+            user, "GitHub", ("id", ("name", "login"), "html_url", "avatar_url")
         )
+
+
+def _numbered_account(
+    account: dict, who: str, keys: tuple[str, tuple[str, ...], str, str]
+) -> Profile:
+    """Return the profile of an account a provider names by a number (GitHub, WordPress.com);
+    keys: the number's, the name's (first found wins), the profile page's and the photo's."""
+    number, names, page, photo = keys
+    if type(account.get(number)) is not int:
+        raise ProviderError(f"{who}'s answer names no account.")
+    return Profile(
+        subject=str(account[number]),
+        name=_first_text(account, *names) or "",
+        url=_first_text(account, page) or "",
+        photo=_first_text(account, photo) or "",
+    )
 
 
 class WordPress(Client):
@@ -363,13 +374,8 @@ class WordPress(Client):
             self._base() + "/rest/v1.1/me",
             {"Authorization": f"Bearer {self._access_token(answer)}"},
         )
-        if type(me.get("ID")) is not int:
-            raise ProviderError("WordPress.com's answer names no account.")
-        return Profile(
-            subject=str(me["ID"]),
-            name=_first_text(me, "display_name", "username") or "",
-            url=_first_text(me, "profile_URL") or "",
-            photo=_first_text(me, "avatar_URL") or "",
+        return _numbered_account(
+            me, "WordPress.com", ("ID", ("display_name", "username"), "profile_URL", "avatar_URL")
         )
 
 

@@ -316,8 +316,12 @@
       else this.build();
       // With the page's markup, only whether anything changed since (its ETag): 304, or all.
       await this.load(false, ssr ? root.dataset.etag : null);
-      // Markup still current (304): the signed-in reader's own held comments are asked apart.
-      if (ssr && !this.fresh && me.token()) await this.loadMine();
+      // Markup still current (304): the signed-in reader's own comments are asked apart, and
+      // those adopted before they were known get their Edit and Delete.
+      if (ssr && !this.fresh && me.token()) {
+        await this.loadMine();
+        for (const id of g.mine) this.root.querySelector(`.${P}comment[data-id="${id}"]`)?.view?.showActions();
+      }
       await this.showOwnPending();
       root.removeAttribute("aria-busy");
     }
@@ -801,8 +805,12 @@
       like?.setAttribute("aria-pressed", String(store.get("liked", []).includes(view.comment.id)));
       node.querySelector(`:scope > .${P}actions [data-action=reply]`)?.addEventListener("click", () => view.reply());
       // This reader's own comments, inside the edit window: their Edit and Delete come too.
-      if (own.get(view.comment.id)) view.actions.replaceChildren(...view.actionButtons());
+      if (own.get(view.comment.id)) view.showActions();
       return view;
+    }
+
+    showActions() {
+      this.actions.replaceChildren(...this.actionButtons());
     }
 
     markPending() {

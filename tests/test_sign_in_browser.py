@@ -127,3 +127,61 @@ def test_sign_in_post_and_edit_from_a_second_context(app, browser, live_server, 
         context.close()
     finally:
         host.close()
+
+
+def test_a_signed_in_readers_own_comments_get_their_buttons_on_a_page_that_did_not_change(
+    app,
+    browser,
+    live_server,
+    provider_url,  # noqa: F811
+):
+    from commentsvc import identities
+    from tests.test_ssr_browser import hydrating_page
+    from tests.test_ssr_browser import settled_fragment
+
+    host = HostSite()
+    try:
+        origin = host.url.replace("127.0.0.1", "localhost")
+        with app.app_context():
+            identities.add_provider(
+                "oidc",
+                "oidc",
+                issuer=provider_url,
+                client_id="commentsvc",
+                secret="s",
+                key="test-secret-key",
+            )
+        add_site(app, "blog", url=origin, sign_in="oidc")
+        service = live_server(GUARD="off")
+        host.pages["/post"] = blog_page(service.url)
+        set_user(provider_url, "bob", name="Bob Example")
+        context, page = new_page(browser)
+        page.goto(origin + "/post")
+        page.wait_for_selector(READY)
+        sign_in(page, "bob")
+        page.fill(f"{FORM} [name=text]", "Written on the laptop.")
+        page.click(f"{FORM} button[type=submit]")
+        page.locator(".csvc-comment", has_text="Written on the laptop.").wait_for()
+        context.close()
+
+        # The phone: a page built with the thread's markup, which has not changed since (304).
+        host.pages["/post"] = hydrating_page(service.url, settled_fragment(service.url, "/post"))
+        context, page = new_page(browser)
+        page.goto(origin + "/post")
+        page.wait_for_selector(READY)
+        sign_in(page, "bob")
+        reads = []
+        page.on(
+            "response",
+            lambda r: reads.append(r.status) if "/api/comments?" in r.url else None,
+        )
+        page.reload()
+        page.wait_for_selector(READY)
+        comment = page.locator(".csvc-comment", has_text="Written on the laptop.")
+        comment.locator('[data-action="edit"]').wait_for(timeout=5000)
+        assert reads == [304], "one conditional read, the markup still current"
+        assert comment.locator('[data-action="delete"]').count() == 1
+        assert page.errors == []
+        context.close()
+    finally:
+        host.close()
