@@ -11,7 +11,13 @@ from sqlalchemy import select
 
 from commentsvc.db import db
 from commentsvc.models import Comment
+from tests.safety import SHARED
+from tests.safety import needs_shared
 from tests.safety import unsafe_parts
+
+# WordPress's own theme test data, a real export (in ../shared, as in CI).
+WXR = SHARED / "data" / "wordpress" / "themeunittestdata.wordpress.xml"
+needs_shared_export = needs_shared(WXR)
 
 # Any JSON value, for the fuzzed fields of the peers' files.
 JSON_VALUES = st.recursive(
