@@ -13,8 +13,6 @@ from tests.importers.imports import comment_by
 from tests.importers.imports import counts
 from tests.importers.imports import export_file
 
-# --- Disqus --------------------------------------------------------------------------------
-
 DISQUS = """<?xml version="1.0" encoding="ISO-8859-1"?>
 <disqus xmlns="http://disqus.com" xmlns:dsq="http://disqus.com/disqus-internals"
  xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">

@@ -21,9 +21,6 @@ ROOT = Path(__file__).resolve().parents[2]
 ISSO_VENV = ROOT / "bench" / ".venv-isso"
 
 
-# --- Isso, run for real --------------------------------------------------------------------
-
-
 class Isso:
     """Isso 0.14 from bench/.venv-isso (make test installs it), serving on 127.0.0.1."""
 

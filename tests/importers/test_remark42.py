@@ -9,8 +9,6 @@ from tests.importers.imports import check_threads
 from tests.importers.imports import comment_by
 from tests.importers.imports import export_file
 
-# --- Remark42 ------------------------------------------------------------------------------
-
 
 def remark(cid, text, *, pid="", url="https://old.example.org/posts/r/", **extra):
     user = {"name": "Ann", "id": "github_1", "picture": "", "ip": "5f3c0a9b", "admin": False}
