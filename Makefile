@@ -30,7 +30,7 @@ $(VENV)/.installed-npm: $(VENV)/.python-ok Makefile
 	  && touch $@; \
 	else echo "npm not found: the accessibility and JavaScript lint tests will skip"; fi
 
-# Isso 0.14 in its own venv (as make bench uses it): tests/test_import_peers.py runs it to write a
+# Isso 0.14 in its own venv (as make bench uses it): tests/importers/test_isso.py runs it to write a
 # real Isso database to import. Where pip cannot install it, that one test skips and says why.
 ISSO_VENV := bench/.venv-isso
 $(ISSO_VENV)/.installed:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.safety import xss_vectors
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -70,3 +72,56 @@ def blog_page(
 <div id="comments"></div>{extra}
 <script>window.hostStillWorks = true;</script>
 </body></html>"""
+
+
+# --- the XSS vectors in a real browser (the widget and the server-rendered fragment) ----------
+
+FORBIDDEN_IN_A_THREAD = (
+    "script",
+    "iframe",
+    "object",
+    "embed",
+    "svg",
+    "math",
+    "style",
+    "[style]",
+    "img:not(.csvc-avatar)",
+)
+
+
+def post_xss_vectors(post) -> list[str]:
+    """Post every shared XSS vector as a text and an author, and as a website.
+
+    `post(n, body)` sends the body of vector number n and returns the response; none is a 500.
+    """
+    vectors = xss_vectors("payloadsallthethings")
+    for n, vector in enumerate(vectors):
+        for body in (
+            {"text": vector, "author": vector[:100]},
+            {"text": f"site {n}", "website": vector[:500]},
+        ):
+            assert post(n, body).status_code < 500, vector
+    return vectors
+
+
+def assert_nothing_injected(page, where: str = "", *, forms: tuple[str, ...] = (".csvc-form",)):
+    """No element, handler or link scheme the sanitiser refuses made it into a shown thread.
+
+    `forms` are the widget's own forms that a thread may hold.
+    """
+    allowed_forms = "".join(f":not({form})" for form in forms)
+    forbidden = ", ".join(
+        f".csvc-thread {selector}" for selector in (*FORBIDDEN_IN_A_THREAD, "form" + allowed_forms)
+    )
+    injected = page.evaluate(
+        "s => Array.from(document.querySelectorAll(s)).map(e => e.outerHTML.slice(0, 80))",
+        forbidden,
+    )
+    assert injected == [], where
+    handlers = page.evaluate(
+        """() => Array.from(document.querySelectorAll('.csvc-thread *')).flatMap(
+            e => Array.from(e.attributes).map(a => a.name).filter(n => n.startsWith('on')))"""
+    )
+    assert handlers == [], where
+    hrefs = page.eval_on_selector_all(".csvc-thread a[href]", "els => els.map(e => e.protocol)")
+    assert set(hrefs) <= {"http:", "https:", "mailto:"}, where

@@ -16,6 +16,9 @@ from commentsvc import create_app
 from commentsvc import database_url as normal_url
 from commentsvc.db import db
 
+# Fixtures kept in helper modules, offered to every test file.
+pytest_plugins = ("tests.mail",)
+
 ROOT_DIR = Path(__file__).resolve().parents[1]
 PG_URL = os.environ.get("COMMENTSVC_TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("COMMENTSVC_TEST_REDIS_URL", "")

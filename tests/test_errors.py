@@ -60,6 +60,63 @@ def test_linkback_refusals_are_service_errors_with_faults():
         assert issubclass(error, errors.ServiceError) and error.fault == fault
 
 
+def error_codes_in(source: str) -> set[str]:
+    """Return the strings the source gives as an error code: `code="x"` in a call, `code = "x"`
+    (a class's or an object's), and `{"code": "x"}`, however the lines are split."""
+    import ast
+
+    def text(node):
+        return (
+            node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+        )
+
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.keyword) and node.arg == "code":
+            found.add(text(node.value))
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                name = getattr(target, "id", None) or getattr(target, "attr", None)
+                if name == "code" and node.value is not None:
+                    found.add(text(node.value))
+        elif isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values, strict=True):
+                if key is not None and text(key) == "code":
+                    found.add(text(value))
+    return found - {None}
+
+
+def test_error_codes_are_found_however_the_lines_are_split():
+    source = """
+raise ValidationError(
+    "m",
+    field="f",
+    code=(
+        "split_call"
+    ),
+)
+answer = {"error": {
+    "code":
+        "split_dict", "message": "m"}}
+class E(ServiceError):
+    code = "class_attribute"
+error.code: str = "annotated"
+"""
+    assert error_codes_in(source) == {"split_call", "split_dict", "class_attribute", "annotated"}
+
+
+def test_every_error_code_in_the_code_is_in_the_vocabulary():
+    from commentsvc.errors import ERROR_CODES
+    from commentsvc.errors import HTTP_ERROR_CODES
+    from tests.conftest import ROOT_DIR
+
+    used = set(HTTP_ERROR_CODES.values())
+    for path in (ROOT_DIR / "commentsvc").rglob("*.py"):
+        used |= error_codes_in(path.read_text())
+    assert used and used <= set(ERROR_CODES), used - set(ERROR_CODES)
+
+
 PING = xmlrpc.client.dumps(
     ("https://a.example/p", "https://blog.example.org/post/1"), "pingback.ping"
 )

@@ -23,6 +23,8 @@ from commentsvc.models import SentLink
 from commentsvc.models import Site
 from commentsvc.models import Thread
 from tests.conftest import add_site
+from tests.importers.imports import WXR
+from tests.importers.imports import needs_shared_export
 
 NOW = datetime(2026, 11, 1, 12, 0, 0, 123456)
 COMMENTO = {
@@ -484,3 +486,20 @@ def test_a_signed_in_authors_identity_survives_the_round_trip(app, client, cli, 
     shown = {c["author"]: c.get("identity") for c in thread.get_json()["comments"]}
     assert shown["Ann"]["provider"] == "oidc" and shown["Ann"]["name"] == "Ann A."
     assert shown["Bob"] is None
+
+
+@needs_shared_export
+def test_export_writes_every_comment_as_json(app, cli):
+    add_site(app, url="https://wpthemetestdata.wordpress.com")
+    cli("import", "wordpress", str(WXR), "--site", "blog")
+    result = cli("export", "--site", "blog")
+    assert result.exit_code == 0
+    data = json.loads(result.output)
+    assert data["format"] == "commentsvc-export" and data["version"] == 2
+    assert [s["name"] for s in data["sites"]] == ["blog"]
+    exported = [c for t in data["sites"][0]["threads"] for c in t["comments"]]
+    assert len(exported) == 33
+    assert {c["kind"] for c in exported} == {"comment", "pingback", "trackback"}
+    assert {c["imported_from"] for c in exported} == {"wordpress"}
+    assert all(c["created"].endswith("Z") for c in exported)
+    assert cli("export", "--site", "nosuch").exit_code == 1

@@ -1,7 +1,5 @@
 """Mail through a real SMTP server on 127.0.0.1 (aiosmtpd), and webhooks to a real HTTP server."""
 
-import email
-import email.policy
 import hashlib
 import hmac
 import json
@@ -11,7 +9,6 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from commentsvc import queue
@@ -21,53 +18,9 @@ from commentsvc.models import Job
 from tests.blogs import Blog
 from tests.conftest import add_site
 from tests.conftest import reserve_port
-
-
-class Inbox:
-    """An SMTP server that keeps what it receives."""
-
-    def __init__(self, port: int | None = None):
-        self.messages: list[email.message.EmailMessage] = []
-        # aiosmtpd cannot report a port 0 back: hold a reserved port (no race with others).
-        self.reservation = None if port else reserve_port()
-        self.port = port or self.reservation.port
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
-        self.messages.append(
-            email.message_from_bytes(envelope.content, policy=email.policy.default)
-        )
-        return "250 OK"
-
-    def start(self):
-        self.controller.start()
-        return self
-
-    def stop(self):
-        self.controller.stop()
-        if self.reservation:
-            self.reservation.close()
-
-
-@pytest.fixture
-def inbox():
-    box = Inbox().start()
-    yield box
-    box.stop()
-
-
-@pytest.fixture
-def mail_app(make_app, inbox, clock):
-    app = make_app(
-        SMTP_URL=f"smtp://127.0.0.1:{inbox.port}", PUBLIC_URL="https://comments.example.org"
-    )
-    app.extensions["clock"] = clock
-    return app
-
-
-def run_queue(app, now=None):
-    with app.app_context():
-        return queue.run_pending(now=now)
+from tests.mail import Inbox
+from tests.mail import parts
+from tests.mail import run_queue
 
 
 def post(app, **body):
@@ -76,12 +29,6 @@ def post(app, **body):
     )
     assert response.status_code in (201, 202), response.get_json()
     return response.get_json()["id"]
-
-
-def parts(message):
-    text = message.get_body(preferencelist=("plain",)).get_content()
-    html = message.get_body(preferencelist=("html",)).get_content()
-    return text, html
 
 
 def link(text: str, label: str) -> str:

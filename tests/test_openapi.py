@@ -53,3 +53,25 @@ def test_the_api_keeps_to_its_openapi_document(live_server, app, tmp_path):
     failures = result.stdout.split("FAILURES", 1)[-1]
     assert result.returncode == 0, failures[:12000] + result.stderr[-2000:]
     assert "Traceback" not in server.output()
+
+
+def test_openapi_document_lists_every_api_route(app, client):
+    document = client.get("/api/openapi.json").get_json()
+    assert document["openapi"].startswith("3.1")
+    documented = set(document["paths"])
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith(("/api/", "/xmlrpc", "/webmention", "/healthz")):
+            path = rule.rule.replace("<int:comment_id>", "{comment_id}").replace("<key>", "{key}")
+            assert path in documented, path
+            for method in rule.methods - {"HEAD", "OPTIONS"}:
+                assert method.lower() in document["paths"][path], (path, method)
+
+
+def test_the_openapi_document_lists_every_error_code(client):
+    from commentsvc.errors import ERROR_CODES
+
+    schema = client.get("/api/openapi.json").get_json()["components"]["schemas"]["Error"]
+    code = schema["properties"]["error"]["properties"]["code"]
+    assert code["enum"] == list(ERROR_CODES)
+    for name in ERROR_CODES:
+        assert f"`{name}`" in code["description"]

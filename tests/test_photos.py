@@ -11,7 +11,7 @@ from commentsvc import queue
 from commentsvc.photos import MAX_BYTES
 from commentsvc.photos import PhotoRefused
 from commentsvc.photos import check_image
-from tests.test_webmention import send
+from tests.linkbacks.test_receive import send
 
 
 def png(width: int = 2, height: int = 2, padding: int = 0) -> bytes:

@@ -12,9 +12,9 @@ from commentsvc.db import db
 from commentsvc.models import Job
 from tests.blogs import Blog
 from tests.conftest import add_site
-from tests.test_notify import Inbox
+from tests.mail import Inbox
+from tests.mail import run_queue
 from tests.test_notify import post
-from tests.test_notify import run_queue
 
 PASSWORD = "a long enough password"
 

@@ -15,11 +15,10 @@ from commentsvc.db import write_transaction
 from commentsvc.models import Comment
 from commentsvc.models import ModerationEvent
 from tests.conftest import add_site
+from tests.mail import parts
+from tests.mail import run_queue
 from tests.test_admin import PASSWORD
 from tests.test_admin import AdminActions
-from tests.test_notify import Inbox
-from tests.test_notify import parts
-from tests.test_notify import run_queue
 
 ANN = {
     "author": "Ann Quill",
@@ -64,22 +63,6 @@ def everything_stored(app) -> str:
             for table in db.metadata.sorted_tables
             for row in db.session.execute(select(table))
         )
-
-
-@pytest.fixture
-def inbox():
-    box = Inbox().start()
-    yield box
-    box.stop()
-
-
-@pytest.fixture
-def mail_app(make_app, inbox, clock):
-    app = make_app(
-        SMTP_URL=f"smtp://127.0.0.1:{inbox.port}", PUBLIC_URL="https://comments.example.org"
-    )
-    app.extensions["clock"] = clock
-    return app
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.browser import needs_chromium
-from tests.test_notify import Inbox
+from tests.mail import Inbox
 from tests.test_widget import FORM
 from tests.test_widget import READY
 from tests.test_widget import browser  # noqa: F401 - a fixture

@@ -15,11 +15,10 @@ from commentsvc.errors import Forbidden
 from commentsvc.models import Comment
 from commentsvc.models import Site
 from tests.conftest import add_site
-from tests.test_notify import Inbox
+from tests.mail import parts
+from tests.mail import run_queue
 from tests.test_notify import link
-from tests.test_notify import parts
 from tests.test_notify import post
-from tests.test_notify import run_queue
 
 SECRET = "test-secret-key"
 
@@ -199,18 +198,7 @@ def test_hostile_mail_links_over_http(app, comment, value):
         assert getattr(client, method)(f"/unsubscribe/{value}").status_code == 404
 
 
-@pytest.fixture
-def inbox():
-    box = Inbox().start()
-    yield box
-    box.stop()
-
-
-def test_a_mail_link_token_does_not_unsubscribe_and_back(make_app, inbox, clock):
-    mail_app = make_app(
-        SMTP_URL=f"smtp://127.0.0.1:{inbox.port}", PUBLIC_URL="https://comments.example.org"
-    )
-    mail_app.extensions["clock"] = clock
+def test_a_mail_link_token_does_not_unsubscribe_and_back(mail_app, inbox, clock):
     add_site(mail_app, moderation="all", owner_email="owner@example.org")
     post(mail_app, email="ann@example.org", notify=True)
     run_queue(mail_app)

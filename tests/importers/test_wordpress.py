@@ -15,17 +15,10 @@ from commentsvc.models import Comment
 from commentsvc.models import ModerationEvent
 from commentsvc.models import Thread
 from tests.conftest import add_site
-from tests.safety import SHARED
-from tests.safety import needs_shared
+from tests.importers.imports import WXR
+from tests.importers.imports import counts
+from tests.importers.imports import needs_shared_export
 from tests.safety import unsafe_parts
-
-WXR = SHARED / "data" / "wordpress" / "themeunittestdata.wordpress.xml"
-needs_shared_export = needs_shared(WXR)
-
-
-def counts(app, column):
-    with app.app_context():
-        return dict(db.session.execute(select(column, func.count()).group_by(column)).all())
 
 
 @needs_shared_export
@@ -85,25 +78,6 @@ def test_import_errors_are_clear_and_write_nothing(app, cli, tmp_path):
     unknown_site = cli("import", "wordpress", str(other), "--site", "nosuch")
     assert unknown_site.exit_code == 1 and "no site called 'nosuch'" in unknown_site.output
     assert counts(app, Comment.kind) == {}
-
-
-@needs_shared_export
-def test_export_writes_every_comment_as_json(app, cli):
-    import json
-
-    add_site(app, url="https://wpthemetestdata.wordpress.com")
-    cli("import", "wordpress", str(WXR), "--site", "blog")
-    result = cli("export", "--site", "blog")
-    assert result.exit_code == 0
-    data = json.loads(result.output)
-    assert data["format"] == "commentsvc-export" and data["version"] == 2
-    assert [s["name"] for s in data["sites"]] == ["blog"]
-    exported = [c for t in data["sites"][0]["threads"] for c in t["comments"]]
-    assert len(exported) == 33
-    assert {c["kind"] for c in exported} == {"comment", "pingback", "trackback"}
-    assert {c["imported_from"] for c in exported} == {"wordpress"}
-    assert all(c["created"].endswith("Z") for c in exported)
-    assert cli("export", "--site", "nosuch").exit_code == 1
 
 
 @needs_shared_export

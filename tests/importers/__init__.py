@@ -1,0 +1,1 @@
+"""Tests of commentsvc.importers, one file per format."""

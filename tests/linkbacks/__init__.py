@@ -1,0 +1,1 @@
+"""Tests of commentsvc.linkbacks, one file per module."""

@@ -1,0 +1,44 @@
+"""Sites and their settings (commentsvc.sites), straight against the database."""
+
+import pytest
+
+from commentsvc import sites
+from commentsvc.errors import NotFound
+from commentsvc.errors import ValidationError
+
+
+@pytest.mark.usefixtures("app_ctx")
+def test_a_site_is_added_found_by_name_and_origin_and_removed():
+    site = sites.add_site("blog", "https://blog.example.org/")
+    assert sites.get_site("blog").id == site.id
+    assert [s.name for s in sites.list_sites()] == ["blog"]
+    assert sites.site_for_origin("https://blog.example.org").id == site.id
+    assert sites.site_for_origin("https://other.example.org") is None
+    assert sites.find_site("blog\x00") is None and sites.find_site("BLOG") is None
+    assert sites.site_contents("blog") == (0, 0)
+    assert sites.remove_site("blog") == (0, 0)
+    with pytest.raises(NotFound):
+        sites.get_site("blog")
+
+
+@pytest.mark.usefixtures("app_ctx")
+def test_bad_names_urls_and_taken_origins_are_refused_by_field():
+    sites.add_site("blog", "https://blog.example.org")
+    cases = [
+        (("blog", "https://elsewhere.example.org"), {}, "name"),
+        (("Bad Name", "https://x.example.org"), {}, "name"),
+        (("other", "https://x.example.org"), {"origins": ["https://blog.example.org"]}, "origin"),
+    ]
+    for args, kwargs, field in cases:
+        with pytest.raises(ValidationError) as caught:
+            sites.add_site(*args, **kwargs)
+        assert caught.value.field == field, args
+
+
+@pytest.mark.usefixtures("app_ctx")
+def test_settings_change_and_thread_uris_stay_under_the_site():
+    sites.add_site("blog", "https://blog.example.org/journal/")
+    assert sites.update_site("blog", moderation="all").moderation == "all"
+    site = sites.get_site("blog")
+    assert sites.thread_uri(site, "https://blog.example.org/journal/post/1") == "/journal/post/1"
+    assert sites.thread_uri(site, "https://evil.example.org/journal/post/1") is None
