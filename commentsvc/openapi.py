@@ -86,6 +86,27 @@ class Route:
     database: bool = True
 
 
+def _document_route(
+    path: str,
+    operation: str,
+    summary: str,
+    document: Answer,
+    errors: tuple[int, ...],
+    query: type[BaseModel],
+) -> Route:
+    """Return a conditional GET of a non-JSON document: its bytes with an ETag, or 304."""
+    tagged = Answer(document.description, media=document.media, headers={"ETag": ""})
+    return Route(
+        path,
+        "get",
+        operation,
+        summary,
+        {200: tagged, 304: Answer("Not modified since the ETag sent.")},
+        errors,
+        query=query,
+    )
+
+
 ROUTES: tuple[Route, ...] = (
     Route(
         "/api/comments",
@@ -284,38 +305,25 @@ ROUTES: tuple[Route, ...] = (
         description="The link (valid 24 hours) goes to the address only. Limited per client "
         "(429) and per address (silently). 404 where the service sends no mail.",
     ),
-    Route(
+    _document_route(
         "/api/comments.html",
-        "get",
         "getThreadFragment",
         "A thread's first page as the widget's HTML markup (microformats, schema.org), for"
         " pages that include it or are built ahead of time.",
-        {
-            200: Answer(
-                "The thread's markup; the widget takes it over without rendering it again.",
-                media=("text/html",),
-                headers={"ETag": ""},
-            ),
-            304: Answer("Not modified since the ETag sent."),
-        },
+        Answer(
+            "The thread's markup; the widget takes it over without rendering it again.",
+            media=("text/html",),
+        ),
         (400, 414),
-        query=shapes.FragmentQuery,
+        shapes.FragmentQuery,
     ),
-    Route(
+    _document_route(
         "/feed.atom",
-        "get",
         "getFeed",
         "The Atom feed of a site's latest published comments, or of one thread's.",
-        {
-            200: Answer(
-                "An Atom feed (RFC 4287), newest 50 entries.",
-                media=("application/atom+xml",),
-                headers={"ETag": ""},
-            ),
-            304: Answer("Not modified since the ETag sent."),
-        },
+        Answer("An Atom feed (RFC 4287), newest 50 entries.", media=("application/atom+xml",)),
         (400,),
-        query=shapes.FeedQuery,
+        shapes.FeedQuery,
     ),
     Route(
         "/webmention",
