@@ -240,7 +240,8 @@ def _origin_site(value: Any) -> str:
     return value
 
 
-URI_PATTERN = "^/"
+# What comments.parse_uri enforces, for the document: a path from '/', no whitespace anywhere.
+URI_PATTERN = r"^/\S*$"
 Uri = Annotated[str, rule(comments.parse_uri)]
 OptionalText = str | None
 
@@ -481,7 +482,9 @@ class FeedQuery(Body):
 
     site: Annotated[str, rule(_site_name)] = field("The site's name.", minLength=1)
     uri: Annotated[str | None, rule(_optional_uri)] = Field(
-        default=None, description="A page's path: that thread's feed instead of the site's."
+        default=None,
+        description="A page's path: that thread's feed instead of the site's.",
+        json_schema_extra={"pattern": URI_PATTERN},
     )
 
 
