@@ -284,9 +284,15 @@ ROUTES: tuple[Route, ...] = (
                 "An XML-RPC methodResponse (a string, a list, or a fault).", media=("text/xml",)
             ),
             413: Answer("The call is larger than 16 KiB (an XML-RPC fault).", media=("text/xml",)),
+            415: Answer("A compressed call (an XML-RPC fault).", media=("text/xml",)),
+            503: Answer(
+                "The database does not answer (an XML-RPC fault); `Retry-After` says when to "
+                "retry.",
+                media=("text/xml",),
+            ),
         },
-        (415,),
         body_media="text/xml",
+        database=False,  # its 503 is a fault, among the answers above
         description="Faults: 0x10 source missing, 0x11 no link to the target, 0x20 target "
         "missing, 0x21 target unusable, 0x30 already registered, 0x31 access denied (banned, too "
         "many pings, too many at once, or a page of this service), 0x32 upstream error, 0 other; "
