@@ -127,3 +127,66 @@ def test_sign_in_post_and_edit_from_a_second_context(app, browser, live_server, 
         context.close()
     finally:
         host.close()
+
+
+def test_a_signed_in_reader_can_edit_their_comment_in_unchanged_server_markup(
+    app,
+    browser,
+    live_server,
+    provider_url,  # noqa: F811
+):
+    """Markup from the server still current (304): the reader's own comments, posted from
+    another device, get their Edit and Delete without a second full read."""
+    from commentsvc import identities
+    from tests.test_ssr_browser import hydrating_page
+    from tests.test_ssr_browser import settled_fragment
+
+    host = HostSite()
+    try:
+        origin = host.url.replace("127.0.0.1", "localhost")
+        with app.app_context():
+            identities.add_provider(
+                "oidc",
+                "oidc",
+                issuer=provider_url,
+                client_id="commentsvc",
+                secret="s",
+                key="test-secret-key",
+            )
+        add_site(app, "blog", url=origin, sign_in="oidc")
+        service = live_server(GUARD="off")
+        host.pages["/post"] = blog_page(service.url)
+        set_user(provider_url, "alice", name="Alice Example")
+        context, page = new_page(browser)
+        page.goto(origin + "/post")
+        page.wait_for_selector(READY)
+        sign_in(page, "alice")
+        page.fill(f"{FORM} [name=text]", "Posted on the laptop.")
+        page.click(f"{FORM} button[type=submit]")
+        page.locator(".csvc-comment", has_text="Posted on the laptop.").wait_for()
+        signed_in = page.evaluate("localStorage.getItem('csvc-me:blog')")
+        context.close()
+
+        # Another device where Alice is signed in already (her token only, no edit tokens).
+        host.pages["/post"] = hydrating_page(service.url, settled_fragment(service.url, "/post"))
+        context, page = new_page(browser)
+        context.add_init_script(f"localStorage.setItem('csvc-me:blog', {signed_in!r})")
+        reads = []
+        page.on(
+            "response",
+            lambda r: reads.append(r.status) if "/api/comments?" in r.url else None,
+        )
+        page.goto(origin + "/post")
+        page.wait_for_selector(".csvc-thread:not([aria-busy]):not([data-ssr])")
+        comment = page.locator(".csvc-comment", has_text="Posted on the laptop.")
+        assert comment.locator('[data-action="edit"]').count() == 1
+        assert comment.locator('[data-action="delete"]').count() == 1
+        assert reads == [304]
+        comment.locator('[data-action="edit"]').click()
+        page.fill(".csvc-edit-form [name=text]", "Edited on the phone.")
+        page.click(".csvc-edit-form button[type=submit]")
+        page.locator(".csvc-comment", has_text="Edited on the phone.").wait_for()
+        assert page.errors == []
+        context.close()
+    finally:
+        host.close()
