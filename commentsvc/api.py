@@ -30,6 +30,7 @@ from commentsvc import readers
 from commentsvc import shapes
 from commentsvc import sites
 from commentsvc import spam
+from commentsvc.answers import GZIP_MIN_BYTES
 from commentsvc.comments import Node
 from commentsvc.errors import Forbidden
 from commentsvc.errors import NotFound
@@ -382,7 +383,8 @@ class EarlyReads:
     @staticmethod
     def _thread(req: Request) -> tuple[ThreadRead, list[tuple[str, str]], bool]:
         read = thread_read(req)
-        # A read that links fediverse posts (data-fediverse) has work for the view to do.
+        # A read that links fediverse posts (data-fediverse) has work for the view to do, a 304
+        # included: a page's markup hands the widget its ETag, and the posts were never linked.
         return read, [("X-Form-Token", form_token(read))], not read.fediverse
 
     @staticmethod
@@ -396,15 +398,19 @@ class EarlyReads:
         try:
             with self.app.app_context():
                 read, own_headers, kept_will_do = look_up(req)
+                if not kept_will_do:  # the view has work to do, whatever it answers (a 304)
+                    environ[EARLY_READ] = read
+                    return None
                 if _etag_matches(req, read.key):
                     headers = _early_headers(req, read.state, _etag(req, read.key))
                     return "304 NOT MODIFIED", headers + own_headers, b""
                 cache = answers()
-                body = cache.memory.get(read.key) if kept_will_do else None
-                if body is None:
+                body = cache.memory.get(read.key)
+                gzip_ok = body is not None and _gzip_ok(req)
+                packed = cache.gzipped(read.key, body) if gzip_ok else None
+                if body is None or (packed is None and _compressed_by_flask(req, body)):
                     environ[EARLY_READ] = read
                     return None
-                packed = cache.gzipped(read.key, body) if _gzip_ok(req) else None
                 etag = read.key + ":gzip" if packed else read.key
                 headers = [
                     ("Content-Type", "application/json"),
@@ -417,6 +423,13 @@ class EarlyReads:
                 return "200 OK", headers, packed or body
         except Exception:  # noqa: BLE001 - Flask answers it, errors included, as it always does
             return None
+
+
+def _compressed_by_flask(req: Request, body: bytes) -> bool:
+    # An answer big enough to compress, asked for with an Accept-Encoding that is not gzip's
+    # (deflate; gzip;q=0, which Flask-Compress takes as gzip): Flask-Compress encodes the view's
+    # answer after it, so only Flask gives it.
+    return len(body) >= GZIP_MIN_BYTES and bool(req.headers.get("Accept-Encoding"))
 
 
 def _early_headers(req: Request, state: comments.ReadState, etag: str) -> list[tuple[str, str]]:

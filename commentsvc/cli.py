@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +24,13 @@ from sqlalchemy.exc import DBAPIError
 from commentsvc import __version__
 from commentsvc import admins
 from commentsvc import create_app
+from commentsvc import shapes
 from commentsvc import sites
 from commentsvc.config import ConfigError
 from commentsvc.config import database_error
 from commentsvc.config import is_setup_error
 from commentsvc.errors import ServiceError
-from commentsvc.models import ANONYMOUS_POLICIES
-from commentsvc.models import MODERATION_POLICIES
+from commentsvc.errors import ValidationError
 from commentsvc.models import PROVIDER_KINDS
 
 
@@ -430,30 +432,40 @@ def site_group() -> None:
 
 def _site_options(*, for_add: bool) -> Callable[[Callable], Callable]:
     # `site add` shows and passes the defaults a new site gets (sites.DEFAULTS); `site set`
-    # leaves the settings it is not given alone.
+    # leaves the settings it is not given alone. The values are checked where the admin form's
+    # are, by shapes.SiteSettings; choices and ranges shown here come from it.
     def default(key: str) -> dict[str, Any]:
         if not for_add or key not in sites.DEFAULTS:
             return {"default": None}
         return {"default": sites.DEFAULTS[key], "show_default": True}
 
+    def bounds(key: str) -> click.ParamType:
+        schema = _setting_schema(key)
+        return _ShownRange(schema["minimum"], schema["maximum"])
+
+    def choices(key: str) -> str:
+        return "[" + "|".join(_setting_schema(key)["enum"]) + "]"
+
     def decorate(func: Callable) -> Callable:
         options = [
             click.option(
                 "--moderation",
-                type=click.Choice(MODERATION_POLICIES),
+                metavar=choices("moderation"),
                 **default("moderation"),
                 help="Hold policy: none, links (N or more links), first-time (until the "
                 "email has an approved comment), all.",
             ),
             click.option(
                 "--link-limit",
-                type=click.IntRange(1, 1000),
+                type=bounds("link_limit"),
+                metavar="N",
                 **default("link_limit"),
                 help="Hold at N links (moderation links).",
             ),
             click.option(
                 "--edit-window",
-                type=click.IntRange(0),
+                type=bounds("edit_window"),
+                metavar="SECONDS",
                 **default("edit_window"),
                 help="Seconds to edit or delete.",
             ),
@@ -479,13 +491,14 @@ def _site_options(*, for_add: bool) -> Callable[[Callable], Callable]:
             ),
             click.option(
                 "--anonymous",
-                type=click.Choice(ANONYMOUS_POLICIES),
+                metavar=choices("anonymous"),
                 **default("anonymous"),
                 help="Comments without signing in: on, name-required, or off.",
             ),
             click.option(
                 "--cache-max-age",
-                type=click.IntRange(0, 3600),
+                type=bounds("cache_max_age"),
+                metavar="SECONDS",
                 **default("cache_max_age"),
                 help="Seconds a CDN may keep thread and count answers (0: revalidate).",
             ),
@@ -502,6 +515,29 @@ def _site_options(*, for_add: bool) -> Callable[[Callable], Callable]:
     return decorate
 
 
+class _ShownRange(click.IntRange):
+    """A whole-number setting's range, shown in --help; shapes.SiteSettings checks the value."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None):
+        return value
+
+
+def _setting_schema(key: str) -> dict[str, Any]:
+    return shapes.SiteSettings.model_fields[key].json_schema_extra or {}
+
+
+@contextmanager
+def _site_option_errors() -> Iterator[None]:
+    """Name the option (or NAME) at fault in a site's settings error, as click names its own."""
+    try:
+        yield
+    except ValidationError as exc:
+        if exc.field not in shapes.NewSite.model_fields and exc.field != "origin":
+            raise
+        option = "NAME" if exc.field == "name" else "--" + exc.field.replace("_", "-")
+        raise click.ClickException(f"Invalid value for {option!r}: {exc.message}") from None
+
+
 @site_group.command("add")
 @click.argument("name")
 @click.option("--url", required=True, help="The site's address, e.g. https://blog.example.org")
@@ -515,7 +551,8 @@ def _site_options(*, for_add: bool) -> Callable[[Callable], Callable]:
 @domain_command
 def site_add(name: str, url: str, origins: tuple[str, ...], **settings: Any) -> None:
     """Add a site."""
-    site = sites.add_site(name, url, origins=origins, **settings)
+    with _site_option_errors():
+        site = sites.add_site(name, url, origins=origins, **settings)
     click.echo(
         f"added site {site.name!r} ({site.url}); origins: {_origin_list(site)}; "
         f"moderation: {site.moderation}"
@@ -530,7 +567,8 @@ def site_add(name: str, url: str, origins: tuple[str, ...], **settings: Any) -> 
 @domain_command
 def site_set(name: str, url: str | None, origins: tuple[str, ...], **settings: Any) -> None:
     """Change a site's URL, origins or settings."""
-    site = sites.update_site(name, url=url, origins=origins or None, **settings)
+    with _site_option_errors():
+        site = sites.update_site(name, url=url, origins=origins or None, **settings)
     click.echo(f"updated site {site.name!r}")
     _echo_site(site)
 

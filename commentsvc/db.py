@@ -145,6 +145,11 @@ def write_transaction(
             session.info.pop(_WRITING, None)
 
 
+def writing(session: Session | None = None) -> bool:
+    """Return whether the session is inside write_transaction's block."""
+    return bool((session or db.session()).info.get(_WRITING))
+
+
 def _end_read(session: Session) -> None:
     """End the session's read transaction (it holds no changes): what it loaded is read again
     when next used, but for the rows of classes marked `kept_through_request` (a site, the

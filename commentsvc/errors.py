@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import xmlrpc.client
 
 from flask import Flask
-from flask import jsonify
+from flask import Response
+from flask import current_app
 from flask import request
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.exc import InterfaceError
@@ -203,12 +205,12 @@ _HTML_PREFIXES = ("/admin", "/demo", "/t/")
 
 
 def register_error_handlers(app: Flask) -> None:
-    """Answer domain errors, HTTP errors and surprises in the JSON error shape."""
+    """Answer domain errors, HTTP errors and surprises in the JSON error shape (an XML-RPC fault
+    on /xmlrpc)."""
 
     @app.errorhandler(ServiceError)
     def on_service_error(error: ServiceError):
-        response = jsonify(error.to_dict())
-        response.status_code = error.status
+        response = _error_answer(Response(status=error.status), error.to_dict())
         if isinstance(error, RateLimited):
             response.headers["Retry-After"] = str(error.retry_after)
         return response
@@ -220,24 +222,16 @@ def register_error_handlers(app: Flask) -> None:
         code = HTTP_ERROR_CODES.get(error.code or 500, "bad_request")
         if (error.code or 500) >= 500:
             code = "internal"
-        response = error.get_response()
-        response.set_data(
-            jsonify({"error": {"code": code, "message": error.description}}).get_data()
-        )
-        response.mimetype = "application/json"
-        return response
+        # Werkzeug's own answer keeps its headers (Allow on a 405, say); only the body changes.
+        body = {"error": {"code": code, "message": error.description}}
+        return _error_answer(error.get_response(), body)
 
     def on_database_unavailable(error: Exception):
         log.warning("database unavailable on %s %s: %s", request.method, request.path, error)
-        response = jsonify(
-            {
-                "error": {
-                    "code": "unavailable",
-                    "message": "The service is briefly unavailable; try again shortly.",
-                }
-            }
+        message = "The service is briefly unavailable; try again shortly."
+        response = _error_answer(
+            Response(status=503), {"error": {"code": "unavailable", "message": message}}
         )
-        response.status_code = 503
         response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
         return response
 
@@ -248,6 +242,26 @@ def register_error_handlers(app: Flask) -> None:
     def on_unexpected(error: Exception):
         # Logged in full for the owner; the client learns nothing about the inside.
         log.exception("unexpected error on %s %s", request.method, request.path)
-        response = jsonify({"error": {"code": "internal", "message": "Something went wrong."}})
-        response.status_code = 500
-        return response
+        body = {"error": {"code": "internal", "message": "Something went wrong."}}
+        return _error_answer(Response(status=500), body)
+
+
+# An XML-RPC client reads a fault, never JSON: every error answer of /xmlrpc is one, its HTTP
+# status kept (XML-RPC's interoperability codes: a transport error for what the client sent, an
+# application error for the service's own trouble).
+XMLRPC_PATH = "/xmlrpc"
+XMLRPC_TRANSPORT_ERROR = -32300
+XMLRPC_APPLICATION_ERROR = -32500
+
+
+def _error_answer(response: Response, body: dict) -> Response:
+    """Return the response with the error body: JSON, or an XML-RPC fault on /xmlrpc."""
+    if request.path == XMLRPC_PATH:
+        fault = XMLRPC_APPLICATION_ERROR if response.status_code >= 500 else XMLRPC_TRANSPORT_ERROR
+        fault_body = xmlrpc.client.Fault(fault, body["error"]["message"])
+        response.set_data(xmlrpc.client.dumps(fault_body, methodresponse=True))
+        response.mimetype = "text/xml"
+    else:
+        response.set_data(current_app.json.response(body).get_data())
+        response.mimetype = "application/json"
+    return response

@@ -103,7 +103,10 @@ def remove_provider(name: str) -> None:
     with write_transaction() as session:
         provider = get_provider(name)
         session.delete(provider)
-        for site in session.scalars(select(Site).where(Site.sign_in != "")):
+        # Read again under the lock: a site the request holds is not (db._end_read), and its
+        # list is written back.
+        fresh = select(Site).where(Site.sign_in != "").execution_options(populate_existing=True)
+        for site in session.scalars(fresh):
             names = [n for n in site.sign_in.split(",") if n != name]
             if len(names) != len(site.sign_in.split(",")):
                 site.sign_in = ",".join(names)

@@ -86,25 +86,9 @@ class Route:
     database: bool = True
 
 
-def _document_route(
-    path: str,
-    operation: str,
-    summary: str,
-    document: Answer,
-    errors: tuple[int, ...],
-    query: type[BaseModel],
-) -> Route:
-    """Return a conditional GET of a non-JSON document: its bytes with an ETag, or 304."""
-    tagged = Answer(document.description, media=document.media, headers={"ETag": ""})
-    return Route(
-        path,
-        "get",
-        operation,
-        summary,
-        {200: tagged, 304: Answer("Not modified since the ETag sent.")},
-        errors,
-        query=query,
-    )
+def revalidated(answer: Answer) -> dict[int, Answer]:
+    """Return the answers of a read with an ETag: the answer, or 304 for an ETag still good."""
+    return {200: answer, 304: Answer("Not modified since the ETag sent.")}
 
 
 ROUTES: tuple[Route, ...] = (
@@ -113,14 +97,13 @@ ROUTES: tuple[Route, ...] = (
         "get",
         "getThread",
         "A page's thread: published comments with nested replies.",
-        {
-            200: Answer(
+        revalidated(
+            Answer(
                 "The thread (empty before its first comment).",
                 shapes.Thread,
                 headers={"ETag": "", "X-Form-Token": "Send back as form_token when posting."},
-            ),
-            304: Answer("Not modified since the ETag sent."),
-        },
+            )
+        ),
         (400, 414),
         query=shapes.ThreadQuery,
     ),
@@ -284,20 +267,23 @@ ROUTES: tuple[Route, ...] = (
                 "An XML-RPC methodResponse (a string, a list, or a fault).", media=("text/xml",)
             ),
             413: Answer("The call is larger than 16 KiB (an XML-RPC fault).", media=("text/xml",)),
-            415: Answer("A compressed call (an XML-RPC fault).", media=("text/xml",)),
+            415: Answer("The call came compressed (an XML-RPC fault).", media=("text/xml",)),
             503: Answer(
-                "The database does not answer (an XML-RPC fault); `Retry-After` says when to "
-                "retry.",
+                "The database does not answer; `Retry-After` says when to retry (an XML-RPC "
+                "fault, -32500).",
                 media=("text/xml",),
+                headers={"Retry-After": ""},
             ),
         },
         body_media="text/xml",
-        database=False,  # its 503 is a fault, among the answers above
+        database=False,  # its 503 is a fault, listed above, not the JSON error
         description="Faults: 0x10 source missing, 0x11 no link to the target, 0x20 target "
         "missing, 0x21 target unusable, 0x30 already registered, 0x31 access denied (banned, too "
         "many pings, too many at once, or a page of this service), 0x32 upstream error, 0 other; "
         "-32700 not well-formed XML, -32600 no methodCall, -32601 no such method, -32602 wrong "
-        "parameters. No DOCTYPE, no Content-Encoding, at most 16 KiB.",
+        "parameters; every error answer of another HTTP status is a fault too: -32300 for what "
+        "the client sent, -32500 for the service's own trouble. No DOCTYPE, no "
+        "Content-Encoding, at most 16 KiB.",
     ),
     Route(
         "/api/data-requests",
@@ -311,25 +297,36 @@ ROUTES: tuple[Route, ...] = (
         description="The link (valid 24 hours) goes to the address only. Limited per client "
         "(429) and per address (silently). 404 where the service sends no mail.",
     ),
-    _document_route(
+    Route(
         "/api/comments.html",
+        "get",
         "getThreadFragment",
         "A thread's first page as the widget's HTML markup (microformats, schema.org), for"
         " pages that include it or are built ahead of time.",
-        Answer(
-            "The thread's markup; the widget takes it over without rendering it again.",
-            media=("text/html",),
+        revalidated(
+            Answer(
+                "The thread's markup; the widget takes it over without rendering it again.",
+                media=("text/html",),
+                headers={"ETag": ""},
+            )
         ),
         (400, 414),
-        shapes.FragmentQuery,
+        query=shapes.FragmentQuery,
     ),
-    _document_route(
+    Route(
         "/feed.atom",
+        "get",
         "getFeed",
         "The Atom feed of a site's latest published comments, or of one thread's.",
-        Answer("An Atom feed (RFC 4287), newest 50 entries.", media=("application/atom+xml",)),
+        revalidated(
+            Answer(
+                "An Atom feed (RFC 4287), newest 50 entries.",
+                media=("application/atom+xml",),
+                headers={"ETag": ""},
+            )
+        ),
         (400,),
-        shapes.FeedQuery,
+        query=shapes.FeedQuery,
     ),
     Route(
         "/webmention",

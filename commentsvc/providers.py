@@ -108,17 +108,6 @@ def new_flow(provider: str, site_id: int, origin: str, *, now: datetime, server:
     )
 
 
-@dataclass(frozen=True)
-class AccountFields:
-    """Where a plain OAuth2 provider's account document keeps who the reader is."""
-
-    provider: str  # as named to the reader when the document names no account
-    id: str  # a number, stable for the account's life
-    name: tuple[str, ...]  # the first one given is shown
-    url: str
-    photo: str
-
-
 class Client:
     """What every kind shares: the configured provider, its secret, the fetcher, the callback."""
 
@@ -175,22 +164,6 @@ class Client:
             detail = _json(answer.body).get("error") or f"status {answer.status}"
             raise ProviderError(f"The provider refused the sign-in ({_short(detail)}).")
         return _json(answer.body)
-
-    def _numbered_account(
-        self, shape: AccountFields, token_url: str, code: str, verifier: str | None, url: str
-    ) -> Profile:
-        # GitHub and WordPress.com alike: the code for an access token (client secret in the
-        # body), the token for the account document, whose numeric id is the stable subject.
-        answer = self._token(token_url, code, verifier, basic=False)
-        account = self._get_json(url, {"Authorization": f"Bearer {self._access_token(answer)}"})
-        if type(account.get(shape.id)) is not int:
-            raise ProviderError(f"{shape.provider}'s answer names no account.")
-        return Profile(
-            subject=str(account[shape.id]),
-            name=_first_text(account, *shape.name) or "",
-            url=_first_text(account, shape.url) or "",
-            photo=_first_text(account, shape.photo) or "",
-        )
 
     def _access_token(self, answer: dict[str, Any]) -> str:
         token = answer.get("access_token")
@@ -334,8 +307,6 @@ class OIDC(Client):
 class GitHub(Client):
     """GitHub (or GitHub Enterprise Server, by --issuer): OAuth app, then the user API."""
 
-    ACCOUNT = AccountFields("GitHub", "id", ("name", "login"), "html_url", "avatar_url")
-
     def _endpoints(self) -> tuple[str, str, str]:
         base = (self.provider.issuer or "https://github.com").rstrip("/")
         api = "https://api.github.com" if base == "https://github.com" else base + "/api/v3"
@@ -356,15 +327,31 @@ class GitHub(Client):
     def finish(self, flow: Flow, code: str, *, now: datetime) -> Profile:
         """Exchange the code; the user API names the account (its numeric id is stable)."""
         _authorize, token_url, user_url = self._endpoints()
-        return self._numbered_account(self.ACCOUNT, token_url, code, flow.verifier, user_url)
+        access = self._access_token(self._token(token_url, code, flow.verifier, basic=False))
+        user = self._get_json(user_url, {"Authorization": f"Bearer {access}"})
+        return _numbered_account(
+            user, "GitHub", ("id", ("name", "login"), "html_url", "avatar_url")
+        )
+
+
+def _numbered_account(
+    account: dict, who: str, keys: tuple[str, tuple[str, ...], str, str]
+) -> Profile:
+    """Return the profile of an account a provider names by a number (GitHub, WordPress.com);
+    keys: the number's, the name's (first found wins), the profile page's and the photo's."""
+    number, names, page, photo = keys
+    if type(account.get(number)) is not int:
+        raise ProviderError(f"{who}'s answer names no account.")
+    return Profile(
+        subject=str(account[number]),
+        name=_first_text(account, *names) or "",
+        url=_first_text(account, page) or "",
+        photo=_first_text(account, photo) or "",
+    )
 
 
 class WordPress(Client):
     """WordPress.com accounts: its OAuth2 server, then /rest/v1.1/me."""
-
-    ACCOUNT = AccountFields(
-        "WordPress.com", "ID", ("display_name", "username"), "profile_URL", "avatar_URL"
-    )
 
     def _base(self) -> str:
         return (self.provider.issuer or "https://public-api.wordpress.com").rstrip("/")
@@ -382,9 +369,14 @@ class WordPress(Client):
 
     def finish(self, flow: Flow, code: str, *, now: datetime) -> Profile:
         """Exchange the code; /me names the account (its numeric ID is stable)."""
-        base = self._base()
-        token_url, me_url = base + "/oauth2/token", base + "/rest/v1.1/me"
-        return self._numbered_account(self.ACCOUNT, token_url, code, None, me_url)
+        answer = self._token(self._base() + "/oauth2/token", code, None, basic=False)
+        me = self._get_json(
+            self._base() + "/rest/v1.1/me",
+            {"Authorization": f"Bearer {self._access_token(answer)}"},
+        )
+        return _numbered_account(
+            me, "WordPress.com", ("ID", ("display_name", "username"), "profile_URL", "avatar_URL")
+        )
 
 
 class Mastodon(Client):

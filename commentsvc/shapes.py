@@ -24,6 +24,7 @@ from typing import Any
 from typing import ClassVar
 from typing import Literal
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import pydantic
 from pydantic import BaseModel
@@ -38,6 +39,8 @@ from commentsvc import fields
 from commentsvc.comments import CommentInput
 from commentsvc.errors import ERROR_CODES
 from commentsvc.errors import ValidationError
+from commentsvc.models import ANONYMOUS_POLICIES
+from commentsvc.models import MODERATION_POLICIES
 
 M = TypeVar("M", bound=BaseModel)
 log = logging.getLogger(__name__)
@@ -240,8 +243,9 @@ def _origin_site(value: Any) -> str:
     return value
 
 
-# What comments.parse_uri enforces, for the document: a path from '/', no whitespace anywhere.
-URI_PATTERN = r"^/\S*$"
+# What comments.parse_uri takes: a path, with no whitespace and no control or bidi-control
+# character (that it be in Unicode's NFC, as the service also asks, no pattern can say).
+URI_PATTERN = r"^/[^\s\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*$"
 Uri = Annotated[str, rule(comments.parse_uri)]
 OptionalText = str | None
 
@@ -470,10 +474,8 @@ class FragmentQuery(Body):
         max_length=35,
         description="The widget's language (en, de, fr, es, nl, it); any other gives English.",
     )
-    # Empty is taken as absent (as for lang), so the document lists it too.
-    theme: Annotated[Literal["light", "dark", "auto", ""] | None, rule(_theme)] = Field(
-        default=None,
-        description="Force a theme; by default (or empty) the widget follows the page.",
+    theme: Annotated[Literal["light", "dark", "auto"] | None, rule(_theme)] = Field(
+        default=None, description="Force a theme; by default the widget follows the page."
     )
 
 
@@ -484,9 +486,7 @@ class FeedQuery(Body):
 
     site: Annotated[str, rule(_site_name)] = field("The site's name.", minLength=1)
     uri: Annotated[str | None, rule(_optional_uri)] = Field(
-        default=None,
-        description="A page's path: that thread's feed instead of the site's.",
-        json_schema_extra={"pattern": URI_PATTERN},
+        default=None, description="A page's path: that thread's feed instead of the site's."
     )
 
 
@@ -511,6 +511,152 @@ class MeQuery(Body):
             json_schema_extra={"pattern": URI_PATTERN},
         )
     )
+
+
+# --- a site's settings (sites.add_site and update_site: the admin form and the CLI alike) -------
+
+
+def _site_url(value: Any) -> str:
+    url = fields.http_url(value, "url", required=True)
+    parts = urlsplit(url)
+    if parts.query or parts.fragment or parts.username:
+        raise ValidationError(
+            "url must be the site's address without query, fragment or credentials.", field="url"
+        )
+    return url
+
+
+def _origin_list(value: Any) -> list[str]:
+    given = value.split() if isinstance(value, str) else list(value or ())
+    return list(dict.fromkeys(fields.origin(origin) for origin in given))
+
+
+def _some_origins(value: Any) -> list[str]:
+    origins = _origin_list(value)
+    if not origins:
+        raise ValidationError("A site needs at least one origin.", field="origin", code="empty")
+    return origins
+
+
+def _words(name: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if isinstance(value, list | tuple):
+            value = "\n".join(str(v) for v in value)
+        text = fields.text_field(value, name, max_length=20_000, multiline=True)
+        words = [w.strip().lower() for w in text.replace(",", "\n").split("\n")]
+        return "\n".join(w for w in words if w)
+
+    return check
+
+
+def _on_off(name: str) -> Callable[[Any], bool]:
+    # Forms and command lines say on/off, yes/no or 1/0; JSON says true/false.
+    def check(value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ValidationError(f"{name} must be on or off.", field=name)
+
+    return check
+
+
+def _owner_email(value: Any) -> str:
+    email = fields.text_field(value, "owner_email", max_length=320)
+    if email and ("@" not in email or any(ch.isspace() for ch in email)):
+        raise ValidationError("owner_email is not an email address.", field="owner_email")
+    return email
+
+
+def _whole(name: str, minimum: int, maximum: int) -> Callable[[Any], int]:
+    return lambda value: fields.integer(value, name, minimum=minimum, maximum=maximum)
+
+
+def _one_of(name: str, choices: tuple[str, ...]) -> Callable[[Any], str]:
+    return lambda value: fields.choice(value, name, choices)
+
+
+def _fediverse_accounts(value: Any) -> str:
+    from commentsvc.fediverse import parse_accounts  # fediverse imports the domain: late
+
+    return parse_accounts(value)
+
+
+def _sign_in(value: Any) -> str:
+    from commentsvc.identities import parse_sign_in
+
+    return parse_sign_in(value)
+
+
+def _given(default: Any = None, **schema: Any) -> Any:
+    # Not validated when absent: an update checks only the settings it changes.
+    return Field(default=default, json_schema_extra=schema or None)
+
+
+class SiteSettings(Body):
+    """What `sites.update_site` changes: only the settings given (None: not given), each
+    checked alike whether it comes from the admin form or the CLI."""
+
+    REQUIRED = ()
+
+    # The name is the site's key, never changed; declared here so that a new site's is checked
+    # first, as NewSite requires it.
+    name: Annotated[str, rule(fields.name_field)] = _given()
+    url: Annotated[str, rule(_site_url)] = _given(format="uri")
+    origins: Annotated[list[str], rule(_some_origins)] = _given()
+    moderation: Annotated[str, rule(_one_of("moderation", MODERATION_POLICIES))] = _given(
+        enum=list(MODERATION_POLICIES)
+    )
+    link_limit: Annotated[int, rule(_whole("link_limit", 1, 1000))] = _given(
+        minimum=1, maximum=1000
+    )
+    edit_window: Annotated[int, rule(_whole("edit_window", 0, 30 * 86400))] = _given(
+        minimum=0, maximum=30 * 86400
+    )
+    moderation_words: Annotated[str, rule(_words("moderation_words"))] = _given(maxLength=20_000)
+    disallowed_words: Annotated[str, rule(_words("disallowed_words"))] = _given(maxLength=20_000)
+    linkbacks: Annotated[bool, rule(_on_off("linkbacks"))] = _given()
+    gravatar: Annotated[bool, rule(_on_off("gravatar"))] = _given()
+    owner_email: Annotated[str, rule(_owner_email)] = _given(maxLength=320)
+    webhook_url: Annotated[str, rule(lambda v: fields.http_url(v, "webhook_url"))] = _given(
+        format="uri"
+    )
+    cache_max_age: Annotated[int, rule(_whole("cache_max_age", 0, 3600))] = _given(
+        minimum=0, maximum=3600
+    )
+    fediverse_accounts: Annotated[str, rule(_fediverse_accounts)] = _given()
+    sign_in: Annotated[str, rule(_sign_in)] = _given(maxLength=1000)
+    anonymous: Annotated[str, rule(_one_of("anonymous", ANONYMOUS_POLICIES))] = _given(
+        enum=list(ANONYMOUS_POLICIES)
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _only_known_and_given(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise ValidationError("The site's settings must be named.", field="body")
+        for key in data:
+            if key not in cls.model_fields:
+                raise ValidationError(f"Unknown site setting {key!r}.", field=str(key))
+        return {key: value for key, value in data.items() if value is not None}
+
+    def given(self) -> dict[str, Any]:
+        """Return the settings given, clean, in the order declared."""
+        sent = [name for name in type(self).model_fields if name in self.model_fields_set]
+        return {name: getattr(self, name) for name in sent}
+
+
+class NewSite(SiteSettings):
+    """What `sites.add_site` takes: a name and URL; without origins, the URL's origin."""
+
+    REQUIRED = ("name", "url")
+
+    name: Annotated[str, rule(fields.name_field)] = field(fields.NAME_RULE)
+    url: Annotated[str, rule(_site_url)] = field("The site's address.", format="uri")
+    origins: Annotated[list[str], rule(_origin_list)] = _given()
 
 
 # --- answers -----------------------------------------------------------------------------------

@@ -13,33 +13,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from commentsvc import fields
+from commentsvc import shapes
 from commentsvc.db import db
 from commentsvc.db import write_transaction
+from commentsvc.db import writing
 from commentsvc.errors import NotFound
 from commentsvc.errors import ValidationError
-from commentsvc.models import ANONYMOUS_POLICIES
-from commentsvc.models import MODERATION_POLICIES
 from commentsvc.models import Comment
 from commentsvc.models import Site
 from commentsvc.models import SiteOrigin
 from commentsvc.models import Thread
-
-# The settings a site carries besides its name, URL and origins, with their validators.
-SETTINGS = {
-    "moderation": lambda v: fields.choice(v, "moderation", MODERATION_POLICIES),
-    "link_limit": lambda v: fields.integer(v, "link_limit", minimum=1, maximum=1000),
-    "edit_window": lambda v: fields.integer(v, "edit_window", minimum=0, maximum=30 * 86400),
-    "moderation_words": lambda v: _words(v, "moderation_words"),
-    "disallowed_words": lambda v: _words(v, "disallowed_words"),
-    "linkbacks": lambda v: _boolean(v, "linkbacks"),
-    "gravatar": lambda v: _boolean(v, "gravatar"),
-    "owner_email": lambda v: _email(v, "owner_email"),
-    "webhook_url": lambda v: fields.http_url(v, "webhook_url"),
-    "cache_max_age": lambda v: fields.integer(v, "cache_max_age", minimum=0, maximum=3600),
-    "fediverse_accounts": lambda v: _fediverse_accounts(v),
-    "sign_in": lambda v: _sign_in(v),
-    "anonymous": lambda v: fields.choice(v, "anonymous", ANONYMOUS_POLICIES),
-}
 
 # What a new site gets when its owner names nothing else; like WordPress, a first-time
 # commenter's comment waits for approval.
@@ -70,11 +53,19 @@ def find_site(name: str) -> Site | None:
     # A name that no site can have (NUL, any case, any length) is not looked up at all.
     if not isinstance(name, str) or not fields.is_name(name):
         return None
-    return db.session.scalar(_SITE_NAMED, {"name": name})
+    if not writing():
+        return db.session.scalar(_SITE_NAMED, {"name": name})
+    # Under the write lock, as it is now: a site the request read before is kept through its
+    # write (db._end_read), and a change made from it must not rest on what it read then.
+    site = db.session.scalar(_SITE_NAMED_FRESH, {"name": name})
+    if site is not None:
+        db.session.expire(site, ["origins"])
+    return site
 
 
 # Built once: every write looks its site up, and building a statement costs more than running it.
 _SITE_NAMED = select(Site).where(Site.name == bindparam("name"))
+_SITE_NAMED_FRESH = _SITE_NAMED.execution_options(populate_existing=True)
 
 
 def list_sites() -> list[Site]:
@@ -95,10 +86,12 @@ def site_for_origin(origin: str) -> Site | None:
 def add_site(name: str, url: str, origins: Iterable[str] = (), **settings: Any) -> Site:
     """Create a site; without origins, the origin of its URL is allowed; settings not given
     take DEFAULTS."""
-    name = fields.name_field(name)
-    url = _site_url(url)
-    allowed = _origins(origins) or [fields.origin_of(url)]
-    values = {**DEFAULTS, **_settings(settings)}
+    given = shapes.parse(
+        shapes.NewSite, {"name": name, "url": url, "origins": origins, **settings}
+    ).given()
+    name, url = given.pop("name"), given.pop("url")
+    allowed = given.pop("origins", None) or [fields.origin_of(url)]
+    values = {**DEFAULTS, **given}
     with write_transaction() as session:
         if session.scalar(select(Site.id).where(Site.name == name)) is not None:
             raise ValidationError(f"A site called {name!r} exists already.", field="name")
@@ -113,16 +106,11 @@ def add_site(name: str, url: str, origins: Iterable[str] = (), **settings: Any) 
 def update_site(
     name: str, url: str | None = None, origins: Iterable[str] | None = None, **settings: Any
 ) -> Site:
-    """Change a site's URL, origins (replacing the list) or settings."""
-    url = _site_url(url) if url is not None else None
-    allowed = _origins(origins) if origins is not None else None
-    if allowed is not None and not allowed:
-        raise ValidationError("A site needs at least one origin.", field="origin", code="empty")
-    values = _settings(settings)
+    """Change a site's URL, origins (replacing the list) or settings; None leaves one as it is."""
+    values = shapes.parse(shapes.SiteSettings, {"url": url, "origins": origins, **settings}).given()
+    allowed = values.pop("origins", None)
     with write_transaction() as session:
         site = get_site(name)
-        if url is not None:
-            site.url = url
         for key, value in values.items():
             setattr(site, key, value)
         if allowed is not None:
@@ -178,25 +166,6 @@ def thread_uri(site: Site, url: str) -> str | None:
     return path
 
 
-def _site_url(url: Any) -> str:
-    url = fields.http_url(url, "url", required=True)
-    parts = urlsplit(url)
-    if parts.query or parts.fragment or parts.username:
-        raise ValidationError(
-            "url must be the site's address without query, fragment or credentials.", field="url"
-        )
-    return url
-
-
-def _origins(origins: Iterable[str]) -> list[str]:
-    unique: list[str] = []
-    for value in origins:
-        normal = fields.origin(value)
-        if normal not in unique:
-            unique.append(normal)
-    return unique
-
-
 def _check_origins_free(origins: list[str], site_id: int | None) -> None:
     taken = db.session.execute(
         select(SiteOrigin.origin, Site.name)
@@ -218,51 +187,3 @@ def _flush_unique(session) -> None:
             "The site's name or one of its origins was taken at the same moment; try again.",
             field="name",
         ) from None
-
-
-def _settings(settings: dict[str, Any]) -> dict[str, Any]:
-    values = {}
-    for key, value in settings.items():
-        if key not in SETTINGS:
-            raise ValidationError(f"Unknown site setting {key!r}.", field=key)
-        if value is not None:
-            values[key] = SETTINGS[key](value)
-    return values
-
-
-def _fediverse_accounts(value: Any) -> str:
-    from commentsvc.fediverse import parse_accounts
-
-    return parse_accounts(value)
-
-
-def _sign_in(value: Any) -> str:
-    from commentsvc.identities import parse_sign_in
-
-    return parse_sign_in(value)
-
-
-def _words(value: Any, field: str) -> str:
-    if isinstance(value, list | tuple):
-        value = "\n".join(str(v) for v in value)
-    text = fields.text_field(value, field, max_length=20_000, multiline=True)
-    words = [w.strip().lower() for w in text.replace(",", "\n").split("\n")]
-    return "\n".join(w for w in words if w)
-
-
-def _boolean(value: Any, field: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ValidationError(f"{field} must be on or off.", field=field)
-
-
-def _email(value: Any, field: str) -> str:
-    email = fields.text_field(value, field, max_length=320)
-    if email and ("@" not in email or any(ch.isspace() for ch in email)):
-        raise ValidationError(f"{field} is not an email address.", field=field)
-    return email

@@ -316,11 +316,11 @@
       else this.build();
       // With the page's markup, only whether anything changed since (its ETag): 304, or all.
       await this.load(false, ssr ? root.dataset.etag : null);
-      // Markup still current (304): which comments are the signed-in reader's (from any device),
-      // and which of theirs are held, are asked apart; their own get Edit and Delete.
+      // Markup still current (304): the signed-in reader's own comments are asked apart, and
+      // those adopted before they were known get their Edit and Delete.
       if (ssr && !this.fresh && me.token()) {
         await this.loadMine();
-        for (const node of this.list.querySelectorAll(`article.${P}comment`)) node.view?.claim();
+        for (const id of g.mine) this.root.querySelector(`.${P}comment[data-id="${id}"]`)?.view?.showActions();
       }
       await this.showOwnPending();
       root.removeAttribute("aria-busy");
@@ -804,13 +804,13 @@
       like?.addEventListener("click", () => view.like());
       like?.setAttribute("aria-pressed", String(store.get("liked", []).includes(view.comment.id)));
       node.querySelector(`:scope > .${P}actions [data-action=reply]`)?.addEventListener("click", () => view.reply());
-      view.claim();
+      // This reader's own comments, inside the edit window: their Edit and Delete come too.
+      if (own.get(view.comment.id)) view.showActions();
       return view;
     }
 
-    // This reader's own comments, inside the edit window: their Edit and Delete come too.
-    claim() {
-      if (own.get(this.comment.id) || me.owns(this.comment.id)) this.actions.replaceChildren(...this.actionButtons());
+    showActions() {
+      this.actions.replaceChildren(...this.actionButtons());
     }
 
     markPending() {

@@ -829,3 +829,34 @@ def test_nul_in_filters_and_names_is_a_4xx(admin_app, alice):
         "/admin/login", data={"csrf": token, "username": "ali\x00ce", "password": PASSWORD}
     )
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("form", "field"),
+    [
+        ({"link_limit": "0"}, "link_limit"),
+        ({"edit_window": "2592001"}, "edit_window"),
+        ({"moderation": "sometimes"}, "moderation"),
+        ({"fediverse_accounts": "not a handle"}, "fediverse_accounts"),
+    ],
+)
+def test_the_site_form_refuses_a_setting_as_the_shape_does(admin_app, alice, form, field):
+    from markupsafe import escape
+
+    from commentsvc import shapes
+    from commentsvc.errors import ValidationError
+    from commentsvc.sites import get_site
+
+    with pytest.raises(ValidationError) as caught:
+        shapes.parse(shapes.SiteSettings, form)
+    fields = {"url": "https://news.example.org", "moderation": "none", "link_limit": "2"}
+    for path, name in (("/admin/sites/new", {"name": "news"}), ("/admin/sites/blog", {})):
+        answer = alice.post(path, **{**fields, "edit_window": "900", **name, **form})
+        page = answer.get_data(as_text=True)
+        assert answer.status_code == 400
+        assert f'data-code="{caught.value.code}" data-field="{field}">' in page
+        assert str(escape(caught.value.message)) in page
+    with admin_app.app_context():
+        assert get_site("blog").moderation == "all"
+        with pytest.raises(Exception, match="no site called 'news'"):
+            get_site("news")

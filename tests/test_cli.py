@@ -352,3 +352,36 @@ def test_a_database_without_tables_says_to_upgrade(tmp_path):
         "Error: COMMENTSVC_DATABASE_URL: the database has no tables yet (no such table: sites); "
         "run `commentsvc db upgrade`"
     ]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "field"),
+    [
+        ("--link-limit", "0", "link_limit"),
+        ("--edit-window", "2592001", "edit_window"),
+        ("--moderation", "sometimes", "moderation"),
+        ("--fediverse-accounts", "not a handle", "fediverse_accounts"),
+    ],
+)
+def test_site_settings_are_refused_with_the_shapes_message(cli, app_ctx, option, value, field):
+    from commentsvc import shapes
+    from commentsvc.errors import ValidationError
+
+    with pytest.raises(ValidationError) as caught:
+        shapes.parse(shapes.SiteSettings, {field: value})
+    assert caught.value.field == field
+    result = cli("site", "add", "blog", "--url", "https://blog.example.org", option, value)
+    assert result.exit_code == 1
+    assert result.output == f"Error: Invalid value for {option!r}: {caught.value.message}\n"
+    assert list_sites() == []
+    cli("site", "add", "blog", "--url", "https://blog.example.org")
+    again = cli("site", "set", "blog", option, value)
+    assert again.exit_code == 1 and caught.value.message in again.output
+    assert get_site("blog").moderation == "first-time"
+
+
+def test_site_set_changes_only_what_it_is_given(cli, app_ctx):
+    cli("site", "add", "blog", "--url", "https://blog.example.org", "--link-limit", "5")
+    assert cli("site", "set", "blog", "--moderation", "all").exit_code == 0
+    site = get_site("blog")
+    assert (site.moderation, site.link_limit, site.edit_window) == ("all", 5, 900)

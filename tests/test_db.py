@@ -335,3 +335,19 @@ def test_comments_imported_before_migration_0014_say_they_came_from_wordpress(tm
             marks = list(marks)
         db.engine.dispose()
     assert marks == ["wordpress", "", ""]
+
+
+def test_a_site_the_request_read_before_its_write_is_read_again_under_the_lock(app, app_ctx):
+    from commentsvc import sites
+    from commentsvc.models import SiteOrigin
+
+    sites.add_site("blog", "https://blog.example.org")
+    site = sites.get_site("blog")
+    assert [o.origin for o in site.origins] == ["https://blog.example.org"]  # read, and kept
+    # Meanwhile another process adds an origin.
+    with app.app_context(), write_transaction() as other:
+        other.add(SiteOrigin(site_id=site.id, origin="https://added.example"))
+    sites.update_site("blog", origins=["https://only.example"])
+    db.session.expire_all()
+    stored = db.session.scalars(select(SiteOrigin.origin)).all()
+    assert stored == ["https://only.example"], "the list was replaced from a stale copy"

@@ -7,7 +7,6 @@ import requests
 from sqlalchemy import func
 from sqlalchemy import select
 
-from commentsvc import create_app
 from commentsvc.db import db
 from commentsvc.db import write_transaction
 from commentsvc.models import Ban
@@ -483,23 +482,3 @@ def test_the_gate_forgets_clients_once_they_are_done():
         with gate.hold(f"client:{n}", f"host:{n}"):
             pass
     assert dict(gate._running) == {"": 0}
-
-
-def test_every_refusal_of_xmlrpc_is_a_fault_with_its_http_status(tmp_path):
-    """A busy database (503), a wrong method (405) or body type (415) still answer XML-RPC."""
-    # A database file in a folder that does not exist cannot be opened: the service answers 503.
-    url = f"sqlite:///{tmp_path / 'missing' / 'dir' / 'comments.db'}"
-    app = create_app({"INSTANCE_PATH": str(tmp_path / "i"), "DATABASE_URL": url})
-    call = xmlrpc.client.dumps(("http://127.0.0.1/p",), "pingback.extensions.getPingbacks")
-    client = app.test_client()
-    for response, status in (
-        (client.post("/xmlrpc", data=call, content_type="text/xml"), 503),
-        (client.get("/xmlrpc"), 405),
-        (client.post("/xmlrpc", data=call, headers={"Content-Encoding": "gzip"}), 415),
-    ):
-        assert response.status_code == status
-        assert response.mimetype == "text/xml"
-        with pytest.raises(xmlrpc.client.Fault) as info:
-            xmlrpc.client.loads(response.data)
-        assert info.value.faultString and "Traceback" not in info.value.faultString
-        assert bool(response.headers.get("Retry-After")) == (status == 503)

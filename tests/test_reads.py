@@ -264,6 +264,28 @@ def test_the_early_answers_are_the_ones_flask_gives(app, api, client, cli, url, 
     assert "gzip" in encodings, "no gzipped answer was compared"
 
 
+@pytest.mark.parametrize("accepted", ["deflate", "gzip;q=0", "gzip;q=0, deflate"])
+def test_an_answer_the_client_takes_otherwise_encoded_is_the_one_flask_gives(
+    app, api, client, accepted
+):
+    # Not gzip, but an Accept-Encoding all the same: Flask's compression may encode it.
+    for n in range(30):
+        api.post(expect=201, text=f"Comment {n}, long enough to be worth compressing.")
+    url = "/api/comments?site=blog&uri=/post/1"
+    client.get(url)  # the answer is kept now
+    headers = {"Accept-Encoding": accepted}
+    early = client.get(url, headers=headers)
+    middleware = app.wsgi_app
+    app.wsgi_app = middleware.wsgi_app
+    try:
+        late = client.get(url, headers=headers)
+    finally:
+        app.wsgi_app = middleware
+    assert early.status_code == late.status_code == 200
+    assert sorted(early.headers.items()) == sorted(late.headers.items())
+    assert early.get_data() == late.get_data()
+
+
 def test_a_read_that_links_fediverse_posts_goes_through_flask(app, api, client):
     api.post(expect=201, text="First.")
     url = "/api/comments?site=blog&uri=/post/1"
@@ -274,6 +296,10 @@ def test_a_read_that_links_fediverse_posts_goes_through_flask(app, api, client):
     assert client.get(url).status_code == 200 and views == []
     answer = client.get(url + "&fediverse=https://social.example/@blog/1")
     assert answer.status_code == 200 and views == [1]
+    # A 304 too (the widget hydrating a page's markup asks with its ETag): the view links.
+    etag = {"If-None-Match": answer.headers["ETag"]}
+    again = client.get(url + "&fediverse=https://social.example/@blog/1", headers=etag)
+    assert again.status_code == 304 and views == [1, 1]
 
 
 def test_a_conditional_read_that_does_not_match_costs_one_lookup(app, api, client, queries):

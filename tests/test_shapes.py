@@ -1,8 +1,15 @@
 """The API's shapes: one declaration validates requests, describes answers, makes the document."""
 
+import re
+import unicodedata
+
 import pytest
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
+from commentsvc import comments
 from commentsvc import create_app
 from commentsvc import openapi
 from commentsvc import shapes
@@ -163,3 +170,94 @@ def test_every_json_body_route_documents_its_413(api, client):
         response = getattr(client, method)(path, data=big, content_type="application/json")
         assert response.status_code == 413, path
         documented(document, method, template, response)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(st.characters(blacklist_categories=("Cs",)), max_size=40).map(
+        lambda rest: unicodedata.normalize("NFC", "/" + rest)
+    )
+)
+def test_the_documented_uri_pattern_is_the_servers_rule(uri):
+    # The document's pattern and comments.parse_uri agree: what one takes, the other takes
+    # (for text in NFC, which the service also asks and no pattern can say).
+    try:
+        accepted = comments.parse_uri(uri) == uri
+    except ValidationError:
+        accepted = False
+    assert accepted == bool(re.match(shapes.URI_PATTERN, uri)), repr(uri)
+
+
+# A site's settings: one shape for sites.add_site/update_site, the admin form and the CLI.
+BAD_SETTINGS = [
+    ({"link_limit": "0"}, "link_limit", "invalid"),
+    ({"edit_window": str(30 * 86400 + 1)}, "edit_window", "invalid"),
+    ({"moderation": "sometimes"}, "moderation", "invalid"),
+    ({"moderation_words": "x" * 20_001}, "moderation_words", "too_long"),
+    ({"fediverse_accounts": "not a handle"}, "fediverse_accounts", "invalid"),
+    ({"url": "https://a.example/?q=1"}, "url", "invalid"),
+]
+
+
+def site_refused(model, data):
+    with pytest.raises(ValidationError) as caught:
+        shapes.parse(model, data)
+    return caught.value
+
+
+@pytest.mark.parametrize(("settings", "field", "code"), BAD_SETTINGS)
+def test_a_site_setting_is_refused_alike_by_the_shape_and_add_site(app, settings, field, code):
+    from commentsvc import sites
+
+    new = {"name": "blog", "url": "https://blog.example.org", **settings}
+    by_shape = site_refused(shapes.NewSite, new)
+    assert (by_shape.field, by_shape.code) == (field, code)
+    with app.app_context(), pytest.raises(ValidationError) as caught:
+        sites.add_site(**new)
+    assert (caught.value.field, caught.value.code, caught.value.message) == (
+        field,
+        code,
+        by_shape.message,
+    )
+    with app.app_context():
+        assert sites.list_sites() == []
+
+
+def test_an_update_checks_only_the_settings_it_is_given():
+    changes = shapes.parse(shapes.SiteSettings, {"moderation": "all", "url": None})
+    assert changes.given() == {"moderation": "all"}
+    assert shapes.parse(shapes.SiteSettings, {}).given() == {}
+    unknown = site_refused(shapes.SiteSettings, {"colour": "red"})
+    assert (unknown.field, unknown.message) == ("colour", "Unknown site setting 'colour'.")
+    empty = site_refused(shapes.SiteSettings, {"origins": []})
+    assert (empty.field, empty.code) == ("origin", "empty")
+    nameless = site_refused(shapes.NewSite, {"url": "https://blog.example.org"})
+    assert nameless.field == "name"
+
+
+def test_the_site_rules_clean_what_they_accept():
+    new = shapes.parse(
+        shapes.NewSite,
+        {
+            "name": "blog",
+            "url": "https://blog.example.org",
+            "origins": ["https://BLOG.example.org:443", "https://blog.example.org"],
+            "link_limit": "3",
+            "linkbacks": "off",
+            "gravatar": "on",
+            "moderation_words": "Casino, Pills\nloans",
+        },
+    ).given()
+    assert new == {
+        "name": "blog",
+        "url": "https://blog.example.org",
+        "origins": ["https://blog.example.org"],
+        "link_limit": 3,
+        "moderation_words": "casino\npills\nloans",
+        "linkbacks": False,
+        "gravatar": True,
+    }
+    assert shapes.parse(shapes.NewSite, {"name": "b", "url": "https://b.example"}).given() == {
+        "name": "b",
+        "url": "https://b.example",
+    }

@@ -468,6 +468,36 @@ def test_oauth2_kinds_against_stand_ins(app, cli, kind, token_path, user_path, u
         blog.close()
 
 
+@pytest.mark.parametrize(
+    ("kind", "token_path", "user_path", "user", "who"),
+    [
+        ("github", "/login/oauth/access_token", "/api/v3/user", {"id": "42"}, "GitHub"),
+        ("wordpress", "/oauth2/token", "/rest/v1.1/me", {"display_name": "W"}, "WordPress.com"),
+    ],
+)
+def test_an_oauth2_answer_that_names_no_account_is_refused(
+    app, cli, kind, token_path, user_path, user, who
+):
+    blog = Blog()
+    try:
+        cli("auth", "add", "gh", "--kind", kind, "--issuer", blog.url, "--client-id", "cid",
+            input="csecret\n")  # fmt: skip
+        add_site(app, sign_in="gh")
+        json_type = {"Content-Type": "application/json"}
+        blog.page(token_path, json.dumps({"access_token": "tok", "token_type": "bearer"}),
+                  headers=json_type)  # fmt: skip
+        blog.page(user_path, json.dumps(user), headers=json_type)
+        client = app.test_client()
+        state = parse_qs(urlsplit(start(client, provider="gh").headers["Location"]).query)["state"]
+        answer = client.get(f"/auth/gh/callback?code=the-code&state={state[0]}")
+        assert answer.status_code == 502
+        error = popup_result(answer)["message"]["error"]
+        assert error["code"] == "provider_error"
+        assert error["message"] == f"{who}'s answer names no account."
+    finally:
+        blog.close()
+
+
 def test_the_owner_linked_to_an_identity_replies_as_the_owner(app, cli, oidc):
     cli("admin", "add", "owner", input="a long enough password\n")
     cli("site", "set", "blog", "--moderation", "all")
@@ -581,3 +611,26 @@ def test_indieauth_discovers_the_readers_server_and_checks_me(app, cli):
         assert "another site" in popup_result(refused)["message"]["error"]["message"]
     finally:
         blog.close()
+
+
+def test_removing_a_provider_keeps_what_another_process_offered_since(app, site):
+    # The request's site is kept through a write (db._end_read): the removal must still edit
+    # the sign-in list as it is under the lock, not as this session first read it.
+    from commentsvc import identities
+    from commentsvc import sites
+
+    def elsewhere(action):
+        worker = threading.Thread(target=lambda: app.app_context().push() or action())
+        worker.start()
+        worker.join()
+
+    with app.app_context():
+        for name in ("github", "gitlab", "forgejo"):
+            identities.add_provider(name, "github", client_id="id", secret="s", key="k" * 32)
+        sites.update_site("blog", sign_in="github,gitlab")
+        kept = sites.get_site("blog")  # as a request holds its site
+        assert kept.sign_in == "github,gitlab"
+        elsewhere(lambda: sites.update_site("blog", sign_in="github,gitlab,forgejo"))
+        identities.remove_provider("github")
+    with app.app_context():
+        assert sites.get_site("blog").sign_in == "gitlab,forgejo"

@@ -19,7 +19,6 @@ from commentsvc import shapes
 from commentsvc import spam
 from commentsvc.db import db
 from commentsvc.errors import NotFound
-from commentsvc.errors import RateLimited
 from commentsvc.errors import ServiceError
 from commentsvc.errors import UnsupportedMediaType
 from commentsvc.linkbacks import receive
@@ -107,20 +106,6 @@ def _fault(code: int, message: str):
 
 def _xml(payload: str):
     return Response(payload, mimetype="text/xml")
-
-
-@bp.after_app_request
-def _refusals_as_faults(response: Response) -> Response:
-    # An XML-RPC client reads a fault, not our JSON error: every refusal of /xmlrpc (405, 415,
-    # 429, a busy database's 503, a 500) becomes one, keeping its HTTP status and headers.
-    if request.path != "/xmlrpc" or response.status_code < 300 or not response.is_json:
-        return response
-    error = (response.get_json(silent=True) or {}).get("error") or {}
-    code = RateLimited.fault if response.status_code == 429 else 0
-    fault = _fault(code, error.get("message") or "The request was refused.")
-    response.set_data(fault.get_data())
-    response.mimetype = fault.mimetype
-    return response
 
 
 def _too_large():
