@@ -486,7 +486,9 @@ class FeedQuery(Body):
 
     site: Annotated[str, rule(_site_name)] = field("The site's name.", minLength=1)
     uri: Annotated[str | None, rule(_optional_uri)] = Field(
-        default=None, description="A page's path: that thread's feed instead of the site's."
+        default=None,
+        description="A page's path: that thread's feed instead of the site's.",
+        json_schema_extra={"pattern": URI_PATTERN},
     )
 
 
