@@ -474,8 +474,10 @@ class FragmentQuery(Body):
         max_length=35,
         description="The widget's language (en, de, fr, es, nl, it); any other gives English.",
     )
-    theme: Annotated[Literal["light", "dark", "auto"] | None, rule(_theme)] = Field(
-        default=None, description="Force a theme; by default the widget follows the page."
+    # Empty is taken as absent (as for lang), so the document lists it too.
+    theme: Annotated[Literal["light", "dark", "auto", ""] | None, rule(_theme)] = Field(
+        default=None,
+        description="Force a theme; by default (or empty) the widget follows the page.",
     )
 
 
