@@ -474,8 +474,10 @@ class FragmentQuery(Body):
         max_length=35,
         description="The widget's language (en, de, fr, es, nl, it); any other gives English.",
     )
-    theme: Annotated[Literal["light", "dark", "auto"] | None, rule(_theme)] = Field(
-        default=None, description="Force a theme; by default the widget follows the page."
+    # Empty is taken as absent (as for lang), so the document lists it too.
+    theme: Annotated[Literal["light", "dark", "auto", ""] | None, rule(_theme)] = Field(
+        default=None,
+        description="Force a theme; by default (or empty) the widget follows the page.",
     )
 
 
@@ -486,7 +488,9 @@ class FeedQuery(Body):
 
     site: Annotated[str, rule(_site_name)] = field("The site's name.", minLength=1)
     uri: Annotated[str | None, rule(_optional_uri)] = Field(
-        default=None, description="A page's path: that thread's feed instead of the site's."
+        default=None,
+        description="A page's path: that thread's feed instead of the site's.",
+        json_schema_extra={"pattern": URI_PATTERN},
     )
 
 

@@ -75,3 +75,39 @@ def test_the_openapi_document_lists_every_error_code(client):
     assert code["enum"] == list(ERROR_CODES)
     for name in ERROR_CODES:
         assert f"`{name}`" in code["description"]
+
+
+def test_every_uri_in_the_document_carries_the_pattern_the_server_enforces():
+    """A client (or schemathesis) reading the document learns a uri is a path without spaces."""
+    import re
+
+    from commentsvc.openapi import openapi_document
+
+    document = openapi_document("http://127.0.0.1")
+    patterns = [
+        parameter["schema"].get("pattern") or parameter["schema"].get("items", {}).get("pattern")
+        for operation in _operations(document)
+        for parameter in operation.get("parameters", ())
+        if parameter["name"] == "uri"
+    ]
+    schemas = document["components"]["schemas"]
+    bodies = [
+        schemas[media["schema"]["$ref"].rsplit("/", 1)[-1]]
+        for operation in _operations(document)
+        for media in operation.get("requestBody", {}).get("content", {}).values()
+    ]
+    patterns += [
+        body["properties"]["uri"].get("pattern")
+        for body in bodies
+        if "uri" in body.get("properties", {})
+    ]
+    assert len(patterns) >= 5, patterns
+    for pattern in patterns:
+        assert pattern, patterns
+        assert re.search(pattern, "/blog/post-1?x=1")
+        for refused in ("blog/post", "/blog post", "/blog\tpost", "/blog\u00a0post", ""):
+            assert not re.search(pattern, refused), (pattern, refused)
+
+
+def _operations(document):
+    return [op for path in document["paths"].values() for op in path.values()]

@@ -185,7 +185,8 @@ def test_the_documented_uri_pattern_is_the_servers_rule(uri):
         accepted = comments.parse_uri(uri) == uri
     except ValidationError:
         accepted = False
-    assert accepted == bool(re.match(shapes.URI_PATTERN, uri)), repr(uri)
+    # fullmatch: in the document (ECMA-262) `$` is the end, never before a final newline.
+    assert accepted == bool(re.fullmatch(shapes.URI_PATTERN, uri)), repr(uri)
 
 
 # A site's settings: one shape for sites.add_site/update_site, the admin form and the CLI.
