@@ -109,12 +109,17 @@ class Service:
     url = ""
     process: subprocess.Popen
 
+    log = None
+
     def stop(self) -> None:
         self.process.terminate()
         try:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.process.kill()
+        if self.log:
+            self.log.close()
+            print(f"{self.name}: server log in {self.log.name}", file=sys.stderr)
 
     def memory(self) -> float:
         return worker_memory(self.process.pid)
@@ -143,11 +148,13 @@ class Commentsvc(Service):
             check=True,
             capture_output=True,
         )
+        # The server's log stays in its instance folder, to read when a run goes wrong.
+        self.log = open(self.instance / "server.log", "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [*command, "serve", "--port", str(port), "--workers", str(workers)],
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         wait_for(self.url + "/healthz", self.process)
 
@@ -556,6 +563,7 @@ def main() -> None:
         try:
             log(f"seeding {name}")
             seed(service, big=args.big)
+            time.sleep(5)  # the background work the seeding started (title fetches) ends first
             body = body or requests.get(service.requests()["thread"]["url"], timeout=30).content
             results[name] = measure(service, args.seconds, args.connections, log, only)
         finally:
