@@ -411,6 +411,18 @@ def test_id_tokens_that_fail_a_check_are_refused(stand_in, claims):
 # --- GitHub and WordPress.com against stand-in servers ------------------------------------------
 
 
+def oauth2_stand_in(app, cli, blog, kind, token_path, user_path, user) -> None:
+    """Offer provider `gh` of this kind on site blog, its token and user answers served by
+    blog (a stand-in for GitHub or WordPress.com)."""
+    cli("auth", "add", "gh", "--kind", kind, "--issuer", blog.url, "--client-id", "cid",
+        input="csecret\n")  # fmt: skip
+    add_site(app, sign_in="gh")
+    json_type = {"Content-Type": "application/json"}
+    blog.page(token_path, json.dumps({"access_token": "tok", "token_type": "bearer"}),
+              headers=json_type)  # fmt: skip
+    blog.page(user_path, json.dumps(user), headers=json_type)
+
+
 @pytest.mark.parametrize(
     ("kind", "token_path", "user_path", "user", "expected"),
     [
@@ -433,13 +445,7 @@ def test_id_tokens_that_fail_a_check_are_refused(stand_in, claims):
 def test_oauth2_kinds_against_stand_ins(app, cli, kind, token_path, user_path, user, expected):
     blog = Blog()
     try:
-        cli("auth", "add", "gh", "--kind", kind, "--issuer", blog.url, "--client-id", "cid",
-            input="csecret\n")  # fmt: skip
-        add_site(app, sign_in="gh")
-        json_type = {"Content-Type": "application/json"}
-        blog.page(token_path, json.dumps({"access_token": "tok", "token_type": "bearer"}),
-                  headers=json_type)  # fmt: skip
-        blog.page(user_path, json.dumps(user), headers=json_type)
+        oauth2_stand_in(app, cli, blog, kind, token_path, user_path, user)
         client = app.test_client()
         started = start(client, provider="gh")
         assert started.status_code == 302
@@ -480,13 +486,7 @@ def test_an_oauth2_answer_that_names_no_account_is_refused(
 ):
     blog = Blog()
     try:
-        cli("auth", "add", "gh", "--kind", kind, "--issuer", blog.url, "--client-id", "cid",
-            input="csecret\n")  # fmt: skip
-        add_site(app, sign_in="gh")
-        json_type = {"Content-Type": "application/json"}
-        blog.page(token_path, json.dumps({"access_token": "tok", "token_type": "bearer"}),
-                  headers=json_type)  # fmt: skip
-        blog.page(user_path, json.dumps(user), headers=json_type)
+        oauth2_stand_in(app, cli, blog, kind, token_path, user_path, user)
         client = app.test_client()
         state = parse_qs(urlsplit(start(client, provider="gh").headers["Location"]).query)["state"]
         answer = client.get(f"/auth/gh/callback?code=the-code&state={state[0]}")

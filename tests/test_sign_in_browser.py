@@ -65,26 +65,33 @@ def sign_in(page, sub: str):
     page.wait_for_selector('[data-action="sign-out"]')
 
 
-def test_sign_in_post_and_edit_from_a_second_context(app, browser, live_server, provider_url):  # noqa: F811
+def signing_in_blog(app, live_server, issuer, host, origin):
+    """Serve site blog (at origin, the host page /post embedding the widget) with the oidc
+    provider offered for signing in; return the running service."""
     from commentsvc import identities
 
+    with app.app_context():
+        identities.add_provider(
+            "oidc",
+            "oidc",
+            issuer=issuer,
+            client_id="commentsvc",
+            secret="s",
+            key="test-secret-key",
+        )
+    add_site(app, "blog", url=origin, sign_in="oidc")
+    service = live_server(GUARD="off")
+    host.pages["/post"] = blog_page(service.url)
+    return service
+
+
+def test_sign_in_post_and_edit_from_a_second_context(app, browser, live_server, provider_url):  # noqa: F811
     host = HostSite()
     try:
         # The host page on localhost, the service on 127.0.0.1: two sites, so the service is
         # third-party to the page and its cookies would be blocked there.
         origin = host.url.replace("127.0.0.1", "localhost")
-        with app.app_context():
-            identities.add_provider(
-                "oidc",
-                "oidc",
-                issuer=provider_url,
-                client_id="commentsvc",
-                secret="s",
-                key="test-secret-key",
-            )
-        add_site(app, "blog", url=origin, sign_in="oidc")
-        service = live_server(GUARD="off")
-        host.pages["/post"] = blog_page(service.url)
+        signing_in_blog(app, live_server, provider_url, host, origin)
         set_user(provider_url, "alice", name="Alice Example", profile="https://alice.example.org/")
 
         context, page = new_page(browser)
@@ -135,25 +142,13 @@ def test_a_signed_in_readers_own_comments_get_their_buttons_on_a_page_that_did_n
     live_server,
     provider_url,  # noqa: F811
 ):
-    from commentsvc import identities
     from tests.test_ssr_browser import hydrating_page
     from tests.test_ssr_browser import settled_fragment
 
     host = HostSite()
     try:
         origin = host.url.replace("127.0.0.1", "localhost")
-        with app.app_context():
-            identities.add_provider(
-                "oidc",
-                "oidc",
-                issuer=provider_url,
-                client_id="commentsvc",
-                secret="s",
-                key="test-secret-key",
-            )
-        add_site(app, "blog", url=origin, sign_in="oidc")
-        service = live_server(GUARD="off")
-        host.pages["/post"] = blog_page(service.url)
+        service = signing_in_blog(app, live_server, provider_url, host, origin)
         set_user(provider_url, "bob", name="Bob Example")
         context, page = new_page(browser)
         page.goto(origin + "/post")
