@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import fcntl
 import itertools
 import os
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -170,7 +172,7 @@ _writers: dict[str, threading.RLock] = {}
 _turns = threading.local()
 # A writer of another process waiting for the file lock looks again this often (seconds): SQLite's
 # own busy handler sleeps up to 100 ms between looks, most of a write's turn wasted.
-_TURN_POLL = (0.0002, 0.0005, 0.001, 0.002)
+_TURN_POLL = (0.0001, 0.0002, 0.0005)
 
 
 @contextmanager
@@ -255,13 +257,16 @@ def single_read() -> Iterator:
 
 
 def fast_read(statement: Any, params: dict[str, Any]) -> list[tuple]:
-    """Run one read statement on a pooled connection's own cursor; return its rows as tuples.
+    """Run one read statement on this thread's own connection; return its rows as tuples.
 
     For the hot path's one lookup (a 304 is answered after it): SQLAlchemy's Connection and
-    result objects cost five times what the database does for an indexed SELECT. The
-    statement is compiled once per dialect; it must have no expanding parameters. Database
-    errors come out as SQLAlchemy's, as from any other query. An engine someone listens to
-    (query counters, tracing) gets the statement through SQLAlchemy, so that they see it.
+    result objects cost five times what the database does for an indexed SELECT, and a pool
+    checkout half of it again. The statement is compiled once per dialect; it must have no
+    expanding parameters. It runs outside any transaction (SQLite's autocommit; PostgreSQL's
+    autocommit, one round trip), so it sees what is committed when it runs. Database errors
+    come out as SQLAlchemy's, as from any other query; a connection found closed is opened
+    again once. An engine someone listens to (query counters, tracing) gets the statement
+    through SQLAlchemy, so that they see it.
     """
     engine = db.engine
     if engine.dispatch.before_cursor_execute:
@@ -276,35 +281,99 @@ def fast_read(statement: Any, params: dict[str, Any]) -> list[tuple]:
     sql, positions, defaults = compiled
     values = {**defaults, **params}
     arguments = [values[name] for name in positions] if positions else values
+    for attempt in (1, 2):
+        connection = _reader(engine, sql, arguments)
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(sql, arguments)
+                return cursor.fetchall()
+            finally:
+                cursor.close()
+        except engine.dialect.loaded_dbapi.Error as error:
+            gone = engine.dialect.is_disconnect(error, connection, None)
+            _forget_reader()
+            if gone and attempt == 1:
+                continue  # the server restarted, or dropped an idle connection: once more
+            raise DBAPIError.instance(
+                sql,
+                arguments,
+                error,
+                engine.dialect.loaded_dbapi.Error,
+                connection_invalidated=gone,
+                dialect=engine.dialect,
+            ) from error
+    raise AssertionError("not reached")
+
+
+# Each thread's own connection for fast_read. One per thread at most: another engine's (a
+# test's next app) is closed, as is one older than its engine's last dispose(); so is the
+# thread's when the thread ends, and every one at exit.
+_readers = threading.local()
+_disposals: weakref.WeakKeyDictionary[Engine, int] = weakref.WeakKeyDictionary()
+
+
+class _Reader:
+    def __init__(self, engine: Engine, connection: Any):
+        self.engine = engine
+        self.disposals = _disposals.get(engine, 0)
+        self.pid = os.getpid()
+        self.connection = connection
+        self.close = weakref.finalize(self, _close_reader, connection, self.pid)
+
+    def serves(self, engine: Engine) -> bool:
+        return (
+            self.engine is engine
+            and self.disposals == _disposals.get(engine, 0)
+            and self.pid == os.getpid()
+        )
+
+
+def _close_reader(connection: Any, pid: int) -> None:
+    if os.getpid() != pid:
+        return  # a parent process's connection, inherited by a fork: the parent's to close
+    with contextlib.suppress(Exception):
+        connection.close()
+
+
+def _reader(engine: Engine, sql: str, arguments: Any) -> Any:
+    kept = getattr(_readers, "kept", None)
+    if kept is not None and kept.serves(engine):
+        return kept.connection
+    _forget_reader()
     try:
-        connection = engine.raw_connection()
+        # Opened through the pool, so that the engine's connect hooks (SQLite's pragmas) run,
+        # then taken out of it for good.
+        pooled = engine.raw_connection()
     except engine.dialect.loaded_dbapi.Error as error:
         # The pool hands the driver's own error out: wrapped, a database that cannot be
         # reached is the 503 'unavailable' it is from any other query, not a 500.
         raise DBAPIError.instance(
             sql, arguments, error, engine.dialect.loaded_dbapi.Error, dialect=engine.dialect
         ) from error
-    try:
-        cursor = connection.cursor()
-        try:
-            cursor.execute(sql, arguments)
-            return cursor.fetchall()
-        finally:
-            cursor.close()
-    except engine.dialect.loaded_dbapi.Error as error:
-        gone = engine.dialect.is_disconnect(error, connection.dbapi_connection, None)
-        if gone:
-            connection.invalidate(error)
-        raise DBAPIError.instance(
-            sql,
-            arguments,
-            error,
-            engine.dialect.loaded_dbapi.Error,
-            connection_invalidated=gone,
-            dialect=engine.dialect,
-        ) from error
-    finally:
-        connection.close()
+    pooled.detach()
+    connection = pooled.dbapi_connection
+    if engine.dialect.name == "postgresql":
+        connection.autocommit = True
+    if not event.contains(engine, "engine_disposed", _disposed):
+        event.listen(engine, "engine_disposed", _disposed)
+    _readers.kept = _Reader(engine, connection)
+    return connection
+
+
+def _disposed(engine: Engine) -> None:
+    # As the pool's connections: this thread's is closed now, other threads' at their next read.
+    _disposals[engine] = _disposals.get(engine, 0) + 1
+    kept = getattr(_readers, "kept", None)
+    if kept is not None and kept.engine is engine:
+        _forget_reader()
+
+
+def _forget_reader() -> None:
+    kept = getattr(_readers, "kept", None)
+    _readers.kept = None
+    if kept is not None:
+        kept.close()
 
 
 _compiled: dict[tuple[Any, str, str], tuple[str, Any, dict[str, Any]]] = {}

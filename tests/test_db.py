@@ -351,3 +351,54 @@ def test_a_site_the_request_read_before_its_write_is_read_again_under_the_lock(a
     db.session.expire_all()
     stored = db.session.scalars(select(SiteOrigin.origin)).all()
     assert stored == ["https://only.example"], "the list was replaced from a stale copy"
+
+
+def _closed(connection) -> bool:
+    try:
+        connection.cursor().execute("SELECT 1")
+    except Exception:  # noqa: BLE001 - sqlite3's ProgrammingError, psycopg's OperationalError
+        return True
+    return False
+
+
+def test_the_read_lookup_keeps_one_connection_per_thread_and_lets_it_go(app, app_ctx):
+    import gc
+    import threading
+
+    from commentsvc import comments
+    from commentsvc import db as db_module
+    from commentsvc import sites
+    from commentsvc import spam
+    from commentsvc.models import utcnow
+
+    sites.add_site("blog", "https://blog.example.org", moderation="none")
+    assert comments.read_state("blog", ["/post"]).threads == {}
+    mine = db_module._readers.kept.connection
+    # Reused, and it sees what is committed after it was opened (no snapshot held).
+    guard = spam.Guard(limiter=None, enabled=False, secret="x")
+    with app.app_context():
+        data = comments.CommentInput(text="Hello.")
+        comments.post_comment(
+            sites.get_site("blog"), "/post", data, address="a", now=utcnow(), guard=guard
+        )
+    assert "/post" in comments.read_state("blog", ["/post"]).threads
+    assert db_module._readers.kept.connection is mine
+    # Another thread has its own, closed when that thread ends.
+    theirs = []
+
+    def read_in_a_thread():
+        with app.app_context():
+            comments.read_state("blog", ["/post"])
+            theirs.append(db_module._readers.kept.connection)
+
+    worker = threading.Thread(target=read_in_a_thread)
+    worker.start()
+    worker.join()
+    del worker
+    gc.collect()
+    assert theirs[0] is not mine and _closed(theirs[0]) and not _closed(mine)
+    # Disposing of the engine closes this thread's, as it closes the pool's connections.
+    db.engine.dispose()
+    assert _closed(mine)
+    assert "/post" in comments.read_state("blog", ["/post"]).threads
+    assert db_module._readers.kept.connection is not mine

@@ -9,6 +9,7 @@ from commentsvc.db import db
 from commentsvc.models import Comment
 from tests.conftest import LiveServer
 from tests.conftest import add_site
+from tests.reliability.traffic import Reads
 from tests.reliability.traffic import Traffic
 from tests.reliability.traffic import wait_until
 
@@ -30,17 +31,28 @@ def test_postgres_restarted_while_serving_answers_503_then_goes_on(private_postg
         db.engine.dispose()  # no connection of ours left to die with the server
     server = LiveServer(private_postgres.url, tmp_path / "instance", workers=2, GUARD="off")
     traffic = Traffic(server.url, threads=4).start()
+    reads = Reads(server.url).start()
     try:
         traffic.wait_for(20, "posts before the restart")
-        private_postgres.stop("fast")  # every connection in the pool dies with it
-        down = traffic.statuses[503]
+        # Every connection dies with it: the pool's, and each thread's own for the lookup that
+        # answers a read (db.fast_read).
+        private_postgres.stop("fast")
+        down, reads_down = traffic.statuses[503], reads.count(503)
         wait_until(lambda: traffic.statuses[503] >= down + 5, "503 while PostgreSQL is down")
+        wait_until(lambda: reads.count(503) >= reads_down + 5, "reads' 503 while it is down")
         private_postgres.start()
         traffic.wait_for(20, "posts after PostgreSQL is back")
+        # Every worker thread answers again (one kept a dead connection: a 503 now and then).
+        wait_until(
+            lambda: reads.in_a_row() >= 60,
+            f"60 reads in a row answered after PostgreSQL is back: {dict(reads.statuses)}",
+        )
     finally:
+        reads.stop()
         traffic.stop()
         server.stop()
     assert 500 not in traffic.statuses, traffic.statuses
+    assert set(reads.statuses) <= {200, 304, 503}, reads.statuses
     assert traffic.retry_after == {"5"}
     with app.app_context():
         stored = dict(db.session.execute(select(Comment.id, Comment.html)).all())

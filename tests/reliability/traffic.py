@@ -77,6 +77,62 @@ class Traffic:
             worker.join(timeout=30)
 
 
+class Reads:
+    """Threads that read a thread (now and then asking whether it changed) and the counts."""
+
+    def __init__(self, url: str, threads: int = 2):
+        self.url = url
+        self.threads = threads
+        self.statuses: Counter = Counter()
+        self.answered_in_a_row = 0  # reads answered (200, 304) since the last one that was not
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.workers: list[threading.Thread] = []
+
+    def start(self) -> Reads:
+        for _ in range(self.threads):
+            worker = threading.Thread(target=self._read_loop, daemon=True)
+            worker.start()
+            self.workers.append(worker)
+        return self
+
+    def _read_loop(self) -> None:
+        session = requests.Session()
+        thread = self.url + "/api/comments?site=blog&uri=/post/0"
+        counts = self.url + "/api/counts?site=blog&uri=/post/0&uri=/post/1"
+        etag = ""
+        for n in itertools.count():
+            if self.stopping.is_set():
+                return
+            url, headers = (counts, {}) if n % 3 == 2 else (thread, {"If-None-Match": etag})
+            try:
+                response = session.get(url, headers=headers, timeout=10)
+            except requests.RequestException:
+                response = None
+            status = response.status_code if response is not None else "no answer"
+            with self.lock:
+                self.statuses[status] += 1
+                self.answered_in_a_row = self.answered_in_a_row + 1 if status in (200, 304) else 0
+            if response is None:
+                session = requests.Session()
+            elif url == thread and response.status_code == 200:
+                etag = response.headers["ETag"]
+            time.sleep(0.01)
+
+    def count(self, status: int) -> int:
+        with self.lock:
+            return self.statuses[status]
+
+    def in_a_row(self) -> int:
+        with self.lock:
+            return self.answered_in_a_row
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for worker in self.workers:
+            worker.join(timeout=30)
+
+
 def wait_until(condition, what: str, timeout: float = 60) -> None:
     """Poll condition until true; fail naming what did not happen (a bound, not a measure)."""
     deadline = time.monotonic() + timeout
