@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,7 @@ from flask import jsonify
 from flask import render_template
 from flask import request
 from flask import url_for
+from werkzeug.datastructures import MultiDict
 from werkzeug.http import quote_etag
 from werkzeug.wrappers import Request
 
@@ -280,13 +282,39 @@ class ThreadRead:
 
 def thread_read(req: Request) -> ThreadRead:
     """Parse a thread GET and look its versions up; 400 naming the field for bad input."""
-    query = shapes.parse(
-        shapes.ThreadQuery, {**req.args.to_dict(), "fediverse": req.args.getlist("fediverse")}
-    )
-    name, uri, sort, limit, cursor = query.site, query.uri, query.sort, query.limit, query.cursor
+    name, uri, sort, limit, cursor, linked = parsed_query(req, _thread_query)
     state = _read_state(name, [uri], req.headers.get("Origin"))
     key = thread_key(req, state, uri, sort, limit, cursor)
-    return ThreadRead(name, uri, sort, limit, cursor, state, key, tuple(query.fediverse))
+    return ThreadRead(name, uri, sort, limit, cursor, state, key, linked)
+
+
+def _thread_query(args: MultiDict) -> tuple:
+    query = shapes.parse(
+        shapes.ThreadQuery, {**args.to_dict(), "fediverse": args.getlist("fediverse")}
+    )
+    return query.site, query.uri, query.sort, query.limit, query.cursor, tuple(query.fediverse)
+
+
+# Query strings parsed before, by their bytes: the same few threads are read over and over,
+# and parsing one (urllib's, then the shape's rules) costs about what the lookup does. All are
+# let go when _KEPT_QUERIES are kept: a stranger sending new strings costs only the parse.
+_parsed_queries: dict[tuple[Callable, bytes], tuple] = {}
+_KEPT_QUERIES = 1024
+
+
+def parsed_query(req: Request, parse: Callable[[MultiDict], tuple]) -> tuple:
+    """Return parse(req.args), a tuple of the query's values, parsed once per query string.
+
+    :raise ValidationError: as parse does (refusals are not kept).
+    """
+    kept = (parse, req.query_string)
+    found = _parsed_queries.get(kept)
+    if found is None:
+        found = parse(req.args)
+        if len(_parsed_queries) >= _KEPT_QUERIES:
+            _parsed_queries.clear()
+        _parsed_queries[kept] = found
+    return found
 
 
 def thread_key(
@@ -515,6 +543,12 @@ def _read_state(name: str, uris: list[str], origin: str | None) -> comments.Read
 
 
 def _etag_matches(req: Request, key: str) -> bool:
+    # A client sends back the one ETag it was given, as given: matched without parsing.
+    sent = req.environ.get("HTTP_IF_NONE_MATCH")
+    if sent is None:
+        return False
+    if sent in (f'"{key}"', f'"{key}:gzip"'):
+        return True
     return req.if_none_match.contains(key) or req.if_none_match.contains(key + ":gzip")
 
 
@@ -770,14 +804,17 @@ class CountsRead:
 
 def counts_read(req: Request) -> CountsRead:
     """Parse a counts GET and look its versions up; 400 naming the field for bad input."""
-    query = shapes.parse(
-        shapes.CountsQuery, {"site": req.args.get("site"), "uri": req.args.getlist("uri")}
-    )
-    name, uris = query.site, query.uri
+    name, uris = parsed_query(req, _counts_query)
+    uris = list(uris)
     state = _read_state(name, uris, req.headers.get("Origin"))
     versions = [state.threads.get(uri, (0, 0)) for uri in uris]
     key = answers().key("counts", state.site_id, state.site_version, uris, versions)
     return CountsRead(name, uris, state, key)
+
+
+def _counts_query(args: MultiDict) -> tuple:
+    query = shapes.parse(shapes.CountsQuery, {"site": args.get("site"), "uri": args.getlist("uri")})
+    return query.site, tuple(query.uri)
 
 
 def counts_body(name: str, uris: list[str]) -> bytes:

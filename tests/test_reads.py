@@ -316,6 +316,28 @@ def test_a_conditional_read_that_does_not_match_costs_one_lookup(app, api, clien
     assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "limit"
 
 
+def test_a_query_string_is_parsed_once_and_a_bounded_number_are_kept(app, api, client, monkeypatch):
+    parsed = []
+    real = api_module.shapes.parse
+    monkeypatch.setattr(
+        api_module.shapes, "parse", lambda shape, data: parsed.append(shape) or real(shape, data)
+    )
+    monkeypatch.setattr(api_module, "_KEPT_QUERIES", 3)
+    api_module._parsed_queries.clear()
+    for uri in ["/post/1", "/post/2", "/post/3"]:
+        for _ in range(3):
+            assert client.get(f"/api/comments?site=blog&uri={uri}").status_code == 200
+    assert len(parsed) == 3  # once per query string, whatever the reads of it
+    counts = "/api/counts?site=blog&uri=/post/1&uri=/post/2"
+    assert client.get(counts).status_code == 200 and client.get(counts).status_code == 200
+    assert len(parsed) == 4 and len(api_module._parsed_queries) == 1  # full: let go, then kept
+    for _ in range(2):  # a refusal is not kept: it is refused each time, naming the field
+        bad = client.get("/api/comments?site=blog&uri=/post/1&limit=0")
+        assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "limit"
+    # Parsed ahead of Flask, then again by the view, which answers the refusal.
+    assert len(parsed) == 8 and len(api_module._parsed_queries) == 1
+
+
 def test_the_etag_depends_on_the_page_asked_for(api, client):
     for n in range(3):
         api.post(expect=201, text=f"Comment {n}.")
