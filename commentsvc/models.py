@@ -110,6 +110,8 @@ class Comment(db.Model):
         Index("ix_comments_thread_status_created", "thread_id", "status", "created"),
         # The moderation queue across sites, newest first.
         Index("ix_comments_status_created", "status", "created"),
+        # The duplicate check of every post: this client's comments in the thread, recent ones.
+        Index("ix_comments_thread_remote_hash_created", "thread_id", "remote_hash", "created"),
         # One record per linkback source and thread; NULL for plain comments never collides.
         UniqueConstraint("thread_id", "source_url"),
     )

@@ -9,6 +9,7 @@ from commentsvc.models import Ban
 from commentsvc.models import Comment
 from commentsvc.models import ModerationEvent
 from commentsvc.spam import address_hash
+from tests.conftest import ON_POSTGRES
 from tests.conftest import REDIS_URL
 from tests.conftest import Clock
 from tests.conftest import add_site
@@ -235,6 +236,37 @@ def test_duplicates_are_refused(app, client, site):
     assert post("192.0.2.78", email="bob@example.org", text="Same words.").status_code == 201
     with app.app_context():
         assert len(db.session.scalars(select(Comment)).all()) == 3
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="SQLite's query plan")
+def test_the_duplicate_check_reads_the_clients_comments_not_the_whole_thread(app, app_ctx):
+    from commentsvc import spam
+
+    compiled = spam._DUPLICATE.compile(dialect=db.engine.dialect)
+    values = compiled.params | {"thread_id": 1, "address": "a", "since": "2026", "text": "t"}
+    arguments = tuple(values[name] for name in compiled.positiontup)
+    rows = db.session.connection().exec_driver_sql(
+        "EXPLAIN QUERY PLAN " + compiled.string, arguments
+    )
+    plan = " ".join(str(row[-1]) for row in rows)
+    # From the index, newest first (no sort of its own), as far as the last few go.
+    assert "ix_comments_thread_remote_hash_created (thread_id=? AND remote_hash=?" in plan, plan
+    assert "TEMP B-TREE" not in plan and "SCAN comments" not in plan, plan
+
+
+def test_the_duplicate_check_compares_the_clients_last_comments_in_the_thread(app, client, site):
+    from commentsvc.spam import DUPLICATE_RECENT
+
+    def post(text):
+        body = {"site": "blog", "uri": "/p", "text": text}
+        return client.post("/api/comments", json=body).status_code
+
+    assert post("Said twice.") == 201
+    for n in range(DUPLICATE_RECENT - 1):
+        assert post(f"Comment {n}.") == 201
+    assert post("Said twice.") == 409  # still among the last
+    assert post("One more.") == 201
+    assert post("Said twice.") == 201  # no longer: the check's work stays bounded
 
 
 def test_a_duplicate_answer_does_not_confirm_whose_email_posted_it(guarded):
