@@ -300,6 +300,7 @@ def _thread_query(args: MultiDict) -> tuple:
 # let go when _KEPT_QUERIES are kept: a stranger sending new strings costs only the parse.
 _parsed_queries: dict[tuple[Callable, bytes], tuple] = {}
 _KEPT_QUERIES = 1024
+_KEPT_QUERY_BYTES = 512
 
 
 def parsed_query(req: Request, parse: Callable[[MultiDict], tuple]) -> tuple:
@@ -311,6 +312,8 @@ def parsed_query(req: Request, parse: Callable[[MultiDict], tuple]) -> tuple:
     found = _parsed_queries.get(kept)
     if found is None:
         found = parse(req.args)
+        if len(req.query_string) > _KEPT_QUERY_BYTES:
+            return found  # a widget's queries are short: a long one is parsed, not kept
         if len(_parsed_queries) >= _KEPT_QUERIES:
             _parsed_queries.clear()
         _parsed_queries[kept] = found

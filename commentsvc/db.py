@@ -307,26 +307,21 @@ def fast_read(statement: Any, params: dict[str, Any]) -> list[tuple]:
 
 
 # Each thread's own connection for fast_read. One per thread at most: another engine's (a
-# test's next app) is closed, as is one older than its engine's last dispose(); so is the
-# thread's when the thread ends, and every one at exit.
+# test's next app) is closed, as is one older than its engine's last dispose() (which gives the
+# engine a new pool); so is the thread's when the thread ends, and every one at exit.
 _readers = threading.local()
-_disposals: weakref.WeakKeyDictionary[Engine, int] = weakref.WeakKeyDictionary()
 
 
 class _Reader:
-    def __init__(self, engine: Engine, connection: Any):
+    def __init__(self, engine: Engine, pool: Any, connection: Any):
         self.engine = engine
-        self.disposals = _disposals.get(engine, 0)
+        self.pool = pool
         self.pid = os.getpid()
         self.connection = connection
         self.close = weakref.finalize(self, _close_reader, connection, self.pid)
 
     def serves(self, engine: Engine) -> bool:
-        return (
-            self.engine is engine
-            and self.disposals == _disposals.get(engine, 0)
-            and self.pid == os.getpid()
-        )
+        return self.engine is engine and self.pool is engine.pool and self.pid == os.getpid()
 
 
 def _close_reader(connection: Any, pid: int) -> None:
@@ -341,32 +336,23 @@ def _reader(engine: Engine, sql: str, arguments: Any) -> Any:
     if kept is not None and kept.serves(engine):
         return kept.connection
     _forget_reader()
+    pool = engine.pool  # taken first: a dispose() meanwhile leaves this connection behind
     try:
         # Opened through the pool, so that the engine's connect hooks (SQLite's pragmas) run,
         # then taken out of it for good.
         pooled = engine.raw_connection()
+        pooled.detach()
+        connection = pooled.dbapi_connection
+        if engine.dialect.name == "postgresql":
+            connection.autocommit = True
     except engine.dialect.loaded_dbapi.Error as error:
         # The pool hands the driver's own error out: wrapped, a database that cannot be
         # reached is the 503 'unavailable' it is from any other query, not a 500.
         raise DBAPIError.instance(
             sql, arguments, error, engine.dialect.loaded_dbapi.Error, dialect=engine.dialect
         ) from error
-    pooled.detach()
-    connection = pooled.dbapi_connection
-    if engine.dialect.name == "postgresql":
-        connection.autocommit = True
-    if not event.contains(engine, "engine_disposed", _disposed):
-        event.listen(engine, "engine_disposed", _disposed)
-    _readers.kept = _Reader(engine, connection)
+    _readers.kept = _Reader(engine, pool, connection)
     return connection
-
-
-def _disposed(engine: Engine) -> None:
-    # As the pool's connections: this thread's is closed now, other threads' at their next read.
-    _disposals[engine] = _disposals.get(engine, 0) + 1
-    kept = getattr(_readers, "kept", None)
-    if kept is not None and kept.engine is engine:
-        _forget_reader()
 
 
 def _forget_reader() -> None:

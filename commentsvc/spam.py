@@ -155,7 +155,7 @@ _RECENT_TEXTS = (
         Comment.created > bindparam("since"),
         Comment.status != "deleted",
     )
-    .order_by(Comment.created.desc())
+    .order_by(Comment.created.desc(), Comment.id.desc())  # posting order when times tie
     .limit(DUPLICATE_RECENT)
     .subquery()
 )

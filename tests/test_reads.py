@@ -336,6 +336,9 @@ def test_a_query_string_is_parsed_once_and_a_bounded_number_are_kept(app, api, c
         assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "limit"
     # Parsed ahead of Flask, then again by the view, which answers the refusal.
     assert len(parsed) == 8 and len(api_module._parsed_queries) == 1
+    long_uri = "/" + "a" * api_module._KEPT_QUERY_BYTES  # answered, parsed each time, not kept
+    assert client.get(f"/api/comments?site=blog&uri={long_uri}").status_code == 200
+    assert len(api_module._parsed_queries) == 1
 
 
 def test_the_etag_depends_on_the_page_asked_for(api, client):

@@ -351,3 +351,30 @@ def test_ipv6_addresses_count_by_their_64(make_app):
     assert a == b != c
     assert address_hash("k", "::ffff:192.0.2.1") == address_hash("k", "192.0.2.1")
     assert address_hash("k", "192.0.2.1") != address_hash("other key", "192.0.2.1")
+
+
+def test_the_duplicate_checks_last_comments_do_not_depend_on_storage_order_when_times_tie(
+    app, client, site, clock
+):
+    # Posts of one instant (a clock that does not move; a coarse one) tie on created: which are
+    # the client's "last 50" must follow the order they were posted in (id), not where the
+    # database happens to keep the rows (PostgreSQL: a row updated since moves to the end).
+    from sqlalchemy import update
+
+    from commentsvc.spam import DUPLICATE_RECENT
+
+    def post(text):
+        body = {"site": "blog", "uri": "/p", "text": text}
+        return client.post("/api/comments", json=body).status_code
+
+    assert post("Said twice.") == 201
+    for n in range(DUPLICATE_RECENT):
+        assert post(f"Comment {n}.") == 201
+    with app.app_context():  # a moderator holds the first comment, then publishes it again
+        for status in ("pending", "approved"):
+            db.session.execute(
+                update(Comment).where(Comment.text == "Said twice.").values(status=status)
+            )
+            db.session.commit()
+    # It is the 51st newest: out of the comparison, as it was before the moderator's clicks.
+    assert post("Said twice.") == 201
