@@ -6,6 +6,7 @@ import contextlib
 import contextvars
 import fcntl
 import itertools
+import logging
 import os
 import threading
 import time
@@ -26,6 +27,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
 
 # Stable constraint names, so that migrations can alter them on SQLite and PostgreSQL alike.
 NAMING = {
@@ -61,6 +64,8 @@ class UnsavedChanges(RuntimeError):
 def init_db(app: Flask) -> None:
     """Bind the database and its migrations to the app, and tune SQLite engines."""
     db.init_app(app)
+    # Runs before Flask-SQLAlchemy's own teardown (teardowns run last registered first).
+    app.teardown_appcontext(_end_session)
     Migrate(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     with app.app_context():
         engine = db.engine
@@ -70,6 +75,18 @@ def init_db(app: Flask) -> None:
         event.listen(Session, "after_flush", _note_flush)
         event.listen(Session, "after_commit", _forget_flush)
         event.listen(Session, "after_rollback", _forget_flush)
+
+
+def _end_session(_error: BaseException | None) -> None:
+    """End the request's session, even when its connection died under it: the server restarted
+    between the request's last query and this rollback (which SQLAlchemy then raises). The
+    answer is already made; failing here would turn it into the server's bare 500."""
+    try:
+        db.session.remove()
+    except DBAPIError as error:
+        log.warning("database connection lost at the end of a request: %s", error)
+        db.session().invalidate()  # no rollback on a dead connection; back to the pool as dead
+        db.session.remove()
 
 
 def _note_flush(session: Session, _context) -> None:

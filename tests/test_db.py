@@ -401,3 +401,37 @@ def test_the_read_lookup_keeps_one_connection_per_thread_and_lets_it_go(app, app
     db.engine.dispose()
     assert "/post" in comments.read_state("blog", ["/post"]).threads
     assert db_module._readers.kept.connection is not mine and _closed(mine)
+
+
+def test_a_connection_that_dies_before_the_request_ends_leaves_its_answer_alone(app):
+    # The server restarted between a request's last query and the rollback that ends its read
+    # (seen in CI as gunicorn's bare 500 while PostgreSQL restarted).
+    from commentsvc import sites
+
+    with app.app_context():
+        sites.add_site("blog", "https://blog.example.org")
+    killed = []
+
+    @app.after_request
+    def kill_the_connection(response):
+        session = db.session
+        if session.get_bind().dialect.name != "postgresql":
+            session.scalar(select(func.count()).select_from(Site))  # a read transaction
+            session.connection().connection.dbapi_connection.close()
+        else:
+            pid = session.scalar(text("SELECT pg_backend_pid()"))
+            with db.engine.connect() as other:
+                other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                while other.scalar(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+                ):
+                    pass
+        killed.append(True)
+        return response
+
+    client = app.test_client()
+    # And the next request (through Flask, not the answer cache) has a live connection.
+    for url in ("/api/comments?site=blog&uri=/post", "/"):
+        answer = client.get(url)
+        assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
+    assert killed == [True, True]
