@@ -28,6 +28,7 @@ from sqlalchemy import literal
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm import defer
 
@@ -267,9 +268,13 @@ def get_or_create_thread(site: Site, uri: str, *, now: datetime, title: str = ""
     created = False
     if thread is None:
         # ON CONFLICT DO NOTHING: two first comments at once on PostgreSQL both find the thread.
-        created = insert_ignore(
-            session, Thread, site_id=site.id, uri=uri, title=title, likes=0, created=now
-        )
+        try:
+            created = insert_ignore(
+                session, Thread, site_id=site.id, uri=uri, title=title, likes=0, created=now
+            )
+        except IntegrityError as error:
+            # The site's row is gone: removed since the request read it (its threads with it).
+            raise NotFound(f"There is no site called {site.name!r}.", field="site") from error
         thread = session.scalar(_THREAD_AT, key)
     if title and not thread.title:
         thread.title = title

@@ -42,3 +42,22 @@ def test_settings_change_and_thread_uris_stay_under_the_site():
     site = sites.get_site("blog")
     assert sites.thread_uri(site, "https://blog.example.org/journal/post/1") == "/journal/post/1"
     assert sites.thread_uri(site, "https://evil.example.org/journal/post/1") is None
+
+
+@pytest.mark.usefixtures("app_ctx")
+def test_a_comment_to_a_site_removed_since_the_request_read_it_is_a_404_not_a_500():
+    from commentsvc import comments
+    from commentsvc import spam
+    from commentsvc.models import utcnow
+
+    site = sites.add_site("blog", "https://blog.example.org", moderation="none")
+    sites.remove_site("blog")  # by the owner, while a reader's post is on its way
+    guard = spam.Guard(limiter=None, enabled=False, secret="x")
+    data = comments.CommentInput(text="Hello.")
+    with pytest.raises(NotFound) as caught:
+        comments.post_comment(site, "/post", data, address="a", now=utcnow(), guard=guard)
+    assert caught.value.field == "site"
+    sites.add_site("blog", "https://blog.example.org", moderation="none")  # nothing left stuck
+    comments.post_comment(
+        sites.get_site("blog"), "/post", data, address="a", now=utcnow(), guard=guard
+    )
