@@ -361,7 +361,11 @@ def _reader(engine: Engine, sql: str, arguments: Any) -> Any:
         pooled.detach()
         connection = pooled.dbapi_connection
         if engine.dialect.name == "postgresql":
-            connection.autocommit = True
+            try:
+                connection.autocommit = True
+            except BaseException:
+                _close_reader(connection, os.getpid())  # ours alone now: nobody else closes it
+                raise
     except engine.dialect.loaded_dbapi.Error as error:
         # The pool hands the driver's own error out: wrapped, a database that cannot be
         # reached is the 503 'unavailable' it is from any other query, not a 500.
