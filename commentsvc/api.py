@@ -251,8 +251,9 @@ def get_comments():
     """The thread of (site, uri): published comments, replies nested."""
     read = request.environ.get(EARLY_READ) or thread_read(request)
     g.origin_known = read.state.origin_known
-    if read.fediverse:
-        _link_fediverse(read.name, read.uri, list(read.fediverse))
+    if read.fediverse and not _links_settled(read):
+        if _link_fediverse(read.name, read.uri, list(read.fediverse)):
+            _settle_links(read)
     response = cached_answer(
         read.key,
         lambda: thread_body(read.name, read.uri, read.sort, read.limit, read.cursor),
@@ -415,8 +416,10 @@ class EarlyReads:
     def _thread(req: Request) -> tuple[ThreadRead, list[tuple[str, str]], bool]:
         read = thread_read(req)
         # A read that links fediverse posts (data-fediverse) has work for the view to do, a 304
-        # included: a page's markup hands the widget its ETag, and the posts were never linked.
-        return read, [("X-Form-Token", form_token(read))], not read.fediverse
+        # included (a page's markup hands the widget its ETag, and the posts were never linked),
+        # until this process has seen those posts linked at the thread's versions.
+        kept_will_do = not read.fediverse or _links_settled(read)
+        return read, [("X-Form-Token", form_token(read))], kept_will_do
 
     @staticmethod
     def _counts(req: Request) -> tuple[CountsRead, list[tuple[str, str]], bool]:
@@ -477,14 +480,40 @@ def _early_headers(req: Request, state: comments.ReadState, etag: str) -> list[t
     return headers
 
 
-def _link_fediverse(name: str, uri: str, urls: list[str]) -> None:
-    # The script tag's data-fediverse: taken only from a page of the site itself, and only
-    # posts of the site's own accounts (checked again when they are fetched).
+def _link_fediverse(name: str, uri: str, urls: list[str]) -> bool:
+    """Link the posts of the script tag's data-fediverse; return whether every one of them is
+    now linked or never will be (at the site's version: it holds the accounts and origins).
+
+    Taken only from a page of the site itself, and only posts of the site's own accounts
+    (checked again when they are fetched). Posts are never unlinked, and a refusal stands
+    (not the site's account, or the thread holds as many posts as it takes).
+    """
     site = sites.get_site(name)
+    if not site.fediverse_accounts:
+        return True
     origin = request.headers.get("Origin", "")
-    if not site.fediverse_accounts or getattr(sites.site_for_origin(origin), "id", None) != site.id:
-        return
+    if getattr(sites.site_for_origin(origin), "id", None) != site.id:
+        return False  # the site's own page may name them yet
     fediverse.link_quietly(site, uri, urls, by="widget", now=now())
+    return True
+
+
+# Reads whose data-fediverse posts this process has seen linked, by the read's key (its
+# versions) and the posts named: the next such read is answered like any other. Let go when
+# _KEPT_QUERIES are kept.
+_settled_links: set[tuple[str, tuple[str, ...]]] = set()
+
+
+def _links_settled(read: ThreadRead) -> bool:
+    return (read.key, read.fediverse) in _settled_links
+
+
+def _settle_links(read: ThreadRead) -> None:
+    if sum(map(len, read.fediverse)) > _KEPT_QUERY_BYTES:
+        return  # as for parsed_query: a page names a few short addresses
+    if len(_settled_links) >= _KEPT_QUERIES:
+        _settled_links.clear()
+    _settled_links.add((read.key, read.fediverse))
 
 
 def thread_body(name: str, uri: str, sort: str, limit: int, cursor: str | None) -> bytes:

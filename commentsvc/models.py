@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC
 from datetime import datetime
 
@@ -35,6 +36,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def first_version() -> int:
+    """Return where a new site's or thread's version starts: at random, so that one removed and
+    made again (SQLite gives a removed row's id to the next) never has the answer cache keys
+    and ETags of the one before. Room is left for 2**30 bumps."""
+    return secrets.randbelow(2**30)
+
+
 class Site(db.Model):
     __tablename__ = "sites"
     # A write transaction keeps the site as the request read it (db.write_transaction).
@@ -54,7 +62,7 @@ class Site(db.Model):
     webhook_url: Mapped[str] = mapped_column(String(2048), default="", server_default="")
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     # Bumped by every change of the site's settings: part of every cached answer's key.
-    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    version: Mapped[int] = mapped_column(Integer, default=first_version, server_default="0")
     # Seconds a shared cache (a CDN) may keep a thread or counts answer; 0: revalidate always.
     cache_max_age: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The fediverse accounts (user@host, one a line) whose posts may be linked to its pages.
@@ -96,7 +104,7 @@ class Thread(db.Model):
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     # Bumped (SET version = version + 1) in the transaction of every change a read could show:
     # ETags and cached answers are keyed by it.
-    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    version: Mapped[int] = mapped_column(Integer, default=first_version, server_default="0")
 
     site: Mapped[Site] = relationship()
 

@@ -286,20 +286,44 @@ def test_an_answer_the_client_takes_otherwise_encoded_is_the_one_flask_gives(
     assert early.get_data() == late.get_data()
 
 
-def test_a_read_that_links_fediverse_posts_goes_through_flask(app, api, client):
+def test_a_read_that_links_fediverse_posts_goes_through_flask_until_they_are_linked(
+    app, api, client
+):
+    from commentsvc.models import FediversePost
+    from tests.conftest import ORIGIN
+
+    with app.app_context():
+        sites.update_site("blog", fediverse_accounts="@me@social.example")
     api.post(expect=201, text="First.")
-    url = "/api/comments?site=blog&uri=/post/1"
-    client.get(url)
+    url = "/api/comments?site=blog&uri=/post/1&fediverse=https://social.example/@me/1"
     views = []
     view = app.view_functions["api.get_comments"]
     app.view_functions["api.get_comments"] = lambda: views.append(1) or view()
-    assert client.get(url).status_code == 200 and views == []
-    answer = client.get(url + "&fediverse=https://social.example/@blog/1")
-    assert answer.status_code == 200 and views == [1]
-    # A 304 too (the widget hydrating a page's markup asks with its ETag): the view links.
-    etag = {"If-None-Match": answer.headers["ETag"]}
-    again = client.get(url + "&fediverse=https://social.example/@blog/1", headers=etag)
-    assert again.status_code == 304 and views == [1, 1]
+
+    def linked():
+        with app.app_context():
+            return db.session.scalars(select(FediversePost.url)).all()
+
+    # A page of another origin links nothing, and does not stop the site's own page linking.
+    for _ in range(2):
+        assert client.get(url, headers={"Origin": "https://evil.example"}).status_code == 200
+    assert views == [1, 1] and linked() == []
+    # The site's own page: the view links the post (a 304 too: a page's markup hands the
+    # widget its ETag, and the post was never linked)...
+    etag = {"If-None-Match": client.get("/api/comments?site=blog&uri=/post/1").headers["ETag"]}
+    own = {"Origin": ORIGIN}
+    assert client.get(url, headers={**own, **etag}).status_code == 304
+    assert views == [1, 1, 1] and linked() == ["https://social.example/@me/1"]
+    # ...and the next reads naming it are answered before Flask, from any page.
+    assert client.get(url, headers={**own, **etag}).status_code == 304
+    assert client.get(url).status_code == 200
+    assert client.get(url).status_code == 200
+    assert views == [1, 1, 1]  # the answer was kept from the read without data-fediverse
+    # Another post named: the view again.
+    assert (
+        client.get(url + "&fediverse=https://social.example/@me/2", headers=own).status_code == 200
+    )
+    assert len(views) == 4 and len(linked()) == 2
 
 
 def test_a_conditional_read_that_does_not_match_costs_one_lookup(app, api, client, queries):
@@ -702,3 +726,23 @@ def test_no_instance_serves_a_stale_thread_after_a_write_on_another(live_server,
     # The same answer from both, but for the avatars' absolute URLs, built from each host.
     mine = requests.get(one.url + url, timeout=10).text.replace(one.url, "HOST")
     assert mine == requests.get(two.url + url, timeout=10).text.replace(two.url, "HOST")
+
+
+def test_a_site_removed_and_added_again_never_meets_the_answers_of_the_one_before(app, api, client):
+    # SQLite gives a removed row's id to the next one, and versions started at 0: the new
+    # site's thread had the key, and the ETag, of the old one's.
+    from tests.conftest import add_site
+
+    api.post(expect=201, text="Before.")
+    url = "/api/comments?site=blog&uri=/post/1"
+    before = client.get(url)
+    assert "Before." in before.get_data(as_text=True)
+    with app.app_context():
+        sites.remove_site("blog")
+    add_site(app)
+    api.post(expect=201, text="After.")
+    after = client.get(url)
+    assert "After." in after.get_data(as_text=True)
+    assert "Before." not in after.get_data(as_text=True)
+    again = client.get(url, headers={"If-None-Match": before.headers["ETag"]})
+    assert again.status_code == 200
