@@ -317,7 +317,12 @@ def _restore(file: Path, site_name: str | None, mapping, dry_run: bool) -> None:
     data = exports.read_export(file)
     with _progress_bar(exports.count_comments(data)) as advance:
         report = exports.restore(
-            data, site_name=site_name, url_map=mapping, dry_run=dry_run, progress=advance
+            data,
+            site_name=site_name,
+            url_map=mapping,
+            dry_run=dry_run,
+            progress=advance,
+            now=current_app.extensions["clock"](),
         )
     for problem in report.problems:
         click.echo(f"warning: {problem}", err=True)

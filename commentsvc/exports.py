@@ -29,6 +29,7 @@ from sqlalchemy.exc import DataError
 from sqlalchemy.exc import IntegrityError
 
 from commentsvc import comments
+from commentsvc import fediverse
 from commentsvc import fields
 from commentsvc.db import db
 from commentsvc.db import write_transaction
@@ -41,12 +42,15 @@ from commentsvc.importers import map_uri
 from commentsvc.importers import read_file
 from commentsvc.importers import read_json
 from commentsvc.models import BAN_KINDS
+from commentsvc.models import FEDIVERSE_POST_STATES
 from commentsvc.models import KINDS
+from commentsvc.models import LINKED_BY
 from commentsvc.models import MODERATION_POLICIES
 from commentsvc.models import STATUSES
 from commentsvc.models import Ban
 from commentsvc.models import Comment
 from commentsvc.models import DeletedCopy
+from commentsvc.models import FediversePost
 from commentsvc.models import Identity
 from commentsvc.models import Like
 from commentsvc.models import Mention
@@ -55,6 +59,7 @@ from commentsvc.models import SentLink
 from commentsvc.models import Site
 from commentsvc.models import SiteOrigin
 from commentsvc.models import Thread
+from commentsvc.models import utcnow
 from commentsvc.sanitize import clean_html
 
 FORMAT = "commentsvc-export"
@@ -66,9 +71,20 @@ VERSION = 2
 _SKIP = {
     Site: {"id", "version"},
     Thread: {"id", "site_id", "version"},
-    # A fediverse reply's post link is not exported (nor are the posts): linked again, a post
-    # finds its replies by their addresses.
+    # A fediverse reply's link to its post is not exported: the post, linked again, finds its
+    # replies by their addresses at its first fetch.
     Comment: {"thread_id", "fediverse_post_id", "identity_id"},
+    # Where a post lives and how it was last fetched: from its URL, and fetched again.
+    FediversePost: {
+        "id",
+        "thread_id",
+        "server",
+        "status_id",
+        "status_etag",
+        "context_etag",
+        "fetched",
+        "next_fetch",
+    },
     # A signed-in author's identity travels with each comment; its sign-out counter does not.
     Identity: {"id", "generation", "created", "updated"},
     Like: {"id", "thread_id"},
@@ -226,6 +242,10 @@ def _thread(thread: Thread) -> dict:
         identity = identities.get(comment.identity_id)
         data["identity"] = _row(identity) if identity is not None else None
         entry["comments"].append(data)
+    posts = db.session.scalars(
+        select(FediversePost).where(FediversePost.thread_id == thread.id).order_by(FediversePost.id)
+    )
+    entry["fediverse_posts"] = [_row(post) for post in posts]
     return entry
 
 
@@ -289,6 +309,7 @@ def restore(
     url_map: Iterable[tuple[str, str]] = (),
     dry_run: bool = False,
     progress: Callable[[int], None] | None = None,
+    now: datetime | None = None,
 ) -> Report:
     """Store an export (as check_export returns it): sites that do not exist are created with
     their settings, and every thread, comment, like, linkback, ban and event not there yet is
@@ -311,7 +332,7 @@ def restore(
                 field="site",
             )
         entries = named
-    restoring = _Restore(Report(dry_run=dry_run), list(url_map), progress)
+    restoring = _Restore(Report(dry_run=dry_run), list(url_map), progress, now or utcnow())
     try:
         with write_transaction() as session:
             restoring.keep_ids = _ids_are_free(session, entries)
@@ -420,6 +441,8 @@ _CHOICES = {
     (Comment, "status"): STATUSES,
     (DeletedCopy, "status"): STATUSES,
     (Ban, "kind"): BAN_KINDS,
+    (FediversePost, "state"): FEDIVERSE_POST_STATES,
+    (FediversePost, "linked_by"): LINKED_BY,
 }
 # Links readers click: http(s) only, as when they are posted.
 _LINKS = {(Comment, "website"), (Site, "url")}
@@ -453,8 +476,9 @@ def _values(model, raw: Any, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
 
 
 class _Restore:
-    def __init__(self, report: Report, url_map, progress) -> None:
+    def __init__(self, report: Report, url_map, progress, now: datetime) -> None:
         self.report = report
+        self.now = now
         self.url_map = url_map
         self.progress = progress or (lambda n: None)
         self.ids: dict[int, Comment] = {}  # the file's comment ids, to what they are now
@@ -581,6 +605,8 @@ class _Restore:
         if fresh:
             for like in _list(raw.get("page_likes")):
                 self.like(session, thread, None, like, where)
+        for number, item in enumerate(_list(raw.get("fediverse_posts")), 1):
+            self.fediverse_post(session, site, thread, item, f"{where}, fediverse post {number}")
         if added or fresh:
             self.report.threads.add(uri)
             comments.touch_thread(session, thread.id)
@@ -635,6 +661,29 @@ class _Restore:
         self.report.by_kind[kind] = self.report.by_kind.get(kind, 0) + 1
         self.report.by_status[status] = self.report.by_status.get(status, 0) + 1
         return comment
+
+    def fediverse_post(self, session, site: Site, thread: Thread, raw: Any, where: str) -> None:
+        try:
+            values = _values(FediversePost, raw)
+            url, server, status_id = fediverse.parse_post_url(values.get("url"), site)
+        except (ValueError, ValidationError) as exc:
+            self.problem(where, f"{exc}: skipped")
+            return
+        linked = session.scalars(
+            select(FediversePost.url).where(FediversePost.thread_id == thread.id)
+        ).all()
+        if url in linked:
+            return
+        if len(linked) >= fediverse.MAX_POSTS_PER_THREAD:
+            self.problem(where, f"the page has {len(linked)} posts linked already: skipped")
+            return
+        values.update(url=url, server=server, status_id=status_id)
+        post = FediversePost(thread_id=thread.id, **values)
+        session.add(post)
+        session.flush()
+        if post.state not in ("refused", "gone"):
+            # Fetched again at once: its replies (restored as comments) are found by address.
+            fediverse.schedule_fetch(post, self.now, at=self.now)
 
     def identity(self, session, raw: dict, where: str) -> int | None:
         """Return the id of the identity a comment's author signed in as, adding it if new."""

@@ -194,7 +194,7 @@ def link_post(
             return post
         # Asked at once (the owner linked it again: "fetch now"); a job of the post's earlier
         # rhythm that comes after this one finds itself early and does nothing.
-        _schedule(post, now, at=now)
+        schedule_fetch(post, now, at=now)
         return post
 
 
@@ -349,7 +349,7 @@ def fetch_post(post_id: int, *, fetcher: Fetcher, now: datetime, secret: str) ->
     server = db.session.get(FediverseServer, post.server)
     if server is not None and server.retry_after and server.retry_after > now:
         with write_transaction():
-            _schedule(db.session.get(FediversePost, post_id), now, at=server.retry_after)
+            schedule_fetch(db.session.get(FediversePost, post_id), now, at=server.retry_after)
         return f"backing off {post.server} until {server.retry_after:%H:%M}"
     site = post.thread.site
     try:
@@ -547,7 +547,7 @@ def _store(
             )
             changed = changed or bool(added or updated or removed)
         _recover(session, post.server)
-        _schedule(post, now)
+        schedule_fetch(post, now)
         if changed:
             comments.touch_thread(session, post.thread_id)
     if context is None:
@@ -727,7 +727,7 @@ def _fail(post_id: int, reason: str, retry_after: int | None, now: datetime) -> 
             post.state = "failed"
         post.reason, post.fetched = reason[:500], now
         # Asked again once the server's pause is over, whatever the post's age says.
-        _schedule(post, now, at=server.retry_after)
+        schedule_fetch(post, now, at=server.retry_after)
     return f"failed: {reason}"
 
 
@@ -737,7 +737,7 @@ def _recover(session, server_name: str) -> None:
         server.failures, server.retry_after, server.last_error = 0, None, ""
 
 
-def _schedule(post: FediversePost, now: datetime, at: datetime | None = None) -> None:
+def schedule_fetch(post: FediversePost, now: datetime, at: datetime | None = None) -> None:
     """Queue the post's next fetch (in the caller's transaction): at the time given, now for a
     new post, else by its age."""
     if at is not None:
@@ -769,7 +769,7 @@ def run_fetch_post(payload: dict) -> None:
         with write_transaction() as session:
             post = session.get(FediversePost, payload["post"])
             if post is not None and post.state not in ("refused", "gone"):
-                _schedule(post, now, at=now + BACKOFF_MAX)
+                schedule_fetch(post, now, at=now + BACKOFF_MAX)
         raise
 
 

@@ -29,6 +29,10 @@ STATUSES = ("pending", "approved", "spam", "deleted")
 BAN_KINDS = ("email", "address", "domain", "identity", "handle")
 PROVIDER_KINDS = ("oidc", "github", "wordpress", "mastodon", "indieauth")
 ANONYMOUS_POLICIES = ("on", "name-required", "off")
+# A linked fediverse post: not fetched yet, fetched, failing (asked again), refused or deleted
+# there (never asked again); and who linked it.
+FEDIVERSE_POST_STATES = ("pending", "ok", "failed", "refused", "gone")
+LINKED_BY = ("owner", "widget", "page")
 
 
 def utcnow() -> datetime:
@@ -380,7 +384,7 @@ class FediversePost(db.Model):
     # The server asked (the URL's scheme://host) and the post's id there.
     server: Mapped[str] = mapped_column(String(300))
     status_id: Mapped[str] = mapped_column(String(64))
-    # pending (not fetched yet), ok, failed (kept, asked again), refused or gone (never again).
+    # FEDIVERSE_POST_STATES
     state: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
     reason: Mapped[str] = mapped_column(String(500), default="", server_default="")
     account: Mapped[str] = mapped_column(String(320), default="", server_default="")

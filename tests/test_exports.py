@@ -14,7 +14,9 @@ from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import select
 
+from commentsvc import fediverse
 from commentsvc import moderation
+from commentsvc import sites
 from commentsvc.db import db
 from commentsvc.db import write_transaction
 from commentsvc.models import Comment
@@ -58,6 +60,7 @@ def fill(app, client, cli, tmp_path):
         owner_email="owner@example.org",
         moderation_words="casino",
         link_limit=3,
+        fediverse_accounts="@me@social.example",
     )
     add_site(app, "other", url="https://other.example.net")
     first = post(
@@ -84,6 +87,8 @@ def fill(app, client, cli, tmp_path):
         moderation.act([doomed], "delete", actor="admin", now=NOW)
         moderation.add_ban("email", "bad@example.org", site="blog", actor="admin", now=NOW)
         moderation.add_ban("domain", "spam.example", actor="admin", now=NOW)
+        blog = sites.get_site("blog")
+        fediverse.link_post(blog, "/post/1", "https://social.example/@me/42", by="owner", now=NOW)
         with write_transaction() as session:
             thread = session.scalar(select(Thread).where(Thread.uri == "/post/1"))
             mention = Comment(
@@ -175,6 +180,8 @@ def test_the_export_carries_everything(app, client, cli, tmp_path):
         ("rejected", True),
     }
     assert [s["target"] for s in site["sent_links"]] == ["https://elsewhere.example.com/"]
+    (linked,) = threads["/post/1"]["fediverse_posts"]
+    assert linked["url"] == "https://social.example/@me/42" and linked["linked_by"] == "owner"
     assert {e["action"] for e in site["events"]} >= {"approved", "pending", "spam", "deleted"}
     assert all(c["created"].endswith("Z") for c in by_author.values())
     everything = json.loads(export(cli, "--all"))
@@ -284,6 +291,10 @@ def test_bad_records_in_an_export_are_reported_and_skipped(app, cli, tmp_path):
                             {**good, "id": 2**40},
                             {**good, "id": 15, "parent_id": [7], "root_id": {}, "text": "odd"},
                         ],
+                        "fediverse_posts": [
+                            {"url": "https://social.example/@me/1", "created": good["created"]},
+                            {"url": "https://social.example/@me/2", "state": "lost"},
+                        ],
                     },
                     {"title": "no uri"},
                 ],
@@ -304,6 +315,9 @@ def test_bad_records_in_an_export_are_reported_and_skipped(app, cli, tmp_path):
     assert "comment 7: website is not an http(s) URL: skipped" in result.output
     assert "comment 8: status 'published' is not one of pending" in result.output
     assert "comment 9: created is not a time: skipped" in result.output
+    # The site names no fediverse accounts: no post of it is linked.
+    assert "fediverse post 1: The site names no fediverse accounts" in result.output
+    assert "fediverse post 2: state 'lost' is not one of pending" in result.output
     with app.app_context():
         stored = db.session.scalars(select(Comment).order_by(Comment.id)).all()
         assert [c.text for c in stored] == ["fine", "orphan", "odd"]

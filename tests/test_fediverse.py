@@ -385,3 +385,35 @@ def test_an_export_with_fediverse_replies_restores(app, client, cli, clock, fedi
     assert restored.exit_code == 0, restored.output
     [reply] = Api(client).thread()["comments"]
     assert reply["handle"] == f"@alice@{fedi.host}" and reply["kind"] == "fediverse"
+
+
+def test_a_restore_links_the_posts_again_and_each_reply_stays_one(
+    app, client, cli, clock, fedi, blog, tmp_path
+):
+    import json
+
+    from tests.test_exports import empty
+
+    post = fedi.post()
+    fedi.reply(post, "alice", "<p>Before the move</p>")
+    link(cli, post)
+    run_queue(app, clock)
+    exported = cli("export", "--site", "blog")
+    assert exported.exit_code == 0, exported.output
+    (thread,) = json.loads(exported.output)["sites"][0]["threads"]
+    assert [p["url"] for p in thread["fediverse_posts"]] == [post["url"]]
+    (tmp_path / "blog.json").write_text(exported.output)
+
+    empty(app)  # the blog moves to a new server
+    fedi.reply(post, "bob", "<p>While the blog moved</p>")
+    restored = cli("import", "commentsvc", str(tmp_path / "blog.json"))
+    assert restored.exit_code == 0 and "warning" not in restored.output, restored.output
+    clock.advance(seconds=1)
+    run_queue(app, clock)
+    replies = list(walk(Api(client).thread()["comments"]))
+    assert sorted(r["handle"] for r in replies) == [f"@alice@{fedi.host}", f"@bob@{fedi.host}"]
+    with app.app_context():
+        (linked,) = db.session.scalars(select(FediversePost)).all()
+        assert linked.state == "ok" and linked.url == post["url"]
+        owners = db.session.scalars(select(Comment.fediverse_post_id)).all()
+        assert owners == [linked.id, linked.id]
