@@ -762,6 +762,22 @@ def sign_out():
     return Response(status=204)
 
 
+@bp.post("/sign-in/handoff")
+def take_sign_in():
+    """A sign-in whose popup could not hand it to the page (a provider's page cut the popup off
+    with Cross-Origin-Opener-Policy): 200 with what postMessage would have given, once; 204
+    while there is none. The widget asks every few seconds while a sign-in is open: each ask
+    costs one lookup by key, as a thread read does, and is not rate limited."""
+    data = shapes.parse(shapes.HandoffRequest, json_body())
+    site = site_named(data.site)
+    check_write_origin(site)
+    secret = current_app.config["SECRET_KEY"]
+    message = identities.take_handoff(secret, data.handle, site, now=now())
+    response = Response(status=204) if message is None else jsonify(message)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.post("/comments/<int:comment_id>/like")
 def like_comment(comment_id: int):
     """A visitor likes a comment once, or takes the like back (`{"like": false}`)."""

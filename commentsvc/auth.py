@@ -35,7 +35,6 @@ from commentsvc.models import Site
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 FLOW_COOKIE = "csvc_sign_in"
-MESSAGE_TYPE = "commentsvc:sign-in"
 
 
 def now():
@@ -87,7 +86,10 @@ def start(name: str):
             allow_http = current_app.config["FETCH_ALLOW_PRIVATE"]
             parse = providers.parse_me if provider.kind == "indieauth" else providers.parse_server
             server = parse(request.args.get("server"), allow_http=allow_http)
-        flow = providers.new_flow(provider.name, site.id, origin, now=now(), server=server)
+        handoff = identities.parse_handoff(request.args.get("handoff"), "handoff")
+        flow = providers.new_flow(
+            provider.name, site.id, origin, now=now(), server=server, handoff=handoff
+        )
         target = protocol(provider).authorization_url(flow)
     except ServiceError as error:
         return _result_page(origin, error=error)
@@ -133,20 +135,22 @@ def callback(name: str):
         provider = identities.get_provider(name)
         profile = protocol(provider).finish(flow, code, now=now())
         identity = identities.save_identity(provider.name, profile, secret=secret(), now=now())
-        token = identities.make_token(secret(), identity, site, now=now())
+        message = identities.sign_in_message(secret(), identity, site, now=now())
     except ServiceError as error:
-        return _result_page(flow.origin, error=error, clear=name)
-    message = {
-        "type": MESSAGE_TYPE,
-        "token": token,
-        "identity": identities.identity_json(identity),
-    }
+        if flow.handoff:
+            identities.hand_off(
+                flow.handoff, flow.site_id, identity=None, error=_error(error), now=now()
+            )
+        return _result_page(flow.origin, error=error, clear=name, handoff=bool(flow.handoff))
+    if flow.handoff:
+        identities.hand_off(flow.handoff, site.id, identity=identity, error=None, now=now())
     return _result_page(
         flow.origin,
         message=message,
         title="Signed in",
-        text=f"You are signed in as {identity.name}. This window closes itself.",
+        text=f"You are signed in as {identity.name}.",
         clear=name,
+        handoff=bool(flow.handoff),
     )
 
 
@@ -166,6 +170,10 @@ def _site_and_origin(name, origin) -> tuple[Site, str]:
     return site, normal
 
 
+def _error(error: ServiceError) -> dict:
+    return error.to_dict()["error"]
+
+
 def _address() -> str:
     return spam.address_hash(secret(), request.remote_addr or "")
 
@@ -178,10 +186,14 @@ def _result_page(
     title: str = "",
     text: str = "",
     clear: str | None = None,
+    handoff: bool = False,
 ) -> Response:
-    """Answer the popup: a page that tells the reader, and the opener (at origin), the result."""
+    """Answer the popup: a page that tells the reader, and the opener (at origin), the result.
+
+    handoff: the widget fetches the result itself if the popup has no opener to hand it to.
+    """
     if error is not None:
-        message = {"type": MESSAGE_TYPE, "error": error.to_dict()["error"]}
+        message = identities.error_message(_error(error))
         title, text = "Sign-in failed", error.message
     nonce = secrets.token_urlsafe(16)
     body = render_template(
@@ -189,7 +201,7 @@ def _result_page(
         title=title,
         message=text,
         nonce=nonce,
-        result={"origin": origin, "message": message},
+        result={"origin": origin, "message": message, "handoff": handoff},
     )
     status = 200 if error is None else error.status
     response = Response(body, status=status, mimetype="text/html")

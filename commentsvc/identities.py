@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
+import re
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
@@ -18,8 +20,10 @@ from datetime import timedelta
 from cryptography.fernet import Fernet
 from cryptography.fernet import InvalidToken
 from flask import current_app
+from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 
 from commentsvc import fields
 from commentsvc import photos
@@ -35,6 +39,7 @@ from commentsvc.models import Admin
 from commentsvc.models import AuthProvider
 from commentsvc.models import AuthRegistration
 from commentsvc.models import Identity
+from commentsvc.models import SignInHandoff
 from commentsvc.models import Site
 
 # How long a commenter token works; signing in again gives a new one.
@@ -327,3 +332,85 @@ def is_owner(identity: Identity) -> bool:
 def identity_json(identity: Identity) -> dict:
     """Return the public form of an identity: provider, name, profile URL."""
     return {"provider": identity.provider, "name": identity.name, "url": identity.url or None}
+
+
+# --- handing a sign-in to the widget ------------------------------------------------------------
+# The popup hands its result to the page with postMessage. A provider's page that sends
+# Cross-Origin-Opener-Policy cuts the popup off from the page for good; the widget then fetches
+# the result from the service, with a secret whose SHA-256 the popup carried.
+
+SIGN_IN_MESSAGE = "commentsvc:sign-in"
+HANDOFF_LIFETIME = timedelta(minutes=10)
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+def parse_handoff(value: object, name: str) -> str:
+    """Return a hand-off secret or its digest (64 lowercase hex digits); "" for none.
+
+    :raise ValidationError: for anything else.
+    """
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str) or _DIGEST.fullmatch(value) is None:
+        raise ValidationError(f"{name} must be 64 hexadecimal digits.", field=name)
+    return value
+
+
+def sign_in_message(secret: str, identity: Identity, site: Site, *, now: datetime) -> dict:
+    """Return what the page gets when a reader signs in: a fresh token and who they are."""
+    return {
+        "type": SIGN_IN_MESSAGE,
+        "token": make_token(secret, identity, site, now=now),
+        "identity": identity_json(identity),
+    }
+
+
+def error_message(error: dict) -> dict:
+    """Return what the page gets when a sign-in fails: the error, as the API gives errors."""
+    return {"type": SIGN_IN_MESSAGE, "error": error}
+
+
+def hand_off(
+    digest: str, site_id: int, *, identity: Identity | None, error: dict | None, now: datetime
+) -> None:
+    """Keep a finished sign-in (who signed in, or the error) for the widget to fetch; stale
+    ones go. Nothing is kept for a site removed meanwhile."""
+    try:
+        with write_transaction() as session:
+            session.execute(
+                delete(SignInHandoff).where(SignInHandoff.created < now - HANDOFF_LIFETIME)
+            )
+            session.add(
+                SignInHandoff(
+                    digest=digest,
+                    site_id=site_id,
+                    identity_id=identity.id if identity else None,
+                    error=json.dumps(error) if error else "",
+                    created=now,
+                )
+            )
+    except IntegrityError:
+        return  # the site is gone (no page is waiting), or the digest was used: the first stays
+
+
+def take_handoff(secret: str, handle: str, site: Site, *, now: datetime) -> dict | None:
+    """Return the sign-in kept for the widget's secret (once: it is gone after), or None while
+    there is none (the reader has not finished, or it was taken)."""
+    digest = hashlib.sha256(handle.encode()).hexdigest()
+    kept = db.session.get(SignInHandoff, digest)  # every poll reads; only a find writes
+    if kept is None or kept.site_id != site.id:
+        return None
+    with write_transaction() as session:
+        taken = session.execute(
+            delete(SignInHandoff)
+            .where(SignInHandoff.digest == digest)
+            .returning(SignInHandoff.identity_id, SignInHandoff.error, SignInHandoff.created)
+        ).first()
+    if taken is None or taken.created < now - HANDOFF_LIFETIME:
+        return None
+    if taken.error:
+        return error_message(json.loads(taken.error))
+    identity = db.session.get(Identity, taken.identity_id)
+    if identity is None:
+        return None
+    return sign_in_message(secret, identity, site, now=now)

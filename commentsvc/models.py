@@ -461,3 +461,22 @@ class Identity(db.Model):
     generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SignInHandoff(db.Model):
+    """A finished sign-in for the widget to fetch, when the popup could not hand it over (a
+    provider's page sent Cross-Origin-Opener-Policy and cut the popup off from the page).
+
+    Keyed by the SHA-256 of a secret only the widget holds (the popup carried the digest). It
+    names who signed in, never a token: the token is made when the widget fetches it, once.
+    Kept for ten minutes at most (identities.HANDOFF_LIFETIME).
+    """
+
+    __tablename__ = "sign_in_handoffs"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    identity_id: Mapped[int | None] = mapped_column(ForeignKey("identities.id", ondelete="CASCADE"))
+    # The error the popup showed, as the API gives errors (JSON); "" when signed in.
+    error: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)

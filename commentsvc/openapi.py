@@ -195,6 +195,21 @@ ROUTES: tuple[Route, ...] = (
         bearer=True,
     ),
     Route(
+        "/api/sign-in/handoff",
+        "post",
+        "takeSignIn",
+        "A sign-in the popup could not hand to the page (cut off by the provider's "
+        "Cross-Origin-Opener-Policy), once.",
+        {
+            200: Answer(
+                "The sign-in's result, as the popup's message gives it.", shapes.SignInMessage
+            ),
+            204: Answer("Nothing yet: the reader has not finished, or it was taken."),
+        },
+        (400, 403, 404, 413, 415),
+        body=shapes.HandoffRequest,
+    ),
+    Route(
         "/api/counts",
         "get",
         "getCounts",

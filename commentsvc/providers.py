@@ -61,6 +61,8 @@ class Flow:
     expires: int
     # The server the reader named (mastodon): scheme://host[:port]; "" for the other kinds.
     server: str = ""
+    # The SHA-256 (hex) of the widget's hand-off secret; "" when it sent none.
+    handoff: str = ""
 
     def dump(self, secret: str) -> str:
         """Return the flow as a signed token."""
@@ -76,6 +78,7 @@ class Flow:
                 self.verifier,
                 self.expires,
                 self.server,
+                self.handoff,
             ],
         )
 
@@ -83,10 +86,10 @@ class Flow:
     def load(cls, secret: str, token: object, *, now: datetime) -> Flow | None:
         """Return the flow a cookie carries, or None for a missing, forged or stale one."""
         try:
-            data = tokens.load(secret, tokens.SIGN_IN, token, length=8)
+            data = tokens.load(secret, tokens.SIGN_IN, token, length=9)
         except tokens.BadToken:
             return None
-        if not all(isinstance(data[i], str) for i in (0, 2, 3, 4, 5, 7)):
+        if not all(isinstance(data[i], str) for i in (0, 2, 3, 4, 5, 7, 8)):
             return None
         if type(data[1]) is not int or type(data[6]) is not int:
             return None
@@ -94,7 +97,9 @@ class Flow:
         return flow if tokens.epoch(now) <= flow.expires else None
 
 
-def new_flow(provider: str, site_id: int, origin: str, *, now: datetime, server: str = "") -> Flow:
+def new_flow(
+    provider: str, site_id: int, origin: str, *, now: datetime, server: str = "", handoff: str = ""
+) -> Flow:
     """Return a new flow with fresh state, nonce and PKCE verifier, good for ten minutes."""
     return Flow(
         provider=provider,
@@ -105,6 +110,7 @@ def new_flow(provider: str, site_id: int, origin: str, *, now: datetime, server:
         verifier=generate_token(64),
         expires=tokens.epoch(now) + 600,
         server=server,
+        handoff=handoff,
     )
 
 

@@ -36,6 +36,7 @@ from pydantic import model_validator
 
 from commentsvc import comments
 from commentsvc import fields
+from commentsvc import identities
 from commentsvc.comments import CommentInput
 from commentsvc.errors import ERROR_CODES
 from commentsvc.errors import ValidationError
@@ -349,6 +350,24 @@ class PageLike(LikeChange):
 
     site: Annotated[str, rule(_site_in_body)] = field("The site's name.")
     uri: Uri = field("The page's path.", pattern=URI_PATTERN, maxLength=1000)
+
+
+def _handle(value: Any) -> str:
+    if value is None or value == "":
+        raise ValidationError("handle is required.", field="handle", code="empty")
+    return identities.parse_handoff(value, "handle")
+
+
+class HandoffRequest(Body):
+    """Fetch a sign-in the popup could not hand to the page (POST /api/sign-in/handoff)."""
+
+    REQUIRED = ("site", "handle")
+
+    site: Annotated[str, rule(_site_in_body)] = field("The site's name.")
+    handle: Annotated[str, rule(_handle)] = field(
+        "The widget's secret for this sign-in, whose SHA-256 it gave the popup (`handoff`).",
+        pattern="^[0-9a-f]{64}$",
+    )
 
 
 class PreviewRequest(Body):
@@ -785,6 +804,15 @@ class Me(Answer):
     identity: Identity
     held: list[Comment] = Field(description="Their comments held for moderation, with `text`.")
     own: list[int] = Field(description="With `uri`: their comments on that page (editable).")
+
+
+class SignInMessage(Answer):
+    """What the sign-in popup hands the page: a token and who signed in, or the error."""
+
+    type: str = Field(description="`commentsvc:sign-in`.")
+    token: str | None = Field(default=None, description="The commenter token (30 days).")
+    identity: Identity | None = None
+    error: dict[str, Any] | None = Field(default=None, description="As any error answer's.")
 
 
 class PageCounts(Answer):

@@ -145,6 +145,7 @@
       "invalid:email": "This is not an email address.",
       "invalid:website": "Please give a web address starting with http:// or https://.",
       unauthorized: "Please sign in (again).",
+      sign_in_expired: "The sign-in took too long: please start it again.",
     },
     failed: "That did not work: {msg}",
     signIn: "Sign in with {p}",
@@ -253,6 +254,9 @@
       g.mine = [];
     },
     // Opens the service's sign-in page; its answer comes back by postMessage (no cookie here).
+    // A provider's page that sends Cross-Origin-Opener-Policy cuts the popup off from this
+    // page: the answer is then asked of the service, with a secret whose SHA-256 the popup took
+    // along (made before the click: the popup must open within it).
     signIn(p, form) {
       const q = new URLSearchParams({ site, origin: location.origin });
       if (p.kind === "mastodon" || p.kind === "indieauth") {
@@ -260,12 +264,53 @@
         if (!server) return;
         q.set("server", server);
       }
+      const handoff = g.handoff;
+      g.handoff = null;
+      me.prepare();
+      if (handoff) q.set("handoff", handoff.digest);
       window.open(base + "/auth/" + encodeURIComponent(p.name) + "/start?" + q, P + "sign-in", "width=520,height=680");
-      g.onSignIn = (data) => {
+      const attempt = {};
+      g.signingIn = attempt;
+      const done = (data) => {
+        if (g.signingIn !== attempt) return;
+        g.signingIn = null;
+        clearInterval(timer);
+        window.removeEventListener("focus", ask);
         if (data.error) return form.showError(data);
         store.set(me.key, { token: data.token, identity: data.identity });
         form.thread.load(false).then(() => form.thread.showOwnPending());
       };
+      g.onSignIn = (data) => {
+        done(data);
+        if (handoff) me.takeHandoff(handoff).catch(() => {}); // the service's copy, now unneeded
+      };
+      const until = Date.now() + 600000;
+      let asking = false;
+      async function ask() {
+        if (asking || g.signingIn !== attempt) return;
+        if (Date.now() > until) return done({ error: { code: "sign_in_expired" } });
+        asking = true;
+        try {
+          const data = await me.takeHandoff(handoff);
+          if (data) done(data);
+        } catch (error) {
+          if (error.status && error.status < 500) done(error); // refused: asking again cannot help
+        } finally {
+          asking = false;
+        }
+      }
+      const timer = handoff ? setInterval(ask, 2000) : 0;
+      if (handoff) window.addEventListener("focus", ask);
+    },
+    takeHandoff: (handoff) => api("POST", "/sign-in/handoff", { site, handle: handoff.handle }).then((r) => r.data),
+    // The secret for the next sign-in and its digest; none where the page is not a secure
+    // context (no crypto.subtle): postMessage alone then.
+    async prepare() {
+      if (g.handoff || !crypto.subtle) return;
+      const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+      const handle = hex(crypto.getRandomValues(new Uint8Array(32)));
+      const digest = hex(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(handle))));
+      g.handoff = g.handoff || { handle, digest };
     },
   };
   window.addEventListener("message", (e) => {
@@ -1014,6 +1059,7 @@
               button("sign-in", t("signIn", { p: p.name }), () => me.signIn(p, this), p.name)
             ))
       );
+      if (!who && conf?.providers?.length) me.prepare().catch(() => {});
     }
 
     async signOut() {

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
@@ -30,19 +33,36 @@ with warnings.catch_warnings():
 pytestmark = pytest.mark.filterwarnings("ignore:get_jwt_config:DeprecationWarning")
 
 
-@pytest.fixture(scope="module")
-def provider_url():
-    """A real OpenID Connect provider on 127.0.0.1 (any client id and secret are accepted)."""
+@contextmanager
+def serving_provider(headers: dict[str, str] | None = None) -> Iterator[str]:
+    """Serve a real OpenID Connect provider on 127.0.0.1 (any client id and secret are
+    accepted), its answers with the headers given added; yield its address."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         app = oidc_provider_mock.app()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    added = list((headers or {}).items())
+
+    def with_headers(environ, start_response):
+        def start(status, response_headers, exc_info=None):
+            return start_response(status, [*response_headers, *added], exc_info)
+
+        return app(environ, start)
+
+    server = make_server("127.0.0.1", 0, with_headers, threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1})
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
-    server.server_close()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def provider_url():
+    with serving_provider() as url:
+        yield url
 
 
 @pytest.fixture
@@ -71,8 +91,9 @@ def popup_result(response) -> dict:
     return json.loads(found.group(1))
 
 
-def start(client, provider="oidc", site="blog", origin=ORIGIN):
-    return client.get(f"/auth/{provider}/start", query_string={"site": site, "origin": origin})
+def start(client, provider="oidc", site="blog", origin=ORIGIN, **more):
+    query = {"site": site, "origin": origin, **more}
+    return client.get(f"/auth/{provider}/start", query_string=query)
 
 
 def consent(location: str, sub: str) -> str:
@@ -232,6 +253,73 @@ def test_start_refuses_unknown_origins_sites_and_providers(app, oidc):
     page = start(client, origin="https://evil.example")
     # Nothing is posted to an origin the site does not list.
     assert popup_result(page)["origin"] is None
+
+
+HANDLE = "ab" * 32
+DIGEST = hashlib.sha256(HANDLE.encode()).hexdigest()
+
+
+def take(client, handle=HANDLE, site="blog", origin=ORIGIN):
+    return client.post(
+        "/api/sign-in/handoff", json={"site": site, "handle": handle}, headers={"Origin": origin}
+    )
+
+
+def test_a_popup_cut_off_from_the_page_hands_the_sign_in_over_once(app, oidc, clock):
+    # The widget sends the digest of its secret along; the page asks with the secret.
+    page = app.test_client()
+    assert take(page).status_code == 204  # nothing yet: the reader is on the provider's page
+    set_user(oidc, "alice", name="Alice Example")
+    popup = app.test_client()
+    started = start(popup, handoff=DIGEST)
+    assert started.status_code == 302, started.text
+    finished = popup.get(consent(started.headers["Location"], "alice"))
+    assert popup_result(finished)["handoff"] is True
+    assert take(page, handle="cd" * 32).status_code == 204  # another secret
+    assert take(page, handle=DIGEST).status_code == 204  # the digest itself is no key
+    given = take(page)
+    assert given.status_code == 200 and given.headers["Cache-Control"] == "no-store"
+    message = given.get_json()
+    assert message["type"] == "commentsvc:sign-in"
+    assert message["identity"]["name"] == "Alice Example"
+    me = page.get("/api/me?site=blog", headers=bearer(message["token"]))
+    assert me.status_code == 200 and me.get_json()["identity"]["name"] == "Alice Example"
+    assert take(page).status_code == 204  # once
+    with app.app_context():
+        from commentsvc.db import db
+        from commentsvc.models import SignInHandoff
+
+        assert db.session.scalars(select(SignInHandoff)).all() == []
+
+
+def test_a_handed_over_sign_in_is_the_sites_for_ten_minutes_and_says_its_errors(
+    app, cli, oidc, clock
+):
+    set_user(oidc, "alice", name="Alice")
+    popup = app.test_client()
+    callback = consent(start(popup, handoff=DIGEST).headers["Location"], "alice")
+    popup.get(re.sub(r"state=[^&]+", "state=forged", callback))
+    page = app.test_client()
+    refused = take(page)
+    assert refused.status_code == 200
+    assert refused.get_json()["error"]["field"] == "state" and "token" not in refused.get_json()
+    # Only the site's own pages ask; another site's name finds nothing.
+    add_site(app, "other", url="https://other.example.org")
+    callback = consent(start(popup, handoff=DIGEST).headers["Location"], "alice")
+    popup.get(callback)
+    assert take(page, origin="https://evil.example").status_code == 403
+    other = take(page, site="other", origin="https://other.example.org")
+    assert other.status_code == 204
+    clock.advance(minutes=11)
+    assert take(page).status_code == 204  # too old: gone
+    clock.advance(minutes=-11)
+    # Handles that are not 64 hex digits, and a start with a bad digest, are refused by name.
+    for bad in ("", "AB" * 32, "ab" * 31, 7, None, "ab" * 32 + "\n"):
+        answer = take(page, handle=bad)
+        assert answer.status_code == 400 and answer.get_json()["error"]["field"] == "handle", bad
+    bad_start = start(popup, handoff="nope")
+    assert bad_start.status_code == 400
+    assert popup_result(bad_start)["message"]["error"]["field"] == "handoff"
 
 
 def test_a_provider_that_is_down_gets_a_clear_message(app, cli):

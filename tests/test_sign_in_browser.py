@@ -15,6 +15,7 @@ from tests.browser import blog_page
 from tests.browser import needs_chromium
 from tests.conftest import add_site
 from tests.test_sign_in import provider_url  # noqa: F401 - the provider fixture
+from tests.test_sign_in import serving_provider
 from tests.test_sign_in import set_user
 
 pytestmark = [
@@ -178,5 +179,38 @@ def test_a_signed_in_readers_own_comments_get_their_buttons_on_a_page_that_did_n
         assert comment.locator('[data-action="delete"]').count() == 1
         assert page.errors == []
         context.close()
+    finally:
+        host.close()
+
+
+def test_a_provider_page_that_cuts_the_popup_off_from_the_page_still_signs_the_reader_in(
+    app, browser, live_server
+):
+    # Cross-Origin-Opener-Policy: same-origin on the provider's pages (Bluesky's authorization
+    # page sends it) puts the popup in a browsing context of its own: it has no opener to hand
+    # the token to when it comes back to the service, and the page sees the popup as closed.
+    host = HostSite()
+    coop = {"Cross-Origin-Opener-Policy": "same-origin"}
+    try:
+        with serving_provider(coop) as provider:
+            origin = host.url.replace("127.0.0.1", "localhost")
+            signing_in_blog(app, live_server, provider, host, origin)
+            set_user(provider, "carol", name="Carol Example")
+            context, page = new_page(browser)
+            page.goto(origin + "/post")
+            page.wait_for_selector(READY)
+            page.fill(f"{FORM} [name=text]", "Typed before signing in.")
+            with page.expect_popup() as opened:
+                page.click('[data-action="sign-in"][data-provider="oidc"]')
+            popup = opened.value
+            popup.fill("input[name=sub]", "carol")
+            popup.click("button:has-text('Authorize')")
+            popup.wait_for_selector("#title")
+            assert popup.evaluate("window.opener") is None  # cut off indeed
+            page.wait_for_selector('[data-action="sign-out"]', timeout=15000)
+            assert "Carol Example" in page.inner_text(".csvc-sign-in")
+            assert page.input_value(f"{FORM} [name=text]") == "Typed before signing in."
+            assert page.errors == []
+            context.close()
     finally:
         host.close()
