@@ -271,11 +271,14 @@
       window.open(base + "/auth/" + encodeURIComponent(p.name) + "/start?" + q, P + "sign-in", "width=520,height=680");
       const attempt = {};
       g.signingIn = attempt;
+      const stop = () => {
+        clearInterval(timer);
+        window.removeEventListener("focus", ask);
+      };
       const done = (data) => {
         if (g.signingIn !== attempt) return;
         g.signingIn = null;
-        clearInterval(timer);
-        window.removeEventListener("focus", ask);
+        stop();
         if (data.error) return form.showError(data);
         store.set(me.key, { token: data.token, identity: data.identity });
         form.thread.load(false).then(() => form.thread.showOwnPending());
@@ -287,14 +290,16 @@
       const until = Date.now() + 600000;
       let asking = false;
       async function ask() {
-        if (asking || g.signingIn !== attempt) return;
+        if (g.signingIn !== attempt) return stop(); // a later sign-in took over: this one stops asking
+        if (asking) return;
         if (Date.now() > until) return done({ error: { code: "sign_in_expired" } });
         asking = true;
         try {
           const data = await me.takeHandoff(handoff);
           if (data) done(data);
         } catch (error) {
-          if (error.status && error.status < 500) done(error); // refused: asking again cannot help
+          // Refused: asking again cannot help (a 429 of a proxy in front can, later).
+          if (error.status && error.status < 500 && error.status !== 429) done(error);
         } finally {
           asking = false;
         }
