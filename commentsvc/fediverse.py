@@ -34,6 +34,7 @@ from commentsvc import sanitize
 from commentsvc import spam
 from commentsvc.db import db
 from commentsvc.db import write_transaction
+from commentsvc.errors import NotFound
 from commentsvc.errors import ValidationError
 from commentsvc.linkbacks.fetch import Fetcher
 from commentsvc.linkbacks.fetch import FetchError
@@ -164,7 +165,10 @@ def link_post(
     """
     url, server, status_id = parse_post_url(url, site)
     with write_transaction() as session:
-        thread = comments.get_or_create_thread(session.get(Site, site.id), uri, now=now)
+        current = session.get(Site, site.id)
+        if current is None:  # removed since the caller read it
+            raise NotFound(f"There is no site called {site.name!r}.", field="site")
+        thread = comments.get_or_create_thread(current, uri, now=now)
         post = session.scalar(
             select(FediversePost).where(
                 FediversePost.thread_id == thread.id, FediversePost.url == url

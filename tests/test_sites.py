@@ -61,3 +61,15 @@ def test_a_comment_to_a_site_removed_since_the_request_read_it_is_a_404_not_a_50
     comments.post_comment(
         sites.get_site("blog"), "/post", data, address="a", now=utcnow(), guard=guard
     )
+
+
+@pytest.mark.usefixtures("app_ctx")
+def test_a_fediverse_post_linked_to_a_site_removed_meanwhile_is_a_404():
+    from commentsvc import fediverse
+    from commentsvc.models import utcnow
+
+    site = sites.add_site("blog", "https://blog.example.org", fediverse_accounts="@me@x.example")
+    sites.remove_site("blog")
+    with pytest.raises(NotFound) as caught:
+        fediverse.link_post(site, "/post", "https://x.example/@me/1", by="owner", now=utcnow())
+    assert caught.value.field == "site"
