@@ -86,14 +86,14 @@ def start(name: str):
             allow_http = current_app.config["FETCH_ALLOW_PRIVATE"]
             parse = providers.parse_me if provider.kind == "indieauth" else providers.parse_server
             server = parse(request.args.get("server"), allow_http=allow_http)
-        handoff = identities.parse_handoff(request.args.get("handoff"), "handoff")
+        handle, digest = _handoff(request.args.get("handoff"))
         flow = providers.new_flow(
-            provider.name, site.id, origin, now=now(), server=server, handoff=handoff
+            provider.name, site.id, origin, now=now(), server=server, handoff=digest
         )
         target = protocol(provider).authorization_url(flow)
     except ServiceError as error:
         return _result_page(origin, error=error)
-    response = redirect(target)
+    response = _handoff_page(origin, handle, target) if handle else redirect(target)
     response.set_cookie(
         FLOW_COOKIE,
         flow.dump(secret()),
@@ -154,6 +154,32 @@ def callback(name: str):
     )
 
 
+def _handoff(value: object) -> tuple[str, str]:
+    """Return a fresh hand-off secret and its digest when the widget asks for one (handoff=1).
+
+    The secret is made here, never taken from the request: a stranger who chose it could send
+    a reader to this address and fetch the reader's sign-in with it.
+    """
+    if value is None:
+        return "", ""
+    if value != "1":
+        raise ValidationError("handoff must be 1.", field="handoff")
+    return identities.new_handoff()
+
+
+def _handoff_page(origin: str, handle: str, target: str) -> Response:
+    """Answer the popup's first address with a page that gives the hand-off secret to the page
+    that opened it (at the site's exact origin only), then goes on to the provider."""
+    nonce = secrets.token_urlsafe(16)
+    body = render_template(
+        "auth/start.html",
+        nonce=nonce,
+        target=target,
+        start={"origin": origin, "handle": handle, "target": target},
+    )
+    return _popup_page(Response(body, mimetype="text/html"), nonce)
+
+
 def _site_and_origin(name, origin) -> tuple[Site, str]:
     site = sites.find_site(name) if isinstance(name, str) else None
     if site is None:
@@ -204,9 +230,17 @@ def _result_page(
         result={"origin": origin, "message": message, "handoff": handoff},
     )
     status = 200 if error is None else error.status
-    response = Response(body, status=status, mimetype="text/html")
+    response = _popup_page(Response(body, status=status, mimetype="text/html"), nonce)
     if isinstance(error, RateLimited):
         response.headers["Retry-After"] = str(error.retry_after)
+    if clear:
+        response.delete_cookie(FLOW_COOKIE, path=url_for("auth.callback", name=clear))
+    return response
+
+
+def _popup_page(response: Response, nonce: str) -> Response:
+    """Give a page of the popup its headers: only its own script runs, nothing keeps it, and
+    nobody is told where it was."""
     response.headers["Content-Security-Policy"] = (
         f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; "
         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -214,6 +248,4 @@ def _result_page(
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    if clear:
-        response.delete_cookie(FLOW_COOKIE, path=url_for("auth.callback", name=clear))
     return response

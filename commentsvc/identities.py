@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
@@ -341,19 +342,29 @@ def identity_json(identity: Identity) -> dict:
 
 SIGN_IN_MESSAGE = "commentsvc:sign-in"
 HANDOFF_LIFETIME = timedelta(minutes=10)
-_DIGEST = re.compile(r"[0-9a-f]{64}")
+_HANDLE = re.compile(r"[0-9a-f]{64}")
 
 
-def parse_handoff(value: object, name: str) -> str:
-    """Return a hand-off secret or its digest (64 lowercase hex digits); "" for none.
+def new_handoff() -> tuple[str, str]:
+    """Return a fresh hand-off secret (for the widget) and its digest (for the flow)."""
+    handle = secrets.token_hex(32)
+    return handle, _digest(handle)
+
+
+def parse_handle(value: object) -> str:
+    """Return a hand-off secret (64 lowercase hex digits).
 
     :raise ValidationError: for anything else.
     """
     if value is None or value == "":
-        return ""
-    if not isinstance(value, str) or _DIGEST.fullmatch(value) is None:
-        raise ValidationError(f"{name} must be 64 hexadecimal digits.", field=name)
+        raise ValidationError("handle is required.", field="handle", code="empty")
+    if not isinstance(value, str) or _HANDLE.fullmatch(value) is None:
+        raise ValidationError("handle must be 64 hexadecimal digits.", field="handle")
     return value
+
+
+def _digest(handle: str) -> str:
+    return hashlib.sha256(handle.encode()).hexdigest()
 
 
 def sign_in_message(secret: str, identity: Identity, site: Site, *, now: datetime) -> dict:
@@ -396,7 +407,7 @@ def hand_off(
 def take_handoff(secret: str, handle: str, site: Site, *, now: datetime) -> dict | None:
     """Return the sign-in kept for the widget's secret (once: it is gone after), or None while
     there is none (the reader has not finished, or it was taken)."""
-    digest = hashlib.sha256(handle.encode()).hexdigest()
+    digest = _digest(handle)
     kept = db.session.get(SignInHandoff, digest)  # every poll reads; only a find writes
     if kept is None or kept.site_id != site.id:
         return None

@@ -467,8 +467,9 @@ class SignInHandoff(db.Model):
     """A finished sign-in for the widget to fetch, when the popup could not hand it over (a
     provider's page sent Cross-Origin-Opener-Policy and cut the popup off from the page).
 
-    Keyed by the SHA-256 of a secret only the widget holds (the popup carried the digest). It
-    names who signed in, never a token: the token is made when the widget fetches it, once.
+    Keyed by the SHA-256 of a secret the popup's first page gave the widget only (the flow's
+    cookie keeps the digest). It names who signed in, never a token: the token is made when the
+    widget fetches it, once.
     Kept for ten minutes at most (identities.HANDOFF_LIFETIME).
     """
 

@@ -61,7 +61,7 @@ class Flow:
     expires: int
     # The server the reader named (mastodon): scheme://host[:port]; "" for the other kinds.
     server: str = ""
-    # The SHA-256 (hex) of the widget's hand-off secret; "" when it sent none.
+    # The SHA-256 (hex) of the hand-off secret the popup gave the widget; "" when none.
     handoff: str = ""
 
     def dump(self, secret: str) -> str:

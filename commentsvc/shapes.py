@@ -352,20 +352,14 @@ class PageLike(LikeChange):
     uri: Uri = field("The page's path.", pattern=URI_PATTERN, maxLength=1000)
 
 
-def _handle(value: Any) -> str:
-    if value is None or value == "":
-        raise ValidationError("handle is required.", field="handle", code="empty")
-    return identities.parse_handoff(value, "handle")
-
-
 class HandoffRequest(Body):
     """Fetch a sign-in the popup could not hand to the page (POST /api/sign-in/handoff)."""
 
     REQUIRED = ("site", "handle")
 
     site: Annotated[str, rule(_site_in_body)] = field("The site's name.")
-    handle: Annotated[str, rule(_handle)] = field(
-        "The widget's secret for this sign-in, whose SHA-256 it gave the popup (`handoff`).",
+    handle: Annotated[str, rule(identities.parse_handle)] = field(
+        "The secret the sign-in popup gave the page (`commentsvc:handoff` message).",
         pattern="^[0-9a-f]{64}$",
     )
 

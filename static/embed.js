@@ -145,7 +145,6 @@
       "invalid:email": "This is not an email address.",
       "invalid:website": "Please give a web address starting with http:// or https://.",
       unauthorized: "Please sign in (again).",
-      sign_in_expired: "The sign-in took too long: please start it again.",
     },
     failed: "That did not work: {msg}",
     signIn: "Sign in with {p}",
@@ -255,22 +254,24 @@
     },
     // Opens the service's sign-in page; its answer comes back by postMessage (no cookie here).
     // A provider's page that sends Cross-Origin-Opener-Policy cuts the popup off from this
-    // page: the answer is then asked of the service, with a secret whose SHA-256 the popup took
-    // along (made before the click: the popup must open within it).
+    // page: the answer is then asked of the service, with the secret the popup's first page
+    // (the service's own) gave this page only, before going to the provider.
     signIn(p, form) {
-      const q = new URLSearchParams({ site, origin: location.origin });
+      const q = new URLSearchParams({ site, origin: location.origin, handoff: "1" });
       if (p.kind === "mastodon" || p.kind === "indieauth") {
         const server = window.prompt(t(p.kind === "mastodon" ? "server" : "yourSite"));
         if (!server) return;
         q.set("server", server);
       }
-      const handoff = g.handoff;
-      g.handoff = null;
-      me.prepare();
-      if (handoff) q.set("handoff", handoff.digest);
-      window.open(base + "/auth/" + encodeURIComponent(p.name) + "/start?" + q, P + "sign-in", "width=520,height=680");
-      const attempt = {};
-      g.signingIn = attempt;
+      const popup = window.open(
+        base + "/auth/" + encodeURIComponent(p.name) + "/start?" + q,
+        P + "sign-in",
+        "width=520,height=680"
+      );
+      let handle = null;
+      let timer = 0;
+      let asking = false;
+      const until = Date.now() + 600000;
       const stop = () => {
         clearInterval(timer);
         window.removeEventListener("focus", ask);
@@ -283,19 +284,13 @@
         store.set(me.key, { token: data.token, identity: data.identity });
         form.thread.load(false).then(() => form.thread.showOwnPending());
       };
-      g.onSignIn = (data) => {
-        done(data);
-        if (handoff) me.takeHandoff(handoff).catch(() => {}); // the service's copy, now unneeded
-      };
-      const until = Date.now() + 600000;
-      let asking = false;
       async function ask() {
         if (g.signingIn !== attempt) return stop(); // a later sign-in took over: this one stops asking
         if (asking) return;
-        if (Date.now() > until) return done({ error: { code: "sign_in_expired" } });
+        if (Date.now() > until) return stop(); // given up long ago (the popup was closed): nothing to say
         asking = true;
         try {
-          const data = await me.takeHandoff(handoff);
+          const data = await me.takeHandoff(handle);
           if (data) done(data);
         } catch (error) {
           // Refused: asking again cannot help (a 429 of a proxy in front can, later).
@@ -304,22 +299,33 @@
           asking = false;
         }
       }
-      const timer = handoff ? setInterval(ask, 2000) : 0;
-      if (handoff) window.addEventListener("focus", ask);
+      const attempt = {
+        popup,
+        message(data) {
+          done(data);
+          if (handle) me.takeHandoff(handle).catch(() => {}); // the service's copy, now unneeded
+        },
+        handoff(secret) {
+          if (handle || g.signingIn !== attempt) return;
+          handle = secret;
+          timer = setInterval(ask, 2000);
+          window.addEventListener("focus", ask);
+        },
+      };
+      if (g.signingIn) g.signingIn.stop?.();
+      attempt.stop = stop;
+      g.signingIn = attempt;
     },
-    takeHandoff: (handoff) => api("POST", "/sign-in/handoff", { site, handle: handoff.handle }).then((r) => r.data),
-    // The secret for the next sign-in and its digest; none where the page is not a secure
-    // context (no crypto.subtle): postMessage alone then.
-    async prepare() {
-      if (g.handoff || !crypto.subtle) return;
-      const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-      const handle = hex(crypto.getRandomValues(new Uint8Array(32)));
-      const digest = hex(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(handle))));
-      g.handoff = g.handoff || { handle, digest };
-    },
+    takeHandoff: (handle) => api("POST", "/sign-in/handoff", { site, handle }).then((r) => r.data),
   };
   window.addEventListener("message", (e) => {
-    if (e.origin === new URL(base).origin && e.data?.type === "commentsvc:sign-in" && g.onSignIn) g.onSignIn(e.data);
+    const attempt = g.signingIn;
+    if (e.origin !== new URL(base).origin || !attempt) return;
+    if (e.data?.type === "commentsvc:sign-in") attempt.message(e.data);
+    // The secret, from the popup this page opened only (never from another window).
+    if (e.data?.type === "commentsvc:handoff" && e.source === attempt.popup && /^[0-9a-f]{64}$/.test(e.data.handle)) {
+      attempt.handoff(e.data.handle);
+    }
   });
 
   // A random id per browser: likes count per reader, not per address (households share one).
@@ -1064,7 +1070,6 @@
               button("sign-in", t("signIn", { p: p.name }), () => me.signIn(p, this), p.name)
             ))
       );
-      if (!who && conf?.providers?.length) me.prepare().catch(() => {});
     }
 
     async signOut() {

@@ -256,7 +256,6 @@ def test_start_refuses_unknown_origins_sites_and_providers(app, oidc):
 
 
 HANDLE = "ab" * 32
-DIGEST = hashlib.sha256(HANDLE.encode()).hexdigest()
 
 
 def take(client, handle=HANDLE, site="blog", origin=ORIGIN):
@@ -265,26 +264,43 @@ def take(client, handle=HANDLE, site="blog", origin=ORIGIN):
     )
 
 
+def handoff_start(client) -> tuple[str, str]:
+    """Start a sign-in as the widget does (handoff=1): return the secret the popup's first page
+    gives its opener, and the provider's address it goes on to."""
+    page = start(client, handoff="1")
+    assert page.status_code == 200, page.text
+    assert page.headers["Cache-Control"] == "no-store"
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert "script-src 'nonce-" in page.headers["Content-Security-Policy"]
+    found = re.search(
+        r'<script id="csvc-start" type="application/json">(.*?)</script>', page.text, re.S
+    )
+    given = json.loads(found.group(1))
+    assert given["origin"] == ORIGIN and re.fullmatch(r"[0-9a-f]{64}", given["handle"])
+    return given["handle"], given["target"]
+
+
 def test_a_popup_cut_off_from_the_page_hands_the_sign_in_over_once(app, oidc, clock):
-    # The widget sends the digest of its secret along; the page asks with the secret.
+    # The popup's first page gives the page a secret; the page asks with it.
     page = app.test_client()
-    assert take(page).status_code == 204  # nothing yet: the reader is on the provider's page
+    assert take(page).status_code == 204  # nothing
     set_user(oidc, "alice", name="Alice Example")
     popup = app.test_client()
-    started = start(popup, handoff=DIGEST)
-    assert started.status_code == 302, started.text
-    finished = popup.get(consent(started.headers["Location"], "alice"))
+    handle, target = handoff_start(popup)
+    assert take(page, handle=handle).status_code == 204  # the reader is on the provider's page
+    finished = popup.get(consent(target, "alice"))
     assert popup_result(finished)["handoff"] is True
     assert take(page, handle="cd" * 32).status_code == 204  # another secret
-    assert take(page, handle=DIGEST).status_code == 204  # the digest itself is no key
-    given = take(page)
+    digest = hashlib.sha256(handle.encode()).hexdigest()
+    assert take(page, handle=digest).status_code == 204  # the digest (in the cookie) is no key
+    given = take(page, handle=handle)
     assert given.status_code == 200 and given.headers["Cache-Control"] == "no-store"
     message = given.get_json()
     assert message["type"] == "commentsvc:sign-in"
     assert message["identity"]["name"] == "Alice Example"
     me = page.get("/api/me?site=blog", headers=bearer(message["token"]))
     assert me.status_code == 200 and me.get_json()["identity"]["name"] == "Alice Example"
-    assert take(page).status_code == 204  # once
+    assert take(page, handle=handle).status_code == 204  # once
     with app.app_context():
         from commentsvc.db import db
         from commentsvc.models import SignInHandoff
@@ -292,34 +308,53 @@ def test_a_popup_cut_off_from_the_page_hands_the_sign_in_over_once(app, oidc, cl
         assert db.session.scalars(select(SignInHandoff)).all() == []
 
 
+def test_a_stranger_cannot_choose_the_hand_off_secret_of_someone_elses_sign_in(app, oidc):
+    # A stranger who could choose the secret would send a reader (a link, a window.open on
+    # their own page) to the start with it: a provider that asks nothing of a returning reader
+    # signs them in at once, and the stranger fetches the sign-in from a server. The secret is
+    # the service's: the start refuses one given, and the page hands it to the site's page only.
+    set_user(oidc, "alice", name="Alice Example")
+    reader = app.test_client()
+    digest = hashlib.sha256(HANDLE.encode()).hexdigest()
+    for given in (digest, HANDLE, "0"):
+        refused = start(reader, handoff=given)
+        assert refused.status_code == 400
+        assert popup_result(refused)["message"]["error"]["field"] == "handoff"
+    _handle, target = handoff_start(reader)
+    reader.get(consent(target, "alice"))
+    stranger = app.test_client()
+    for headers in ({}, {"Origin": ORIGIN}):
+        answer = stranger.post(
+            "/api/sign-in/handoff", json={"site": "blog", "handle": HANDLE}, headers=headers
+        )
+        assert answer.status_code == 204, headers
+
+
 def test_a_handed_over_sign_in_is_the_sites_for_ten_minutes_and_says_its_errors(
     app, cli, oidc, clock
 ):
     set_user(oidc, "alice", name="Alice")
     popup = app.test_client()
-    callback = consent(start(popup, handoff=DIGEST).headers["Location"], "alice")
-    popup.get(re.sub(r"state=[^&]+", "state=forged", callback))
+    handle, target = handoff_start(popup)
+    popup.get(re.sub(r"state=[^&]+", "state=forged", consent(target, "alice")))
     page = app.test_client()
-    refused = take(page)
+    refused = take(page, handle=handle)
     assert refused.status_code == 200
     assert refused.get_json()["error"]["field"] == "state" and "token" not in refused.get_json()
     # Only the site's own pages ask; another site's name finds nothing.
     add_site(app, "other", url="https://other.example.org")
-    callback = consent(start(popup, handoff=DIGEST).headers["Location"], "alice")
-    popup.get(callback)
-    assert take(page, origin="https://evil.example").status_code == 403
-    other = take(page, site="other", origin="https://other.example.org")
+    handle, target = handoff_start(popup)
+    popup.get(consent(target, "alice"))
+    assert take(page, handle=handle, origin="https://evil.example").status_code == 403
+    other = take(page, handle=handle, site="other", origin="https://other.example.org")
     assert other.status_code == 204
     clock.advance(minutes=11)
-    assert take(page).status_code == 204  # too old: gone
+    assert take(page, handle=handle).status_code == 204  # too old: gone
     clock.advance(minutes=-11)
-    # Handles that are not 64 hex digits, and a start with a bad digest, are refused by name.
+    # Handles that are not 64 hex digits are refused by name.
     for bad in ("", "AB" * 32, "ab" * 31, 7, None, "ab" * 32 + "\n"):
         answer = take(page, handle=bad)
         assert answer.status_code == 400 and answer.get_json()["error"]["field"] == "handle", bad
-    bad_start = start(popup, handoff="nope")
-    assert bad_start.status_code == 400
-    assert popup_result(bad_start)["message"]["error"]["field"] == "handoff"
 
 
 def test_a_provider_that_is_down_gets_a_clear_message(app, cli):

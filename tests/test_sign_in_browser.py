@@ -214,3 +214,74 @@ def test_a_provider_page_that_cuts_the_popup_off_from_the_page_still_signs_the_r
             context.close()
     finally:
         host.close()
+
+
+# Counts the widget's 2-second timers that are still running.
+COUNT_POLLERS = """
+(() => {
+  const running = new Set();
+  const set = window.setInterval, clear = window.clearInterval;
+  window.setInterval = (fn, ms, ...rest) => {
+    const id = set(fn, ms, ...rest);
+    if (ms === 2000) running.add(id);
+    return id;
+  };
+  window.clearInterval = (id) => { running.delete(id); return clear(id); };
+  window.csvcPollers = () => running.size;
+})();
+"""
+
+
+def test_a_sign_in_started_again_stops_the_first_ones_asking(
+    app,
+    browser,
+    live_server,
+    provider_url,  # noqa: F811 - the fixture imported above
+):
+    host = HostSite()
+    try:
+        origin = host.url.replace("127.0.0.1", "localhost")
+        signing_in_blog(app, live_server, provider_url, host, origin)
+        context, page = new_page(browser)
+        page.add_init_script(COUNT_POLLERS)
+        page.goto(origin + "/post")
+        page.wait_for_selector(READY)
+        for _ in range(3):  # the reader closes the popup at the provider's page, clicks again
+            with page.expect_popup() as opened:
+                page.click('[data-action="sign-in"][data-provider="oidc"]')
+            popup = opened.value
+            popup.wait_for_url(provider_url + "/**")
+            popup.close()
+        page.wait_for_timeout(2500)  # every timer ticks once
+        assert page.evaluate("window.csvcPollers()") == 1
+        assert page.errors == []
+        context.close()
+    finally:
+        host.close()
+
+
+def test_the_hand_off_secret_goes_to_the_sites_page_only(
+    app,
+    browser,
+    live_server,
+    provider_url,  # noqa: F811 - the fixture imported above
+):
+    host, stranger = HostSite(), HostSite()
+    try:
+        origin = host.url.replace("127.0.0.1", "localhost")
+        service = signing_in_blog(app, live_server, provider_url, host, origin)
+        start = f"{service.url}/auth/oidc/start?site=blog&origin={origin}&handoff=1"
+        stranger.pages["/"] = (
+            "<script>window.got = []; addEventListener('message', (e) => got.push(e.data));"
+            "</script>"
+        )
+        context, page = new_page(browser)
+        page.goto(stranger.url + "/")
+        with page.expect_popup() as opened:
+            page.evaluate(f"window.open({start!r}, 'x', 'width=500,height=600')")
+        opened.value.wait_for_url(provider_url + "/**")
+        assert page.evaluate("window.got") == []
+        context.close()
+    finally:
+        host.close()
+        stranger.close()
