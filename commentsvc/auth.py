@@ -35,6 +35,13 @@ from commentsvc.models import Site
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 FLOW_COOKIE = "csvc_sign_in"
+# Over HTTPS the flow's cookie is a __Host- one, which browsers take only from this host over
+# HTTPS (Secure, no Domain, Path=/): a sibling subdomain (Domain=) or a plain-http answer forged
+# on the network could otherwise set a flow of their own in a reader's browser. With a hand-off
+# that is a stolen sign-in: the stranger starts a flow, sets its cookie in the reader's browser,
+# sends the reader through the provider (who knows them), and fetches the reader's sign-in with
+# the secret the stranger's own start page gave them.
+SECURE_FLOW_COOKIE = "__Host-csvc_sign_in"
 
 
 def now():
@@ -94,11 +101,12 @@ def start(name: str):
     except ServiceError as error:
         return _result_page(origin, error=error)
     response = _handoff_page(origin, handle, target) if handle else redirect(target)
+    cookie, path = _flow_cookie(name)
     response.set_cookie(
-        FLOW_COOKIE,
+        cookie,
         flow.dump(secret()),
         max_age=600,
-        path=url_for("auth.callback", name=name),
+        path=path,
         httponly=True,
         secure=request.is_secure,
         # Lax: the provider's redirect back is a top-level navigation, which Lax lets through.
@@ -110,7 +118,7 @@ def start(name: str):
 @bp.get("/<name>/callback")
 def callback(name: str):
     """Finish a sign-in: check state, exchange the code, check the ID token, hand the token."""
-    flow = providers.Flow.load(secret(), request.cookies.get(FLOW_COOKIE), now=now())
+    flow = providers.Flow.load(secret(), request.cookies.get(_flow_cookie(name)[0]), now=now())
     if flow is None or flow.provider != name:
         return _result_page(
             None,
@@ -180,6 +188,14 @@ def _handoff_page(origin: str, handle: str, target: str) -> Response:
     return _popup_page(Response(body, mimetype="text/html"), nonce)
 
 
+def _flow_cookie(name: str) -> tuple[str, str]:
+    """Return the name and path of the flow's cookie: a __Host- one over HTTPS (see
+    SECURE_FLOW_COOKIE); over plain http (a test or a local setup), one for the callback only."""
+    if request.is_secure:
+        return SECURE_FLOW_COOKIE, "/"
+    return FLOW_COOKIE, url_for("auth.callback", name=name)
+
+
 def _site_and_origin(name, origin) -> tuple[Site, str]:
     site = sites.find_site(name) if isinstance(name, str) else None
     if site is None:
@@ -234,7 +250,8 @@ def _result_page(
     if isinstance(error, RateLimited):
         response.headers["Retry-After"] = str(error.retry_after)
     if clear:
-        response.delete_cookie(FLOW_COOKIE, path=url_for("auth.callback", name=clear))
+        cookie, path = _flow_cookie(clear)
+        response.delete_cookie(cookie, path=path, secure=request.is_secure, httponly=True)
     return response
 
 

@@ -91,9 +91,9 @@ def popup_result(response) -> dict:
     return json.loads(found.group(1))
 
 
-def start(client, provider="oidc", site="blog", origin=ORIGIN, **more):
+def start(client, provider="oidc", site="blog", origin=ORIGIN, base_url=None, **more):
     query = {"site": site, "origin": origin, **more}
-    return client.get(f"/auth/{provider}/start", query_string=query)
+    return client.get(f"/auth/{provider}/start", query_string=query, base_url=base_url)
 
 
 def consent(location: str, sub: str) -> str:
@@ -328,6 +328,44 @@ def test_a_stranger_cannot_choose_the_hand_off_secret_of_someone_elses_sign_in(a
             "/api/sign-in/handoff", json={"site": "blog", "handle": HANDLE}, headers=headers
         )
         assert answer.status_code == 204, headers
+
+
+def test_a_flow_cookie_set_from_elsewhere_does_not_hand_a_readers_sign_in_to_a_stranger(app, oidc):
+    # A stranger starts a sign-in (handoff=1) from a server: they hold its secret, its flow's
+    # cookie and the provider's address. A sibling subdomain (Domain=) or a plain-http answer
+    # forged on the network sets that cookie in a reader's browser, which the stranger then sends
+    # to the provider's address: a provider that asks nothing of a returning reader comes back
+    # to the callback with the reader's code. Over HTTPS, only a __Host- cookie counts, which
+    # neither can set.
+    set_user(oidc, "alice", name="Alice Example")
+    stranger = app.test_client()
+    page = stranger.get(
+        "/auth/oidc/start",
+        query_string={"site": "blog", "origin": ORIGIN, "handoff": "1"},
+        base_url="https://localhost",
+    )
+    assert page.status_code == 200
+    handle = json.loads(
+        re.search(r'<script id="csvc-start" type="application/json">(.*?)</script>', page.text)[1]
+    )["handle"]
+    target = re.search(r'href="([^"]+)"', page.text)[1].replace("&amp;", "&")
+    [cookie] = page.headers.getlist("Set-Cookie")
+    flow = cookie.split(";")[0].split("=", 1)[1]
+    reader = app.test_client()
+    reader.set_cookie("csvc_sign_in", flow, path="/auth/oidc/callback")  # what others can set
+    back = reader.get(consent(target, "alice"), base_url="https://localhost")
+    assert take(stranger, handle=handle).status_code == 204  # was 200: Alice's token
+    assert popup_result(back)["message"]["error"]["field"] == "state"
+    assert cookie.startswith("__Host-csvc_sign_in=") and "; Secure" in cookie
+    assert "; Path=/;" in cookie and "Domain" not in cookie
+    # The reader's own sign-in over HTTPS works with the __Host- cookie, which goes after it.
+    own = app.test_client()
+    started = start(own, handoff="1", base_url="https://localhost")
+    target = re.search(r'href="([^"]+)"', started.text)[1].replace("&amp;", "&")
+    assert own.get_cookie("__Host-csvc_sign_in", domain="localhost", path="/") is not None
+    done = own.get(consent(target, "alice"), base_url="https://localhost")
+    assert popup_result(done)["message"]["identity"]["name"] == "Alice Example"
+    assert own.get_cookie("__Host-csvc_sign_in", domain="localhost", path="/") is None
 
 
 def test_a_handed_over_sign_in_is_the_sites_for_ten_minutes_and_says_its_errors(
