@@ -263,9 +263,14 @@
         if (!server) return;
         q.set("server", server);
       }
+      // A name of its own for each sign-in: a window another page named so (one that opened
+      // this page can) would become the popup, and that page could send it where it likes.
+      const name =
+        P + "sign-in-" + Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16)).join("");
+      if (g.signingIn) g.signingIn.popup?.close();
       const popup = window.open(
         base + "/auth/" + encodeURIComponent(p.name) + "/start?" + q,
-        P + "sign-in",
+        name,
         "width=520,height=680"
       );
       let handle = null;
@@ -321,9 +326,9 @@
   window.addEventListener("message", (e) => {
     const attempt = g.signingIn;
     if (e.origin !== new URL(base).origin || !attempt) return;
+    if (e.source !== attempt.popup) return; // only the popup this page opened
     if (e.data?.type === "commentsvc:sign-in") attempt.message(e.data);
-    // The secret, from the popup this page opened only (never from another window).
-    if (e.data?.type === "commentsvc:handoff" && e.source === attempt.popup && /^[0-9a-f]{64}$/.test(e.data.handle)) {
+    if (e.data?.type === "commentsvc:handoff" && /^[0-9a-f]{64}$/.test(e.data.handle)) {
       attempt.handoff(e.data.handle);
     }
   });

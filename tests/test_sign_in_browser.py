@@ -285,3 +285,46 @@ def test_the_hand_off_secret_goes_to_the_sites_page_only(
     finally:
         host.close()
         stranger.close()
+
+
+def test_a_window_a_stranger_named_for_the_popup_does_not_become_the_popup(
+    app,
+    browser,
+    live_server,
+    provider_url,  # noqa: F811 - the fixture imported above
+):
+    # A stranger's page that opened the blog (window.open: one browsing context group) opens a
+    # window of the blog's origin named as the widget's popup: Chromium then gives that window
+    # to the widget's window.open (and makes the blog its opener), and the stranger keeps a
+    # reference to the sign-in popup: it can send it to a start of its choosing (a reader-named
+    # IndieAuth or Mastodon server of its own), whose answer the blog takes as the reader's
+    # sign-in. The popup's name is the widget's own, new for each sign-in.
+    host, stranger = HostSite(), HostSite()
+    try:
+        origin = host.url.replace("127.0.0.1", "localhost")
+        signing_in_blog(app, live_server, provider_url, host, origin)
+        host.pages["/other"] = "<p>Another page of the blog.</p>"
+        stranger.pages["/"] = "<p>A stranger's page.</p>"
+        context, page = new_page(browser)
+        page.goto(stranger.url + "/")
+        with page.expect_popup() as opened:
+            page.evaluate(f"window.blog = window.open({origin + '/post'!r})")
+        blog = opened.value
+        errors = []
+        blog.on("pageerror", lambda error: errors.append(str(error)))
+        blog.wait_for_selector(READY)
+        with page.expect_popup() as opened:
+            page.evaluate(f"window.trap = window.open({origin + '/other'!r}, 'csvc-sign-in')")
+        trap = opened.value
+        trap.wait_for_load_state()
+        with blog.expect_popup() as opened:
+            blog.click('[data-action="sign-in"][data-provider="oidc"]')
+        popup = opened.value
+        popup.wait_for_url(provider_url + "/**")
+        assert popup != trap
+        assert trap.url == origin + "/other"
+        assert errors == []
+        context.close()
+    finally:
+        host.close()
+        stranger.close()
