@@ -8,10 +8,12 @@ wp-includes is linked, and wp-content is a fresh folder whose themes are linked.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import textwrap
@@ -94,6 +96,9 @@ class WordPress:
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                # Its own process group: PHP's server forks its workers, which outlive a
+                # terminated parent (four stray servers a test run, before).
+                start_new_session=True,
             )
         self._wait()
         self._install()
@@ -182,15 +187,21 @@ class WordPress:
 
     def stop(self) -> None:
         if self.server is not None:
-            self.server.terminate()
+            self._signal(signal.SIGTERM)
             try:
                 self.server.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                self.server.kill()
+                self._signal(signal.SIGKILL)
+                self.server.wait()
         _sql(
             f"DROP DATABASE IF EXISTS {self.database}; DROP USER IF EXISTS '{self.user}'@'127.0.0.1';",
             check=False,
         )
+
+    def _signal(self, number: int) -> None:
+        """Send the signal to the server and every worker it forked."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.server.pid, number)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
