@@ -338,7 +338,8 @@ def identity_json(identity: Identity) -> dict:
 # --- handing a sign-in to the widget ------------------------------------------------------------
 # The popup hands its result to the page with postMessage. A provider's page that sends
 # Cross-Origin-Opener-Policy cuts the popup off from the page for good; the widget then fetches
-# the result from the service, with a secret whose SHA-256 the popup carried.
+# the result from the service, with the secret the popup's first page (auth.start) made and gave
+# it; the flow's cookie keeps the secret's SHA-256.
 
 SIGN_IN_MESSAGE = "commentsvc:sign-in"
 HANDOFF_LIFETIME = timedelta(minutes=10)
